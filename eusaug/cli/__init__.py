@@ -1,0 +1,26 @@
+"""The ``eusaug`` command line: thin glue over the library, one module per command."""
+
+from __future__ import annotations
+
+import click
+
+from eusaug import __version__
+from eusaug.cli.base import EusaugGroup, set_quiet
+from eusaug.cli.info_cmd import info_command
+from eusaug.cli.plugins_cmd import plugins_command
+
+
+@click.group(cls=EusaugGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="eusaug")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """Synthetic endoscopic ultrasound from CT, for augmenting classifier training."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    set_quiet(quiet)
+
+
+main.add_command(plugins_command)
+main.add_command(info_command)

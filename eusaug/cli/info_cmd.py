@@ -1,0 +1,38 @@
+"""``eusaug info``: what a CT case holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from eusaug.cli.base import ct_options, resolve_ct_paths
+from eusaug.progress import console
+from eusaug.summary import summarise_case
+from eusaug.volume import load_case
+
+
+@click.command("info")
+@ct_options(required=False)
+def info_command(ct: Path | None, labels: Path | None, preset: str) -> None:
+    """Print shape, spacing, orientation, HU range and organ volumes of a CT."""
+    ct, labels = resolve_ct_paths(ct, labels)
+    summary = summarise_case(load_case(ct, labels, preset))
+    out = console(stderr=False)
+    out.print(f"[bold]CT[/bold]          {summary.ct_path}")
+    out.print(f"[bold]labels[/bold]      {summary.labels_path}  (preset {summary.preset})")
+    out.print(f"[bold]shape[/bold]       {' x '.join(map(str, summary.shape))} voxels")
+    out.print(f"[bold]spacing[/bold]     {' x '.join(f'{s:.3g}' for s in summary.spacing_mm)} mm")
+    out.print(f"[bold]orientation[/bold] {summary.orientation} on disk (loaded as RAS+)")
+    out.print(f"[bold]HU range[/bold]    {summary.hu_min:.0f} .. {summary.hu_max:.0f}")
+    table = Table(title="Organs present")
+    table.add_column("organ")
+    table.add_column("label", justify="right")
+    table.add_column("voxels", justify="right")
+    table.add_column("volume (ml)", justify="right")
+    for organ in summary.organs:
+        table.add_row(organ.name, str(organ.label_id), str(organ.voxels), f"{organ.volume_ml:.1f}")
+    out.print(table)
+    if summary.unnamed_label_ids:
+        out.print(f"[yellow]Label ids not in preset {summary.preset}: {summary.unnamed_label_ids}[/yellow]")

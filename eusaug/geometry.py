@@ -1,0 +1,162 @@
+"""The EUS field of view and the pose convention that places it in the CT.
+
+Pose convention (the one place it is defined): a pose is a ``(4, 4)`` float64 matrix
+``M`` in world millimetres (RAS+).
+
+* ``M[:3, 3]``: the transducer, i.e. the centre of the array face, on the stomach wall;
+* ``M[:3, 0]``: the lateral axis, across the image (increasing column);
+* ``M[:3, 1]``: the beam axis, into the tissue (increasing row, i.e. depth);
+* ``M[:3, 2]``: the elevation axis, normal to the image plane (``x`` cross ``y``).
+
+A pixel at in-plane coordinates ``(u, v)`` mm (lateral, depth) lies at world
+``M @ [u, v, 0, 1]``. Images are shown with the transducer at the top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+
+from eusaug.errors import EusaugError
+
+FovKind = Literal["sector", "rectangle"]
+
+
+@dataclass(frozen=True)
+class FieldOfView:
+    """What the probe sees, and the pixel grid it is sampled on.
+
+    ``sector``: a curvilinear (convex) array of radius ``probe_radius_mm`` whose beams fan
+    out over ``opening_deg`` and reach ``depth_mm`` below the array face. ``rectangle``:
+    a linear array ``width_mm`` wide, ``depth_mm`` deep. The grid is ``height_px`` x
+    ``width_px`` square pixels of :attr:`pixel_mm`, the field of view centred laterally
+    and touching the top row. The default (90 deg, 50 mm deep, 10 mm radius) approximates
+    the convex linear echoendoscopes of the paper (imaging depth 40-60 mm).
+    """
+
+    kind: FovKind = "sector"
+    depth_mm: float = 50.0
+    opening_deg: float = 90.0
+    probe_radius_mm: float = 10.0
+    width_mm: float = 40.0
+    height_px: int = 256
+    width_px: int = 256
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("sector", "rectangle"):
+            raise EusaugError(f"Field of view kind {self.kind!r} is unknown: use 'sector' or 'rectangle'.")
+        if not self.depth_mm > 0:
+            raise EusaugError(f"Field of view depth_mm={self.depth_mm} must be positive.")
+        if self.kind == "sector" and not 0 < self.opening_deg < 180:
+            raise EusaugError(f"Field of view opening_deg={self.opening_deg} must be in (0, 180).")
+        if self.kind == "sector" and self.probe_radius_mm < 0:
+            raise EusaugError(f"Field of view probe_radius_mm={self.probe_radius_mm} must be >= 0.")
+        if self.kind == "rectangle" and not self.width_mm > 0:
+            raise EusaugError(f"Field of view width_mm={self.width_mm} must be positive.")
+        if self.height_px < 8 or self.width_px < 8:
+            raise EusaugError(f"Field of view grid {self.height_px}x{self.width_px} px is too small (>= 8).")
+
+    # -- extent of the field of view in the image plane (u lateral, v depth), mm
+    def _extent_mm(self) -> tuple[float, float, float]:
+        """(half lateral width, top depth, bottom depth) of the field of view."""
+        if self.kind == "rectangle":
+            return self.width_mm / 2.0, 0.0, self.depth_mm
+        half = np.deg2rad(self.opening_deg) / 2.0
+        r_out = self.probe_radius_mm + self.depth_mm
+        top = self.probe_radius_mm * np.cos(half) - self.probe_radius_mm
+        return float(r_out * np.sin(half)), float(top), float(self.depth_mm)
+
+    @property
+    def pixel_mm(self) -> float:
+        """Side of one (square) pixel in millimetres."""
+        half_width, top, bottom = self._extent_mm()
+        return max(2.0 * half_width / self.width_px, (bottom - top) / self.height_px)
+
+    @property
+    def top_mm(self) -> float:
+        """Depth (mm along the beam axis) of the top edge of the grid."""
+        return self._extent_mm()[1]
+
+    def pixel_coordinates_mm(self) -> tuple[np.ndarray, np.ndarray]:
+        """In-plane coordinates of pixel centres: ``(u, v)``, each ``(H, W)`` float64 mm."""
+        p = self.pixel_mm
+        cols = (np.arange(self.width_px) + 0.5 - self.width_px / 2.0) * p
+        rows = self.top_mm + (np.arange(self.height_px) + 0.5) * p
+        v, u = np.meshgrid(rows, cols, indexing="ij")
+        return u, v
+
+    def mask(self) -> np.ndarray:
+        """``(H, W)`` bool: True inside the field of view."""
+        u, v = self.pixel_coordinates_mm()
+        if self.kind == "rectangle":
+            return (np.abs(u) <= self.width_mm / 2.0) & (v >= 0) & (v <= self.depth_mm)
+        r0 = self.probe_radius_mm
+        rho = np.hypot(u, v + r0)
+        angle = np.arctan2(u, v + r0)
+        half = np.deg2rad(self.opening_deg) / 2.0
+        return (rho >= r0) & (rho <= r0 + self.depth_mm) & (np.abs(angle) <= half)
+
+    def area_mm2(self) -> float:
+        """Exact area of the field of view (mm^2), for checking the pixel mask."""
+        if self.kind == "rectangle":
+            return self.width_mm * self.depth_mm
+        r0, r1 = self.probe_radius_mm, self.probe_radius_mm + self.depth_mm
+        return float(np.deg2rad(self.opening_deg) / 2.0 * (r1**2 - r0**2))
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> FieldOfView:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)  # type: ignore[arg-type]
+
+
+def plane_points_world(poses: np.ndarray, fov: FieldOfView) -> np.ndarray:
+    """World coordinates of every pixel centre: ``(N, H, W, 3)`` float64 mm for ``(N, 4, 4)`` poses."""
+    poses = np.asarray(poses, dtype=np.float64).reshape(-1, 4, 4)
+    u, v = fov.pixel_coordinates_mm()
+    return (
+        poses[:, None, None, :3, 0] * u[None, :, :, None]
+        + poses[:, None, None, :3, 1] * v[None, :, :, None]
+        + poses[:, None, None, :3, 3]
+    )
+
+
+def pose_from_axes(origin: np.ndarray, beam: np.ndarray, lateral: np.ndarray) -> np.ndarray:
+    """Build a pose from a transducer position, a beam direction and a lateral direction.
+
+    ``lateral`` is made orthogonal to ``beam``; both are normalised.
+    """
+    beam = np.asarray(beam, dtype=np.float64)
+    beam = beam / np.linalg.norm(beam)
+    lateral = np.asarray(lateral, dtype=np.float64)
+    lateral = lateral - beam * float(lateral @ beam)
+    norm = np.linalg.norm(lateral)
+    if norm < 1e-9:
+        raise ValueError("lateral direction is parallel to the beam")
+    lateral = lateral / norm
+    pose = np.eye(4)
+    pose[:3, 0] = lateral
+    pose[:3, 1] = beam
+    pose[:3, 2] = np.cross(lateral, beam)
+    pose[:3, 3] = origin
+    return pose
+
+
+def validate_poses(poses: np.ndarray, source: str = "poses") -> np.ndarray:
+    """Check an ``(N, 4, 4)`` stack of rigid poses; return it as float64."""
+    poses = np.asarray(poses, dtype=np.float64)
+    if poses.ndim == 2:
+        poses = poses[None]
+    if poses.ndim != 3 or poses.shape[1:] != (4, 4):
+        raise EusaugError(f"{source}: poses must be 4x4 matrices, got shape {poses.shape}.")
+    if not np.isfinite(poses).all():
+        raise EusaugError(f"{source}: poses contain NaN or infinite values.")
+    rot = poses[:, :3, :3]
+    ortho = np.abs(np.einsum("nij,nik->njk", rot, rot) - np.eye(3)).max() if len(poses) else 0.0
+    if ortho > 1e-4 or not np.allclose(poses[:, 3], [0, 0, 0, 1], atol=1e-6):
+        raise EusaugError(f"{source}: poses are not rigid transforms (rotation + translation).")
+    return poses

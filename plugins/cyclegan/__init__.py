@@ -1,0 +1,1 @@
+"""CycleGAN translator plugin (default translator)."""

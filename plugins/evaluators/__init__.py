@@ -1,0 +1,1 @@
+"""Bundled evaluators: FID/KID, classifier sweep, McNemar, Grad-CAM."""
