@@ -32,13 +32,15 @@ class FieldOfView:
     out over ``opening_deg`` and reach ``depth_mm`` below the array face. ``rectangle``:
     a linear array ``width_mm`` wide, ``depth_mm`` deep. The grid is ``height_px`` x
     ``width_px`` square pixels of :attr:`pixel_mm`, the field of view centred laterally
-    and touching the top row. The default (90 deg, 50 mm deep, 10 mm radius) approximates
-    the convex linear echoendoscopes of the paper (imaging depth 40-60 mm).
+    and touching the top row. The default (60 deg, 50 mm deep, 10 mm radius) approximates
+    the central part of the convex linear echoendoscope views of the paper (imaging depth
+    40-60 mm; the paper cropped its frames to the central 522x200 px) and, unlike a wider
+    fan, fills a square grid, so translators waste no pixels on the corners.
     """
 
     kind: FovKind = "sector"
     depth_mm: float = 50.0
-    opening_deg: float = 90.0
+    opening_deg: float = 60.0
     probe_radius_mm: float = 10.0
     width_mm: float = 40.0
     height_px: int = 256

@@ -18,9 +18,11 @@ from eusaug.errors import EusaugError
 from eusaug.labels import LabelPreset, get_preset
 
 #: HU above which a voxel counts as bone when the preset has no bone labels.
-#: Cortical bone is > 700 HU, trabecular bone 300-400 HU; soft tissue and non-contrast
-#: vessels stay below 100 HU. Contrast-filled vessels can exceed 300 HU: raise it then.
-DEFAULT_BONE_HU = 350.0
+#: Soft tissue and non-contrast vessels stay below 100 HU; at 3 mm voxels partial volume
+#: pulls trabecular bone down to 150-400 HU. On the shared abdomen CT, 200 HU catches 44 %
+#: of labelled bone voxels (most of the cortex) and 0.02 % of organ voxels. Contrast-filled
+#: vessels can exceed 200 HU: raise the threshold for contrast CT.
+DEFAULT_BONE_HU = 200.0
 
 #: Air, used for everything outside the scanned volume.
 AIR_HU = -1024.0
