@@ -7,16 +7,26 @@ module holds the data they return and the reference sampling they must agree wit
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from eusaug.errors import EusaugError
-from eusaug.geometry import FieldOfView, plane_points_world
+from eusaug.geometry import FieldOfView, plane_points_world, validate_poses
 from eusaug.labels import LabelPreset
 from eusaug.volume import AIR_HU, DEFAULT_BONE_HU, CTCase, bone_mask
 
+if TYPE_CHECKING:
+    from eusaug.interfaces import Slicer
+    from eusaug.registry import Registry
+
 #: The grid size (pixels) at which the paper's thresholds (1000 / 50 px) are meant.
 PAPER_GRID_PX = 256 * 256
+
+#: Verdicts of the slice filter (the ``status`` column of ``manifest.csv``).
+KEPT = "kept"
+TOO_FEW_LANDMARK = "too few landmark pixels"
+TOO_MUCH_BONE = "too much bone"
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,13 @@ class SliceFilter:
     bone_hu: float = DEFAULT_BONE_HU
     scale_with_grid: bool = True
 
+    def __post_init__(self) -> None:
+        if self.min_landmark_px < 0 or self.max_bone_px <= 0:
+            raise EusaugError(
+                f"Slice filter thresholds min_landmark_px={self.min_landmark_px} (>= 0) and "
+                f"max_bone_px={self.max_bone_px} (> 0) are out of range."
+            )
+
     def thresholds(self, fov: FieldOfView) -> tuple[float, float]:
         """(landmark, bone) thresholds on ``fov``'s grid."""
         scale = fov.height_px * fov.width_px / PAPER_GRID_PX if self.scale_with_grid else 1.0
@@ -110,18 +127,59 @@ class SliceFilter:
         return landmark_px.astype(np.int64), bone_px.astype(np.int64)
 
     def reasons(self, planes: Planes, landmark_id: int, preset: LabelPreset | None) -> list[str]:
-        """Per plane: ``"kept"``, ``"too few landmark pixels"`` or ``"too much bone"``."""
+        """Per plane: :data:`KEPT`, :data:`TOO_FEW_LANDMARK` or :data:`TOO_MUCH_BONE`."""
         landmark_px, bone_px = self.counts(planes, landmark_id, preset)
-        min_landmark, max_bone = self.thresholds(planes.fov)
+        return self.verdicts(landmark_px, bone_px, planes.fov)
+
+    def verdicts(self, landmark_px: np.ndarray, bone_px: np.ndarray, fov: FieldOfView) -> list[str]:
+        """The verdict for each pair of counts (landmark is checked first)."""
+        min_landmark, max_bone = self.thresholds(fov)
         out = []
-        for lm, bn in zip(landmark_px, bone_px):
+        for lm, bn in zip(np.asarray(landmark_px), np.asarray(bone_px)):
             if lm <= min_landmark:
-                out.append("too few landmark pixels")
+                out.append(TOO_FEW_LANDMARK)
             elif bn >= max_bone:
-                out.append("too much bone")
+                out.append(TOO_MUCH_BONE)
             else:
-                out.append("kept")
+                out.append(KEPT)
         return out
+
+    def describe(self, fov: FieldOfView) -> str:
+        """The thresholds in words, on ``fov``'s grid (for messages)."""
+        landmark, bone = self.thresholds(fov)
+        return f"> {landmark:g} landmark px and < {bone:g} bone px on {fov.height_px}x{fov.width_px}"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SliceFilter:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+def slice_case(
+    case: CTCase,
+    poses: Any,
+    fov: FieldOfView,
+    slicer: str | Slicer = "plane",
+    registry: Registry | None = None,
+) -> Planes:
+    """Slice ``case`` along ``poses`` (``(N, 4, 4)`` world mm, or a PoseSet) with a slicer plugin.
+
+    ``slicer`` is a plugin name (resolved through ``registry``, a new
+    :class:`~eusaug.registry.Registry` when None) or a ready slicer instance: reuse one
+    instance when slicing the same case many times (it keeps the prepared volume).
+    """
+    from eusaug.interfaces import Slicer
+
+    poses = validate_poses(getattr(poses, "poses", poses), "slice_case")
+    if isinstance(slicer, Slicer):
+        instance = slicer
+    else:
+        if registry is None:
+            from eusaug.registry import Registry
+
+            registry = Registry()
+        instance = registry.create("slicer", slicer)  # type: ignore[assignment]
+    return instance.slice(case, poses, fov)

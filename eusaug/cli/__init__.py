@@ -7,7 +7,13 @@ import click
 from eusaug import __version__
 from eusaug.cli.base import EusaugGroup, set_quiet
 from eusaug.cli.info_cmd import info_command
+from eusaug.cli.mix_cmd import mix_command
+from eusaug.cli.models_cmd import models_command
 from eusaug.cli.plugins_cmd import plugins_command
+from eusaug.cli.poses_cmd import poses_command
+from eusaug.cli.slice_cmd import slice_command
+from eusaug.cli.synth_cmd import synth_command
+from eusaug.cli.train_cmd import train_command
 
 
 @click.group(cls=EusaugGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,3 +30,9 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
 main.add_command(plugins_command)
 main.add_command(info_command)
+main.add_command(mix_command)
+main.add_command(train_command)
+main.add_command(synth_command)
+main.add_command(models_command)
+main.add_command(poses_command)
+main.add_command(slice_command)

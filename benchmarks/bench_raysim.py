@@ -1,0 +1,84 @@
+"""Throughput of the ``raysim`` translator at 256x256, batched against one plane at a time.
+
+Planes are sliced once (``eusaug.reference_slice``) from the shared abdomen CT along
+poses that start on the stomach wall and point at the liver or the aorta. The baseline
+is the same simulation called once per plane (what a per-image loop would do); the
+batched run is one ``translate`` call on the whole batch. Each is timed best-of-
+``--repeats`` after a warm-up. Prints ``name: value`` lines.
+
+    python benchmarks/bench_raysim.py [--planes 64] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from eusaug import FieldOfView, Registry, load_case, pose_from_axes, reference_slice
+from eusaug.volume import CTCase
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CT = DATA / "ct" / "totalseg_abdomen_ct.nii.gz"
+
+
+def stomach_poses(case: CTCase, n: int, seed: int) -> np.ndarray:
+    """Poses on stomach voxels looking at random liver or aorta voxels (seeded)."""
+    rng = np.random.default_rng(seed)
+    stomach = case.ct.voxel_to_world(np.argwhere(case.mask("stomach")))
+    targets = np.concatenate([case.ct.voxel_to_world(np.argwhere(case.mask(name))) for name in ("liver", "aorta")])
+    poses = []
+    for _ in range(n):
+        origin = stomach[rng.integers(len(stomach))]
+        beam = targets[rng.integers(len(targets))] - origin
+        poses.append(pose_from_axes(origin, beam, np.cross(beam, rng.normal(size=3))))
+    return np.stack(poses)
+
+
+def best_time(func: Callable[[], object], repeats: int) -> float:
+    func()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--planes", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    case = load_case(CT)
+    fov = FieldOfView(height_px=256, width_px=256)
+    planes = reference_slice(case, stomach_poses(case, args.planes, args.seed), fov)
+    translator = Registry().create("translator", "raysim")
+
+    def batched() -> None:
+        translator.translate(planes, np.random.default_rng(args.seed))  # type: ignore[attr-defined]
+
+    def one_at_a_time() -> None:
+        rng = np.random.default_rng(args.seed)
+        for i in range(len(planes)):
+            translator.translate(planes.subset([i]), rng)  # type: ignore[attr-defined]
+
+    baseline_s = best_time(one_at_a_time, args.repeats)
+    batched_s = best_time(batched, args.repeats)
+    print(f"planes: {len(planes)}")
+    print(f"grid_px: {fov.height_px}x{fov.width_px}")
+    print(f"cpu_count: {os.cpu_count()}")
+    print(f"baseline_one_at_a_time_img_per_s: {len(planes) / baseline_s:.1f}")
+    print(f"raysim_batched_img_per_s: {len(planes) / batched_s:.1f}")
+    print(f"speedup: {baseline_s / batched_s:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""``eusaug poses``: probe poses on the stomach wall that view a landmark, saved as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from eusaug.cli.base import ct_options, resolve_ct_paths
+from eusaug.errors import EusaugError
+from eusaug.geometry import FieldOfView
+from eusaug.poses import sample_poses, save_poses
+from eusaug.progress import console
+from eusaug.slicing import SliceFilter
+from eusaug.volume import load_case
+
+
+def refuse_existing(path: Path | None, force: bool, flag: str) -> None:
+    """Stop before any work when an output exists and ``--force`` was not given."""
+    if path is not None and path.exists() and not force:
+        raise EusaugError(f"{path} already exists: pass --force to replace it, or choose another {flag}.")
+
+
+@click.command("poses")
+@ct_options(required=False)
+@click.option("--landmark", required=True, help="What the probe must see: aorta, liver, pancreas, ...")
+@click.option("-n", "n", type=click.IntRange(min=1), default=50, show_default=True, help="Poses to find.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same poses).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Poses file to write (JSON).")
+@click.option("--cone-deg", type=float, default=30.0, show_default=True,
+              help="Half-angle of the cone of beam directions around the stomach-wall normal.")
+@click.option("--roll-deg", type=(float, float), default=(-180.0, 180.0), show_default=True,
+              help="Range of rotation about the beam (MIN MAX); 0 puts image columns head-ward.")
+@click.option("--max-draws", type=click.IntRange(min=1), default=None,
+              help="Candidate poses to try before giving up. Default: 200 per pose, at least 2000.")
+@click.option("--min-landmark-px", type=click.IntRange(min=0), default=SliceFilter.min_landmark_px,
+              show_default=True, help="Keep views with more landmark pixels than this (on 256x256).")
+@click.option("--max-bone-px", type=click.IntRange(min=1), default=SliceFilter.max_bone_px,
+              show_default=True, help="Keep views with fewer bone pixels than this (on 256x256).")
+@click.option("--sampler", default="stomach-cone", show_default=True, help="Pose sampler plugin.")
+@click.option("--plot", type=click.Path(path_type=Path), default=None,
+              help="Also write a Fig. 2-style PNG: stomach surface, probe positions and beams.")
+@click.option("--force", is_flag=True, help="Replace existing output files.")
+def poses_command(
+    ct: Path | None,
+    labels: Path | None,
+    preset: str,
+    landmark: str,
+    n: int,
+    seed: int,
+    output: Path,
+    cone_deg: float,
+    roll_deg: tuple[float, float],
+    max_draws: int | None,
+    min_landmark_px: int,
+    max_bone_px: int,
+    sampler: str,
+    plot: Path | None,
+    force: bool,
+) -> None:
+    """Find N probe poses on the stomach wall that view LANDMARK, and save them."""
+    refuse_existing(output, force, "-o")
+    refuse_existing(plot, force, "--plot")
+    ct, labels = resolve_ct_paths(ct, labels)
+    case = load_case(ct, labels, preset)
+    slice_filter = SliceFilter(min_landmark_px=min_landmark_px, max_bone_px=max_bone_px)
+    pose_set = sample_poses(
+        case, landmark, n, seed=seed, fov=FieldOfView(), cone_deg=cone_deg, slice_filter=slice_filter,
+        sampler=sampler, max_draws=max_draws, roll_range_deg=roll_deg,
+    )
+    save_poses(output, pose_set)
+    out = console(stderr=False)
+    out.print(f"Wrote {len(pose_set)} {pose_set.landmark} poses to {output}")
+    if plot is not None:
+        from eusaug.pose_plot import plot_pose_sets
+
+        plot_pose_sets(case, pose_set, plot)
+        out.print(f"Wrote the pose plot to {plot}")

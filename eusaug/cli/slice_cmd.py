@@ -1,0 +1,50 @@
+"""``eusaug slice``: the CT planes of a poses file as PNG images, label PNGs and a manifest."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import click
+
+from eusaug.cli.base import ct_options, resolve_ct_paths
+from eusaug.poses import load_poses
+from eusaug.progress import console
+from eusaug.slice_export import export_slices
+from eusaug.slicing import KEPT, HUWindow
+from eusaug.volume import load_case
+
+
+@click.command("slice")
+@ct_options(required=False)
+@click.option("--poses", "poses_path", type=click.Path(path_type=Path), required=True,
+              help="Poses file written by `eusaug poses`.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--window-level", type=float, default=HUWindow.level, show_default=True, help="HU window centre.")
+@click.option("--window-width", type=float, default=HUWindow.width, show_default=True, help="HU window width.")
+@click.option("--slicer", default="plane", show_default=True, help="Slicer plugin.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing output folder; use a poses file made from another CT (with a warning).")
+def slice_command(
+    ct: Path | None,
+    labels: Path | None,
+    preset: str,
+    poses_path: Path,
+    output: Path,
+    window_level: float,
+    window_width: float,
+    slicer: str,
+    force: bool,
+) -> None:
+    """Write one image PNG and one label PNG per kept pose, and manifest.csv."""
+    ct, labels = resolve_ct_paths(ct, labels)
+    case = load_case(ct, labels, preset)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pose_set = load_poses(poses_path, case, force=force)
+    for warning in caught:
+        click.secho(f"Warning: {warning.message}", fg="yellow", err=True)
+    rows = export_slices(case, pose_set, output, force=force, window=HUWindow(window_level, window_width),
+                         slicer=slicer)
+    kept = sum(row["status"] == KEPT for row in rows)
+    console(stderr=False).print(f"Wrote {kept} of {len(rows)} slices to {output} (manifest.csv lists all)")

@@ -1,0 +1,36 @@
+"""``eusaug synth``: synthetic EUS images of a landmark from a CT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from eusaug.cli.base import ct_options
+from eusaug.progress import console
+
+
+@click.command("synth")
+@ct_options(required=True)
+@click.option("--landmark", required=True, help="Landmark to image (liver, aorta, pancreas, ...).")
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="Trained model (a run folder). Default: the newest in the model store for the landmark.")
+@click.option("--poses", type=click.Path(path_type=Path), default=None,
+              help="Use the first N poses of this file instead of sampling new ones.")
+@click.option("--translator", default="cyclegan", show_default=True, help="Translator plugin (eusaug plugins).")
+@click.option("-n", "n", type=int, default=16, show_default=True, help="Number of images.")
+@click.option("--output", "-o", "output_dir", type=click.Path(path_type=Path), default=None,
+              help="Output folder. Default: seus-LANDMARK in the current folder.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for pose sampling and the translator.")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Planes translated at once.")
+@click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
+def synth_command(ct: Path, labels: Path | None, preset: str, landmark: str, model: Path | None,
+                  poses: Path | None, translator: str, n: int, output_dir: Path | None, seed: int,
+                  batch_size: int, force: bool) -> None:
+    """Write N sEUS PNGs, their label planes and manifest.csv."""
+    from eusaug.synth import synthesize
+
+    output_dir = output_dir or Path(f"seus-{landmark}")
+    rows = synthesize(ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,
+                      preset=preset, seed=seed, batch_size=batch_size, force=force)
+    console(stderr=False).print(f"wrote {len(rows)} sEUS images, label planes and manifest.csv to {output_dir}")

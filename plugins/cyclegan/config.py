@@ -1,0 +1,200 @@
+"""The CycleGAN's configuration: one dataclass, two named presets, every field overridable.
+
+``paper`` is the setting of Grimwood et al. (the reference CycleGAN's defaults at 256x256);
+``fast`` is a small, short variant for demos and CI. The resolved config is written to
+``config.json`` in the run folder, so a run always says how it was made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from eusaug import EusaugError
+
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class CycleGANConfig:
+    """Everything that shapes a CycleGAN run.
+
+    Sizes are pixels on the (square) training grid; learning rates are per Adam step.
+    ``decay_start_epoch``: epochs at the full learning rate before it decays linearly
+    towards zero (``None``: half of ``epochs``, as the paper's 100 of 200).
+    ``crop_margin_px``: images are made ``image_size_px + crop_margin_px`` square and
+    randomly cropped back (the paper's 40 px margin at 256).
+    ``denoise_sigma_max``: the largest Gaussian noise (in [-1, 1] units) the denoiser
+    is trained to remove.
+    """
+
+    image_size_px: int = 256
+    ngf: int = 64
+    ndf: int = 64
+    n_blocks: int = 9
+    n_disc_layers: int = 3
+    epochs: int = 200
+    decay_start_epoch: int | None = None
+    batch_size: int = 1
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    cycle_weight: float = 10.0
+    identity_weight: float = 0.5
+    pool_size: int = 50
+    crop_margin_px: int = 40
+    flip: bool = True
+    validation_fraction: float = 0.1
+    hu_level: float = 40.0
+    hu_width: float = 400.0
+    denoiser: bool = True
+    denoiser_depth: int = 7
+    denoiser_filters: int = 32
+    denoiser_steps: int = 400
+    denoiser_patch_px: int = 48
+    denoise_sigma_max: float = 0.2
+    precision: str = "bf16"
+    jit_compile: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, field: str, rule: str) -> None:
+            if not ok:
+                raise EusaugError(
+                    f"CycleGAN option {field}={getattr(self, field)!r} is out of range: it must be {rule}."
+                )
+
+        need(self.image_size_px >= 16 and self.image_size_px % 4 == 0, "image_size_px", "a multiple of 4, >= 16")
+        need(self.ngf >= 1, "ngf", ">= 1")
+        need(self.ndf >= 1, "ndf", ">= 1")
+        need(self.n_blocks >= 0, "n_blocks", ">= 0")
+        need(1 <= self.n_disc_layers <= 5, "n_disc_layers", "between 1 and 5")
+        need(self.epochs >= 1, "epochs", ">= 1")
+        need(
+            self.decay_start_epoch is None or 0 <= self.decay_start_epoch <= self.epochs,
+            "decay_start_epoch",
+            f"between 0 and epochs ({self.epochs}), or None",
+        )
+        need(self.batch_size >= 1, "batch_size", ">= 1")
+        need(0 < self.learning_rate < 1, "learning_rate", "in (0, 1)")
+        need(0 <= self.beta_1 < 1, "beta_1", "in [0, 1)")
+        need(self.cycle_weight >= 0, "cycle_weight", ">= 0")
+        need(self.identity_weight >= 0, "identity_weight", ">= 0")
+        need(self.pool_size >= 0, "pool_size", ">= 0")
+        need(self.crop_margin_px >= 0, "crop_margin_px", ">= 0")
+        need(0 <= self.validation_fraction < 1, "validation_fraction", "in [0, 1)")
+        need(self.hu_width > 0, "hu_width", "> 0")
+        need(self.denoiser_depth >= 2, "denoiser_depth", ">= 2")
+        need(self.denoiser_filters >= 1, "denoiser_filters", ">= 1")
+        need(self.denoiser_steps >= 0, "denoiser_steps", ">= 0")
+        need(self.denoiser_patch_px >= 8, "denoiser_patch_px", ">= 8")
+        need(0 < self.denoise_sigma_max <= 1, "denoise_sigma_max", "in (0, 1]")
+        need(self.precision in PRECISIONS, "precision", " or ".join(PRECISIONS))
+        need(self.seed >= 0, "seed", ">= 0")
+
+    @property
+    def decay_start(self) -> int:
+        """The epoch (0-based) from which the learning rate decays."""
+        return self.epochs // 2 if self.decay_start_epoch is None else self.decay_start_epoch
+
+    @property
+    def load_size_px(self) -> int:
+        """Side of the images before the random crop."""
+        return self.image_size_px + self.crop_margin_px
+
+    @property
+    def dtype_policy(self) -> str:
+        """The Keras dtype policy of every layer: variables float32, compute as ``precision``."""
+        return "mixed_bfloat16" if self.precision == "bf16" else "float32"
+
+    def learning_rate_at(self, epoch: int) -> float:
+        """Learning rate during 0-based ``epoch``: constant, then linear decay towards zero.
+
+        Follows the reference CycleGAN: after ``decay_start`` epochs the rate falls by
+        ``1 / (epochs - decay_start + 1)`` of its base each epoch.
+        """
+        n_decay = self.epochs - self.decay_start
+        factor = 1.0 - max(0, epoch - self.decay_start + 1) / (n_decay + 1)
+        return self.learning_rate * max(factor, 0.0)
+
+    def replace(self, **changes: Any) -> CycleGANConfig:
+        """A copy with ``changes``; unknown field names are an error that lists the known ones."""
+        unknown = sorted(set(changes) - set(field_names()))
+        if unknown:
+            raise EusaugError(
+                f"Unknown CycleGAN option(s) {', '.join(unknown)}: known options are {', '.join(field_names())}."
+            )
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CycleGANConfig:
+        return cls().replace(**data)
+
+    def summary(self) -> str:
+        """One line for the model store and ``eusaug models``."""
+        return (
+            f"{self.image_size_px}px ngf{self.ngf} {self.n_blocks} blocks, {self.epochs} epochs, "
+            f"{self.precision}, denoiser {'on' if self.denoiser else 'off'}"
+        )
+
+
+def field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(CycleGANConfig)]
+
+
+PRESETS: dict[str, CycleGANConfig] = {
+    # The paper: reference CycleGAN defaults at 256x256, 200 epochs with decay after 100.
+    "paper": CycleGANConfig(),
+    # Demos and CI: half the resolution, half the width, 6 blocks, a few epochs.
+    "fast": CycleGANConfig(
+        image_size_px=128,
+        ngf=32,
+        ndf=32,
+        n_blocks=6,
+        epochs=10,
+        crop_margin_px=20,
+        denoiser_depth=5,
+        denoiser_filters=16,
+        denoiser_steps=200,
+    ),
+}
+
+
+def resolve_config(preset: str = "fast", **overrides: Any) -> CycleGANConfig:
+    """The preset called ``preset`` with ``overrides`` (``None`` values are ignored)."""
+    if preset not in PRESETS:
+        raise EusaugError(f"Unknown CycleGAN preset {preset!r}: use one of {', '.join(PRESETS)}.")
+    return PRESETS[preset].replace(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"field=value"`` -> ``(field, typed value)``, typed by the field's default."""
+    if "=" not in text:
+        raise EusaugError(f"Option {text!r} must look like FIELD=VALUE, e.g. ngf=32.")
+    name, raw = (part.strip() for part in text.split("=", 1))
+    types = {f.name: f.type for f in dataclasses.fields(CycleGANConfig)}
+    if name not in types:
+        raise EusaugError(f"Unknown CycleGAN option {name!r}: known options are {', '.join(field_names())}.")
+    kind = str(types[name])
+    try:
+        if raw.lower() in ("none", "null") and "None" in kind:
+            return name, None
+        if kind.startswith("bool"):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return name, raw.lower() in ("true", "1", "yes")
+        if kind.startswith("int"):
+            return name, int(raw)
+        if kind.startswith("float"):
+            return name, float(raw)
+        return name, raw
+    except ValueError:
+        raise EusaugError(f"Option {name}={raw!r} is not a valid {kind.split(' ')[0]}.") from None
+
+
+def config_json(config: CycleGANConfig) -> str:
+    return json.dumps(config.to_dict(), indent=2, sort_keys=True)

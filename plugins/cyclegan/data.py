@@ -1,0 +1,210 @@
+"""Training data: CT planes sliced on the fly beside training, and real EUS frames.
+
+Each epoch has a *plan* drawn from the run's seed and the epoch number alone: the 90/10
+split of EUS frames (and of CT poses), which pose each iteration slices, the crop
+offsets and flips, and the image pools' draws. The ``tf.data`` pipeline then does pure
+work on the plan (slice, window, crop, flip) in a background thread while the step runs,
+so a resumed epoch sees exactly the data an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from eusaug import EusaugError, FieldOfView, HUWindow, Planes
+from eusaug.imageio import list_images, read_grey_uint8, uint8_to_unit
+from eusaug.volume import CTCase
+
+from eusaug_plugins.cyclegan.config import CycleGANConfig
+
+#: ``slice_fn(case, poses (N,4,4), fov) -> Planes``: the slicer the pipeline calls.
+SliceFn = Callable[[CTCase, np.ndarray, FieldOfView], Planes]
+
+
+@dataclass
+class PlaneSource:
+    """Poses to slice from one CT case, with the field of view they were sampled for."""
+
+    case: CTCase
+    poses: np.ndarray
+    fov: FieldOfView
+
+
+@dataclass(frozen=True)
+class EUSFrames:
+    """Real frames resized to ``(N, L, L)`` uint8, ``L`` the pre-crop size, with their paths."""
+
+    images: np.ndarray
+    paths: list[Path]
+
+
+def load_eus_frames(folder: str | Path, config: CycleGANConfig) -> EUSFrames:
+    """Read every image in ``folder`` (any size, grey or RGB) at the pre-crop size.
+
+    As in the reference CycleGAN the frames are resized to a square; frames smaller than
+    the training size are refused rather than upsampled.
+    """
+    paths = list_images(folder)
+    side = config.load_size_px
+    out = np.empty((len(paths), side, side), np.uint8)
+    for i, path in enumerate(paths):
+        image = read_grey_uint8(path)
+        h, w = image.shape
+        if min(h, w) < config.image_size_px:
+            raise EusaugError(
+                f"EUS frame {path} is {w}x{h} px, smaller than the training size {config.image_size_px} px: "
+                "remove it, or train at a smaller size (--image-size)."
+            )
+        out[i] = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
+    return EUSFrames(out, paths)
+
+
+# Fields of one planned training pair.
+PLAN_DTYPE = np.dtype(
+    [
+        ("source", np.int32), ("pose", np.int32),
+        ("ct_y", np.int32), ("ct_x", np.int32), ("ct_flip", np.bool_),
+        ("eus", np.int32), ("eus_y", np.int32), ("eus_x", np.int32), ("eus_flip", np.bool_),
+        ("pool_u", np.float32, (2,)), ("pool_slot", np.int32, (2,)),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """What one epoch trains and validates on: structured arrays of :data:`PLAN_DTYPE`."""
+
+    epoch: int
+    train: np.ndarray
+    validation: np.ndarray
+
+
+def _split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices; validation is empty when there is too little data."""
+    order = rng.permutation(n)
+    n_val = int(round(n * fraction))
+    if fraction > 0 and n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+    else:
+        n_val = 0
+    return order[n_val:], order[:n_val]
+
+
+class TrainingData:
+    """Plans epochs and turns plans into ``tf.data`` pipelines of ``(ct, eus, draws, slots)``."""
+
+    def __init__(self, sources: list[PlaneSource], frames: EUSFrames, config: CycleGANConfig,
+                 slice_fn: SliceFn) -> None:
+        if not sources or not any(len(s.poses) for s in sources):
+            raise EusaugError("No CT poses to train on: the poses file(s) hold no kept planes. "
+                              "Sample more poses (eusaug poses -n ...) or relax the slice filter.")
+        self.config = config
+        self.frames = frames
+        self.slice_fn = slice_fn
+        side = config.load_size_px
+        self.sources = [replace(s, fov=replace(s.fov, height_px=side, width_px=side)) for s in sources]
+        self.pose_index = np.array([(i, j) for i, s in enumerate(self.sources) for j in range(len(s.poses))],
+                                   np.int32)
+        self.window = HUWindow(config.hu_level, config.hu_width)
+
+    @property
+    def n_eus(self) -> int:
+        return len(self.frames.images)
+
+    def iterations_per_epoch(self) -> int:
+        """Training iterations per epoch: the frames in the epoch's training split, per batch."""
+        n_train = self.n_eus - len(_split(self.n_eus, self.config.validation_fraction, np.random.default_rng(0))[1])
+        return max(n_train // self.config.batch_size, 0)
+
+    def plan(self, epoch: int) -> EpochPlan:
+        """The epoch's split, pairings, augmentations and pool draws, from (seed, epoch) alone."""
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, epoch])
+        eus_train, eus_val = _split(self.n_eus, cfg.validation_fraction, rng)
+        pose_train, pose_val = _split(len(self.pose_index), cfg.validation_fraction, rng)
+        if len(pose_val) == 0:
+            pose_val = pose_train
+        n_train = len(eus_train) // cfg.batch_size * cfg.batch_size
+        train = self._items(rng, eus_train[:n_train], pose_train, augment=True)
+        validation = self._items(rng, eus_val, pose_val, augment=False)
+        return EpochPlan(epoch, train, validation)
+
+    def _items(self, rng: np.random.Generator, eus: np.ndarray, poses: np.ndarray, augment: bool) -> np.ndarray:
+        cfg = self.config
+        n = len(eus)
+        items = np.zeros(n, PLAN_DTYPE)
+        picked = self.pose_index[poses[rng.integers(0, len(poses), n)]] if n else np.zeros((0, 2), np.int32)
+        items["source"], items["pose"] = picked[:, 0], picked[:, 1]
+        items["eus"] = eus
+        margin = cfg.crop_margin_px
+        if augment:
+            for prefix in ("ct", "eus"):
+                items[f"{prefix}_y"] = rng.integers(0, margin + 1, n)
+                items[f"{prefix}_x"] = rng.integers(0, margin + 1, n)
+                items[f"{prefix}_flip"] = (rng.random(n) < 0.5) & cfg.flip
+            items["pool_u"] = rng.random((n, 2))
+            items["pool_slot"] = rng.integers(0, max(cfg.pool_size, 1), (n, 2))
+        else:
+            for prefix in ("ct", "eus"):
+                items[f"{prefix}_y"] = margin // 2
+                items[f"{prefix}_x"] = margin // 2
+        return items
+
+    # -- pure work on a plan
+    def ct_plane(self, source: int, pose: int) -> np.ndarray:
+        """The windowed ``(L, L)`` float32 CT plane of one pose, in [-1, 1]."""
+        src = self.sources[source]
+        planes = self.slice_fn(src.case, src.poses[pose : pose + 1], src.fov)
+        return planes.windowed(self.window)[0]
+
+    def pair(self, item: np.void) -> tuple[np.ndarray, np.ndarray]:
+        """``(ct, eus)``, each ``(S, S)`` float32 in [-1, 1], for one planned item."""
+        size = self.config.image_size_px
+        ct = self.ct_plane(int(item["source"]), int(item["pose"]))
+        ct = ct[item["ct_y"] : item["ct_y"] + size, item["ct_x"] : item["ct_x"] + size]
+        if item["ct_flip"]:
+            ct = ct[:, ::-1]
+        eus = self.frames.images[item["eus"], item["eus_y"] : item["eus_y"] + size,
+                                 item["eus_x"] : item["eus_x"] + size]
+        if item["eus_flip"]:
+            eus = eus[:, ::-1]
+        return np.ascontiguousarray(ct, np.float32), uint8_to_unit(np.ascontiguousarray(eus))
+
+    def _generate(self, items: np.ndarray) -> Iterator[tuple[np.ndarray, ...]]:
+        for item in items:
+            ct, eus = self.pair(item)
+            yield ct[..., None], eus[..., None], item["pool_u"].astype(np.float32), item["pool_slot"].astype(np.int32)
+
+    def dataset(self, items: np.ndarray, prefetch: int = 4) -> tf.data.Dataset:
+        """Batches of ``(ct, eus, pool_draws, pool_slots)`` for ``items``, prepared ahead of the step."""
+        size = self.config.image_size_px
+        image = tf.TensorSpec((size, size, 1), tf.float32)
+        signature = (image, image, tf.TensorSpec((2,), tf.float32), tf.TensorSpec((2,), tf.int32))
+        ds = tf.data.Dataset.from_generator(lambda: self._generate(items), output_signature=signature)
+        return ds.batch(self.config.batch_size, drop_remainder=True).prefetch(prefetch)
+
+    def sample_pairs(self, count: int = 2) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed, unaugmented ``(count, S, S)`` CT and EUS images for the per-epoch sample grid."""
+        items = np.zeros(count, PLAN_DTYPE)
+        step_pose = max(len(self.pose_index) // count, 1)
+        step_eus = max(self.n_eus // count, 1)
+        for k in range(count):
+            src, pose = self.pose_index[min(k * step_pose, len(self.pose_index) - 1)]
+            items[k]["source"], items[k]["pose"] = src, pose
+            items[k]["eus"] = min(k * step_eus, self.n_eus - 1)
+            for prefix in ("ct", "eus"):
+                items[k][f"{prefix}_y"] = items[k][f"{prefix}_x"] = self.config.crop_margin_px // 2
+        pairs = [self.pair(item) for item in items]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+    def domain_images(self, max_ct: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Clean images of each domain for the denoisers: ``(N, L, L)`` CT planes and EUS frames."""
+        pick = np.linspace(0, len(self.pose_index) - 1, min(max_ct, len(self.pose_index))).round().astype(int)
+        ct = np.stack([self.ct_plane(*self.pose_index[i]) for i in pick])
+        return ct, uint8_to_unit(self.frames.images)

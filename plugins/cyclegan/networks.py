@@ -1,0 +1,172 @@
+"""The CycleGAN's networks as plain Keras 3 layers, so exported models load in safe mode.
+
+The architecture follows the reference CycleGAN (Zhu et al. 2017): a ResNet generator
+(reflection padding, instance normalisation, two stride-2 downsamplings, residual blocks,
+two transposed-convolution upsamplings, tanh) and a 70x70 PatchGAN discriminator.
+Weights start from N(0, 0.02) as there. Every custom layer has ``get_config`` and is
+registered under the ``eusaug`` package; no Lambda layers.
+
+Mixed precision: layers take a dtype policy (``"mixed_bfloat16"`` or ``"float32"``);
+instance statistics and the network outputs are always float32.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+INIT_STD = 0.02
+
+
+@keras.saving.register_keras_serializable(package="eusaug")
+class ReflectionPadding2D(layers.Layer):
+    """Pads height and width by ``padding`` pixels, mirroring the border (no edge artefacts)."""
+
+    def __init__(self, padding: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.padding = int(padding)
+
+    def call(self, inputs: Any) -> Any:
+        p = self.padding
+        return ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        n, h, w, c = input_shape
+        grow = 2 * self.padding
+        return (n, None if h is None else h + grow, None if w is None else w + grow, c)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="eusaug")
+class InstanceNormalization(layers.Layer):
+    """Normalises each image's channels over height and width (statistics in float32).
+
+    ``affine=False`` by default, as the reference CycleGAN's ``InstanceNorm2d``.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, affine: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+        self.affine = bool(affine)
+
+    def build(self, input_shape: tuple) -> None:
+        if self.affine:
+            channels = input_shape[-1]
+            self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma")
+            self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
+
+    def call(self, inputs: Any) -> Any:
+        x = ops.cast(inputs, "float32")
+        mean, variance = ops.moments(x, axes=[1, 2], keepdims=True)
+        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.affine:
+            y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
+        return ops.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon, "affine": self.affine}
+
+
+class _Seeds:
+    """Hands out a distinct initialiser seed per layer, so a seeded build is reproducible."""
+
+    def __init__(self, seed: int) -> None:
+        self.next = int(seed) * 1000
+
+    def init(self) -> keras.initializers.Initializer:
+        self.next += 1
+        return keras.initializers.RandomNormal(0.0, INIT_STD, seed=self.next)
+
+
+def _conv(x: Any, filters: int, kernel: int, stride: int, seeds: _Seeds, dtype: str, name: str,
+          padding: str = "valid") -> Any:
+    return layers.Conv2D(filters, kernel, strides=stride, padding=padding, kernel_initializer=seeds.init(),
+                         dtype=dtype, name=name)(x)
+
+
+def _norm_relu(x: Any, dtype: str, name: str) -> Any:
+    x = InstanceNormalization(dtype=dtype, name=f"{name}_norm")(x)
+    return layers.ReLU(dtype=dtype, name=f"{name}_relu")(x)
+
+
+@keras.saving.register_keras_serializable(package="eusaug")
+class ResidualAdd(layers.Add):
+    """``x + block(x)``; a named subclass so the graph reads as the reference's ResnetBlock."""
+
+
+def build_generator(
+    image_size_px: int | None = None,
+    ngf: int = 64,
+    n_blocks: int = 9,
+    channels: int = 1,
+    dtype: str = "float32",
+    seed: int = 0,
+    name: str = "generator",
+) -> keras.Model:
+    """ResNet generator: ``(B, H, W, channels)`` in [-1, 1] -> same shape, float32 in [-1, 1].
+
+    ``H`` and ``W`` must be multiples of 4; ``image_size_px=None`` leaves them free.
+    """
+    seeds = _Seeds(seed)
+    inputs = keras.Input((image_size_px, image_size_px, channels), name="image")
+    x = ReflectionPadding2D(3, dtype=dtype, name="pad_in")(inputs)
+    x = _conv(x, ngf, 7, 1, seeds, dtype, "conv_in")
+    x = _norm_relu(x, dtype, "conv_in")
+    for i, mult in enumerate((2, 4)):
+        x = _conv(x, ngf * mult, 3, 2, seeds, dtype, f"down{i}", padding="same")
+        x = _norm_relu(x, dtype, f"down{i}")
+    for b in range(n_blocks):
+        y = ReflectionPadding2D(1, dtype=dtype, name=f"block{b}_pad0")(x)
+        y = _conv(y, ngf * 4, 3, 1, seeds, dtype, f"block{b}_conv0")
+        y = _norm_relu(y, dtype, f"block{b}_0")
+        y = ReflectionPadding2D(1, dtype=dtype, name=f"block{b}_pad1")(y)
+        y = _conv(y, ngf * 4, 3, 1, seeds, dtype, f"block{b}_conv1")
+        y = InstanceNormalization(dtype=dtype, name=f"block{b}_1_norm")(y)
+        x = ResidualAdd(dtype=dtype, name=f"block{b}_add")([x, y])
+    for i, mult in enumerate((2, 1)):
+        x = layers.Conv2DTranspose(ngf * mult, 3, strides=2, padding="same", kernel_initializer=seeds.init(),
+                                   dtype=dtype, name=f"up{i}")(x)
+        x = _norm_relu(x, dtype, f"up{i}")
+    x = ReflectionPadding2D(3, dtype=dtype, name="pad_out")(x)
+    x = _conv(x, channels, 7, 1, seeds, dtype, "conv_out")
+    outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_discriminator(
+    image_size_px: int | None = None,
+    ndf: int = 64,
+    n_layers: int = 3,
+    channels: int = 1,
+    dtype: str = "float32",
+    seed: int = 0,
+    name: str = "discriminator",
+) -> keras.Model:
+    """PatchGAN: ``(B, H, W, channels)`` -> ``(B, h, w, 1)`` float32 real/fake scores.
+
+    With ``n_layers=3`` each score sees a 70x70 pixel patch; a 256 image gives 30x30 scores.
+    """
+    seeds = _Seeds(seed + 500)
+    inputs = keras.Input((image_size_px, image_size_px, channels), name="image")
+    x = layers.ZeroPadding2D(1, dtype=dtype, name="pad0")(inputs)
+    x = _conv(x, ndf, 4, 2, seeds, dtype, "conv0")
+    x = layers.LeakyReLU(0.2, dtype=dtype, name="conv0_lrelu")(x)
+    mult = 1
+    for i in range(1, n_layers + 1):
+        mult = min(2**i, 8)
+        stride = 2 if i < n_layers else 1
+        x = layers.ZeroPadding2D(1, dtype=dtype, name=f"pad{i}")(x)
+        x = _conv(x, ndf * mult, 4, stride, seeds, dtype, f"conv{i}")
+        x = InstanceNormalization(dtype=dtype, name=f"conv{i}_norm")(x)
+        x = layers.LeakyReLU(0.2, dtype=dtype, name=f"conv{i}_lrelu")(x)
+    x = layers.ZeroPadding2D(1, dtype=dtype, name="pad_out")(x)
+    x = _conv(x, 1, 4, 1, seeds, dtype, "conv_out")
+    outputs = layers.Activation("linear", dtype="float32", name="score")(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,292 @@
+"""A CycleGAN run folder: create or resume it, train epoch by epoch, export the generator.
+
+Layout of ``RUN/``::
+
+    config.json              format, eusaug version, landmark, resolved config, inputs
+    denoiser_ct.keras        the frozen denoisers (absent with denoiser off)
+    denoiser_eus.keras
+    checkpoints/epoch-NNNN/  after every epoch: all weights, optimiser state, pools, history
+    losses.csv, losses.png   per epoch: generator, discriminator, cycle, identity; train and validation
+    samples/epoch-NNNN.png   CT | sEUS | reconstructed CT, and EUS | sCT | reconstructed EUS
+    generator_ct2eus.keras   the CT -> sEUS generator, loads with safe_mode=True
+
+Running again on the same folder resumes after the last complete epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eusaug import EusaugError, __version__
+from eusaug.atomic import write_bytes, write_text
+from eusaug.checkpoint import latest_checkpoint, load_checkpoint, load_keras_model, save_checkpoint, save_keras_model
+from eusaug.progress import make_progress
+
+from eusaug_plugins.cyclegan.config import PRESETS, CycleGANConfig, resolve_config
+from eusaug_plugins.cyclegan.data import EUSFrames, PlaneSource, SliceFn, TrainingData, load_eus_frames
+from eusaug_plugins.cyclegan.runfolder import (
+    CHECKPOINTS,
+    CONFIG_FILE,
+    DENOISER_FILES,
+    GENERATOR_FILE,
+    LOSSES_CSV,
+    LOSSES_PNG,
+    RESUMABLE_FIELDS,
+    RUN_FORMAT,
+    RUN_FORMAT_VERSION,
+    SAMPLES,
+    read_run_config,
+)
+from eusaug_plugins.cyclegan.training import LOSS_NAMES, CycleGAN, Denoisers
+
+def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[str, Any], resume: bool,
+             force: bool) -> tuple[CycleGANConfig, dict[str, Any] | None]:
+    """The run's config: new from preset + overrides, or the saved one (+ allowed changes)."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    exists = run_dir.is_dir() and any(run_dir.iterdir())
+    if exists and force:
+        shutil.rmtree(run_dir)
+        exists = False
+    if not exists:
+        if resume:
+            raise EusaugError(f"{run_dir} holds no run to resume: drop --resume to start a new run there.")
+        return resolve_config(preset or "fast", **overrides), None
+    record = read_run_config(run_dir)
+    if record.get("landmark") != landmark:
+        raise EusaugError(
+            f"{run_dir} is a {record.get('landmark')!r} run, not {landmark!r}: choose another output "
+            "folder, or pass --force to replace it."
+        )
+    saved = CycleGANConfig.from_dict(record["config"])
+    wanted = resolve_config(preset, **overrides) if preset else saved.replace(**overrides)
+    changed = [k for k, v in wanted.to_dict().items() if v != saved.to_dict()[k]]
+    fixed = [k for k in changed if k not in RESUMABLE_FIELDS]
+    if preset and preset != record.get("preset"):
+        fixed = fixed or ["preset"]
+    if fixed:
+        detail = ", ".join(f"{k}: {saved.to_dict().get(k, record.get(k))!r} -> {wanted.to_dict().get(k, preset)!r}"
+                           for k in fixed)
+        raise EusaugError(
+            f"{run_dir} was trained with other settings ({detail}); a resumed run may only change "
+            f"{', '.join(RESUMABLE_FIELDS)}. Use another output folder, or --force to start over."
+        )
+    return saved.replace(**{k: wanted.to_dict()[k] for k in changed}), record
+
+
+def _write_config(run_dir: Path, config: CycleGANConfig, landmark: str, preset: str, inputs: dict[str, Any],
+                  record: dict[str, Any] | None) -> dict[str, Any]:
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    if record is None:
+        record = {
+            "format": RUN_FORMAT,
+            "format_version": RUN_FORMAT_VERSION,
+            "translator": "cyclegan",
+            "eusaug_version": __version__,
+            "landmark": landmark,
+            "preset": preset,
+            "created": now,
+            "inputs": inputs,
+        }
+    record = {**record, "config": config.to_dict(), "updated": now}
+    write_text(run_dir / CONFIG_FILE, json.dumps(record, indent=2))
+    return record
+
+
+def _denoisers(run_dir: Path, config: CycleGANConfig, data: TrainingData) -> Denoisers:
+    """Load the run's denoisers, training and saving them first when the run has none."""
+    if not config.denoiser:
+        return Denoisers()
+    from eusaug_plugins.cyclegan.denoiser import train_denoiser
+
+    models = {}
+    clean: tuple[np.ndarray, np.ndarray] | None = None
+    for index, (domain, filename) in enumerate(DENOISER_FILES.items()):
+        path = run_dir / filename
+        if path.is_file():
+            models[domain] = load_keras_model(path)
+            models[domain].trainable = False
+            continue
+        if clean is None:
+            clean = data.domain_images()
+        images = clean[0] if domain == "ct" else clean[1]
+        rng = np.random.default_rng([config.seed, 7, index])
+        with make_progress() as progress:
+            task = progress.add_task(f"denoiser ({domain})", total=config.denoiser_steps)
+            model = train_denoiser(
+                images, config.denoiser_steps, rng, depth=config.denoiser_depth, filters=config.denoiser_filters,
+                sigma_max=config.denoise_sigma_max, patch_px=config.denoiser_patch_px, seed=config.seed + index,
+                name=f"denoiser_{domain}", on_step=lambda i, loss: progress.advance(task),
+            )
+        save_keras_model(model, path)
+        models[domain] = model
+    return Denoisers(ct=models["ct"], eus=models["eus"])
+
+
+def _sample_grid(model: CycleGAN, data: TrainingData, epoch: int) -> bytes:
+    """PNG bytes: per sample pair, a CT row (CT, sEUS, rec. CT) and an EUS row (EUS, sCT, rec. EUS)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ct, eus = data.sample_pairs(2)
+    out = model.cycle_images(ct, eus)
+    rows = []
+    for k in range(len(ct)):
+        rows.append((("CT plane", ct[k]), ("sEUS", out["fake_eus"][k]), ("reconstructed CT", out["rec_ct"][k])))
+        rows.append((("EUS", eus[k]), ("sCT", out["fake_ct"][k]), ("reconstructed EUS", out["rec_eus"][k])))
+    fig, axes = plt.subplots(len(rows), 3, figsize=(7.5, 2.5 * len(rows)))
+    for r, row in enumerate(rows):
+        for c, (title, image) in enumerate(row):
+            ax = axes[r, c]
+            ax.imshow(np.clip(image, -1, 1), cmap="gray", vmin=-1, vmax=1)
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    fig.suptitle(f"epoch {epoch}")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _write_losses(run_dir: Path, history: list[dict[str, float]]) -> None:
+    """``losses.csv`` (one row per epoch) and ``losses.png`` (train vs validation per loss)."""
+    if not history:
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(history[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(run_dir / LOSSES_CSV, buffer.getvalue())
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, axes = plt.subplots(1, len(LOSS_NAMES), figsize=(4 * len(LOSS_NAMES), 3.2))
+    for ax, name in zip(axes, LOSS_NAMES):
+        ax.plot(epochs, [row[f"train_{name}"] for row in history], "o-", label="train")
+        val = [row[f"val_{name}"] for row in history]
+        if any(np.isfinite(val)):
+            ax.plot(epochs, val, "s--", label="validation")
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    plt.close(fig)
+    write_bytes(run_dir / LOSSES_PNG, png.getvalue())
+
+
+def _mean(rows: list[dict[str, float]], name: str) -> float:
+    return float(np.mean([r[name] for r in rows])) if rows else float("nan")
+
+
+def train_run(
+    run_dir: str | Path,
+    sources: list[PlaneSource],
+    eus_dir: str | Path | EUSFrames,
+    landmark: str,
+    slice_fn: SliceFn,
+    preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    stop_after: int | None = None,
+    inputs: dict[str, Any] | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> Path:
+    """Train (or resume) a CycleGAN in ``run_dir``; return the exported generator's path.
+
+    ``stop_after``: train at most this many epochs in this call (the schedule still spans
+    ``epochs``), e.g. to split a long run into sessions.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise EusaugError(f"{run_dir} exists and is not a folder: choose another output folder.")
+    config, record = _resolve(run_dir, landmark, preset, overrides or {}, resume, force)
+    frames = eus_dir if isinstance(eus_dir, EUSFrames) else load_eus_frames(eus_dir, config)
+    if len(frames.images) < 1:
+        raise EusaugError(f"EUS folder {eus_dir} holds no frames.")
+    data = TrainingData(sources, frames, config, slice_fn)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_inputs = {**(inputs or {}), "n_eus": len(frames.images), "n_poses": int(len(data.pose_index))}
+    record = _write_config(run_dir, config, landmark, (record or {}).get("preset", preset or "fast"), run_inputs,
+                           record)
+
+    model = CycleGAN(config, _denoisers(run_dir, config, data))
+    history: list[dict[str, float]] = []
+    start = 0
+    checkpoint = latest_checkpoint(run_dir / CHECKPOINTS)
+    if checkpoint is not None:
+        state = load_checkpoint(checkpoint, model.state_variables())
+        start, history = int(state["epoch"]), list(state.get("history", []))
+    end = config.epochs if stop_after is None else min(config.epochs, start + stop_after)
+
+    for epoch in range(start, end):
+        model.set_learning_rate(config.learning_rate_at(epoch))
+        plan = data.plan(epoch)
+        train_rows: list[dict[str, float]] = []
+        n_iter = len(plan.train) // config.batch_size
+        began = time.perf_counter()
+        with make_progress(_info_column()) as progress:
+            task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=n_iter, info="")
+            for ct, eus, draws, slots in data.dataset(plan.train):
+                losses = model.train_step(ct, eus, draws, slots)
+                train_rows.append({k: float(v) for k, v in losses.items()})
+                done = len(train_rows)
+                rate = done * config.batch_size / max(time.perf_counter() - began, 1e-9)
+                progress.update(task, advance=1, info=_describe(train_rows[-1], rate))
+        seconds = time.perf_counter() - began
+        val_rows = [{k: float(v) for k, v in model.eval_step(ct, eus).items()}
+                    for ct, eus, _, _ in data.dataset(plan.validation)]
+        row: dict[str, float] = {"epoch": epoch + 1, "step": model.step_count, "learning_rate": model.learning_rate}
+        for name in LOSS_NAMES:
+            row[f"train_{name}"] = _mean(train_rows, name)
+        for name in LOSS_NAMES:
+            row[f"val_{name}"] = _mean(val_rows, name)
+        row["seconds"] = round(seconds, 3)
+        row["images_per_s"] = round(len(train_rows) * config.batch_size / max(seconds, 1e-9), 3)
+        history.append(row)
+        # The checkpoint is the truth; the files after it can always be rebuilt from it.
+        save_checkpoint(run_dir / CHECKPOINTS, epoch + 1, model.state_variables(),
+                        {"history": history, "learning_rate": model.learning_rate, "step": model.step_count,
+                         "format_version": RUN_FORMAT_VERSION})
+        write_bytes(run_dir / SAMPLES / f"epoch-{epoch + 1:04d}.png", _sample_grid(model, data, epoch + 1))
+        save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
+        _write_losses(run_dir, history)
+        if on_epoch is not None:
+            on_epoch(row)
+    if not (run_dir / GENERATOR_FILE).is_file():
+        save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
+    _write_losses(run_dir, history)
+    return run_dir / GENERATOR_FILE
+
+
+def _info_column() -> Any:
+    from rich.progress import TextColumn
+
+    return TextColumn("{task.fields[info]}")
+
+
+def _describe(losses: dict[str, float], rate: float) -> str:
+    short = {"generator": "G", "discriminator": "D", "cycle": "cyc", "identity": "idt"}
+    text = " ".join(f"{short[k]} {losses[k]:.3f}" for k in LOSS_NAMES)
+    return f"{text}  {rate:.2f} img/s"
+
+
+__all__ = ["PRESETS", "train_run"]

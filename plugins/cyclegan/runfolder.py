@@ -1,0 +1,47 @@
+"""The run folder's layout and its ``config.json``: light, so loading a model imports no TensorFlow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from eusaug import EusaugError, __version__
+
+RUN_FORMAT = "eusaug-cyclegan-run"
+#: Bump when the run folder's layout or the checkpoint's variables change incompatibly.
+RUN_FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+GENERATOR_FILE = "generator_ct2eus.keras"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+LOSSES_CSV = "losses.csv"
+LOSSES_PNG = "losses.png"
+DENOISER_FILES = {"ct": "denoiser_ct.keras", "eus": "denoiser_eus.keras"}
+#: Fields a resumed run may change (the learning-rate schedule follows ``epochs``).
+RESUMABLE_FIELDS = ("epochs",)
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """``config.json`` of a run folder, checked to be a CycleGAN run of this format version."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise EusaugError(
+            f"{run_dir} is not a CycleGAN run folder (no {CONFIG_FILE}): pass the folder that "
+            "`eusaug train ... -o RUN` wrote."
+        )
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EusaugError(f"{path} is not valid JSON ({exc}): the run folder is damaged.") from None
+    if not isinstance(record, dict) or record.get("format") != RUN_FORMAT:
+        raise EusaugError(f"{path} does not describe a CycleGAN run (format {record.get('format')!r}).")
+    if record.get("format_version") != RUN_FORMAT_VERSION:
+        raise EusaugError(
+            f"{run_dir} was written by eusaug {record.get('eusaug_version', '?')} (run format "
+            f"{record.get('format_version')}); this eusaug {__version__} reads run format {RUN_FORMAT_VERSION}: "
+            "train a new run, or use the eusaug version that wrote it."
+        )
+    return record
+
+

@@ -1,0 +1,121 @@
+"""The ``cyclegan`` translator: loads a run's CT -> sEUS generator, trains runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from eusaug import EusaugError, HUWindow, Planes, TrainableTranslator
+from eusaug.checkpoint import load_keras_model
+
+from eusaug_plugins.cyclegan.config import CycleGANConfig
+from eusaug_plugins.cyclegan.runfolder import CONFIG_FILE, GENERATOR_FILE, read_run_config
+
+
+class CycleGANTranslator(TrainableTranslator):
+    """CT planes -> sEUS through a trained CycleGAN generator (Grimwood et al.)."""
+
+    name: ClassVar[str] = "cyclegan"
+    description: ClassVar[str] = "CycleGAN CT->EUS generator with denoised discriminators (the paper's method)."
+    needs_model: ClassVar[bool] = True
+
+    def __init__(self, generator: Any, config: CycleGANConfig, batch_size: int = 8,
+                 source: Path | None = None) -> None:
+        import tensorflow as tf
+
+        if batch_size < 1:
+            raise EusaugError(f"batch_size={batch_size} must be >= 1.")
+        self.generator = generator
+        self.config = config
+        self.batch_size = int(batch_size)
+        self.source = source
+        self.window = HUWindow(config.hu_level, config.hu_width)
+        spec = tf.TensorSpec((None, None, None, 1), tf.float32)
+        self._forward = tf.function(lambda x: generator(x, training=False), input_signature=[spec])
+
+    @property
+    def image_size_px(self) -> int:
+        """The grid the generator was trained on; synth slices planes at this size."""
+        return self.config.image_size_px
+
+    @classmethod
+    def load(cls, model: Path | None = None, **options: Any) -> CycleGANTranslator:
+        """From a run folder (``RUN``) or its exported ``generator_ct2eus.keras``."""
+        if model is None:
+            raise EusaugError("The cyclegan translator needs a trained model: pass --model RUN.")
+        model = Path(model)
+        if model.is_dir():
+            record = read_run_config(model)
+            path = model / GENERATOR_FILE
+            if not path.is_file():
+                raise EusaugError(
+                    f"{model} has no exported generator ({GENERATOR_FILE}) yet: no epoch has finished. "
+                    f"Train at least one epoch (eusaug train ... -o {model})."
+                )
+        elif model.is_file():
+            path = model
+            beside = model.parent / CONFIG_FILE
+            record = read_run_config(model.parent) if beside.is_file() else None
+        else:
+            raise EusaugError(f"Model {model} does not exist: pass a run folder written by `eusaug train`.")
+        config = CycleGANConfig.from_dict(record["config"]) if record else cls._config_from_model(path)
+        generator = load_keras_model(path)
+        return cls(generator, config, source=path, **options)
+
+    @staticmethod
+    def _config_from_model(path: Path) -> CycleGANConfig:
+        generator = load_keras_model(path)
+        size = generator.input_shape[1] or 256
+        return CycleGANConfig(image_size_px=int(size))
+
+    def translate(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
+        """``(N, H, W)`` float32 sEUS in [-1, 1]; deterministic (``rng`` is not needed)."""
+        import tensorflow as tf
+
+        images = planes.windowed(self.window)
+        n = len(images)
+        out = np.empty(images.shape, np.float32)
+        for start in range(0, n, self.batch_size):
+            batch = images[start : start + self.batch_size]
+            out[start : start + len(batch)] = np.asarray(self._forward(tf.constant(batch[..., None])))[..., 0]
+        return np.clip(out, -1.0, 1.0)
+
+    def get_config(self) -> dict[str, Any]:
+        """What made the images: written beside them by ``eusaug synth``."""
+        return {"translator": self.name, "model": str(self.source), **self.config.to_dict()}
+
+    @classmethod
+    def summary(cls, run_dir: Path) -> str:
+        """One line describing a run, for the model store."""
+        record = json.loads((Path(run_dir) / CONFIG_FILE).read_text())
+        config = CycleGANConfig.from_dict(record["config"])
+        return f"preset {record.get('preset')}: {config.summary()}"
+
+    @classmethod
+    def train(cls, run_dir: Path, **options: Any) -> Path:
+        """Train or resume a run: see :func:`eusaug_plugins.cyclegan.run.train_run`.
+
+        Takes ``cases`` (CT cases), ``pose_sets`` (one ``PoseSet`` per case), ``eus_dir``,
+        ``landmark``, and optionally ``preset``, ``overrides``, ``resume``, ``force``,
+        ``slicer``, ``registry``, ``stop_after``, ``inputs``.
+        """
+        from eusaug.registry import Registry
+        from eusaug.slicing import slice_case
+
+        from eusaug_plugins.cyclegan.data import PlaneSource
+        from eusaug_plugins.cyclegan.run import train_run
+
+        cases, pose_sets = options.pop("cases"), options.pop("pose_sets")
+        slicer_name = options.pop("slicer", "plane")
+        registry = options.pop("registry", None) or Registry()
+        # One slicer instance for the whole run: it keeps each case's prepared volume.
+        slicer = registry.create("slicer", slicer_name)
+        sources = [PlaneSource(case, ps.poses, ps.fov) for case, ps in zip(cases, pose_sets)]
+
+        def slice_fn(case: Any, poses: np.ndarray, fov: Any) -> Planes:
+            return slice_case(case, poses, fov, slicer=slicer)
+
+        return train_run(run_dir, sources, slice_fn=slice_fn, **options)

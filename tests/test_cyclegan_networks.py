@@ -1,0 +1,76 @@
+"""The CycleGAN networks: shapes, value ranges, custom layers, safe-mode round trips."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from eusaug.checkpoint import load_keras_model, save_keras_model
+from eusaug_plugins.cyclegan.config import PRESETS
+from eusaug_plugins.cyclegan.networks import (
+    InstanceNormalization,
+    ReflectionPadding2D,
+    build_discriminator,
+    build_generator,
+)
+
+
+def _images(n: int, size: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (n, size, size, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("preset, patches", [("paper", 30), ("fast", 14)])
+def test_preset_networks_have_reference_shapes(preset: str, patches: int) -> None:
+    cfg = PRESETS[preset]
+    gen = build_generator(cfg.image_size_px, cfg.ngf, cfg.n_blocks, dtype=cfg.dtype_policy)
+    disc = build_discriminator(cfg.image_size_px, cfg.ndf, cfg.n_disc_layers, dtype=cfg.dtype_policy)
+    x = _images(1, cfg.image_size_px)
+    y = np.asarray(gen(x))
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert np.all(np.abs(y) <= 1.0) and y.std() > 0
+    score = np.asarray(disc(x))
+    # 70x70 PatchGAN: 256 -> 30x30 scores, 128 -> 14x14.
+    assert score.shape == (1, patches, patches, 1) and score.dtype == np.float32
+    blocks = [layer for layer in gen.layers if layer.name.endswith("_add")]
+    assert len(blocks) == cfg.n_blocks
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in gen.layers + disc.layers)
+
+
+def test_reflection_padding_mirrors_the_border() -> None:
+    x = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
+    y = np.asarray(ReflectionPadding2D(1)(x))[0, :, :, 0]
+    assert y.shape == (5, 5)
+    np.testing.assert_array_equal(y[1:4, 1:4], x[0, :, :, 0])
+    np.testing.assert_array_equal(y[0, 1:4], x[0, 1, :, 0])  # row above = the second row
+    np.testing.assert_array_equal(y[1:4, 0], x[0, :, 1, 0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_instance_norm_gives_zero_mean_unit_variance_per_image_and_channel(dtype: str) -> None:
+    rng = np.random.default_rng(1)
+    x = (rng.normal(3.0, 5.0, (2, 16, 16, 3)) * np.array([1, 2, 3])).astype(np.float32)
+    y = np.asarray(InstanceNormalization(dtype=dtype)(x), dtype=np.float32)
+    tol = 1e-4 if dtype == "float32" else 3e-2
+    np.testing.assert_allclose(y.mean(axis=(1, 2)), 0.0, atol=tol)
+    np.testing.assert_allclose(y.std(axis=(1, 2)), 1.0, atol=tol * 3)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_saved_generator_reloads_in_safe_mode_with_same_output(tmp_path, dtype: str) -> None:
+    gen = build_generator(32, ngf=8, n_blocks=2, dtype=dtype, seed=3)
+    x = _images(2, 32, seed=4)
+    path = save_keras_model(gen, tmp_path / "g.keras")
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(gen(x)))
+    assert load_keras_model(path).count_params() == gen.count_params()
+    assert not list(tmp_path.glob(".*"))  # no temporary left behind
+
+
+def test_seeded_builds_are_identical_and_seeds_differ() -> None:
+    a, b, c = (build_generator(32, 8, 1, seed=s) for s in (5, 5, 6))
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
+    # The reference initialisation: N(0, 0.02).
+    assert abs(float(np.std(build_generator(32, 32, 1).get_weights()[2])) - 0.02) < 0.002

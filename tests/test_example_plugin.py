@@ -1,0 +1,103 @@
+"""The example third-party plugin package installs, is listed and is used like a bundled one.
+
+It is installed with pip into a temporary ``--target`` folder (from a copy, so no build
+files land in the repository) and put on the path only for these tests: the
+environment is left as it was. ``importlib.metadata`` finds the ``.dist-info`` folder,
+and with it the entry point, on any ``sys.path`` entry, which is all eusaug needs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eusaug import FieldOfView, Planes, Registry
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "eusaug-plugin-example"
+DIST = "eusaug-plugin-example"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example installed into a temporary target folder; returns that folder."""
+    work = tmp_path_factory.mktemp("example_plugin")
+    source = shutil.copytree(EXAMPLE, work / "src", ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    target = work / "site"
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+               "--no-index", "--disable-pip-version-check", "--target", str(target), str(source)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    return target
+
+
+@pytest.fixture
+def on_path(installed: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.syspath_prepend(str(installed))
+    yield installed
+    for name in [m for m in sys.modules if m.startswith("eusaug_example_plugin")]:
+        del sys.modules[name]
+
+
+def planes_of(height: int, width: int, n: int = 2) -> Planes:
+    fov = FieldOfView(height_px=height, width_px=width)
+    _, v = fov.pixel_coordinates_mm()
+    hu = np.where(v > 20.0, 60.0, -80.0).astype(np.float32)  # fat over soft tissue: one edge
+    hu = np.broadcast_to(hu, (n, height, width)).copy()
+    mask = np.broadcast_to(fov.mask(), hu.shape).copy()
+    return Planes(hu, np.zeros(hu.shape, np.int16), mask, np.repeat(np.eye(4)[None], n, axis=0), fov)
+
+
+def test_listed_by_eusaug_plugins(installed: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), os.environ.get("PYTHONPATH", "")]),
+           "COLUMNS": "250"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from eusaug.cli import main; sys.exit(main())", "plugins"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if "edge-echo" in line)
+    assert DIST in line and "0.1.0" in line and "warning" not in line
+
+
+def test_resolved_and_used_through_the_registry(on_path: Path) -> None:
+    registry = Registry()
+    cls = registry.get("translator", "edge-echo")
+    assert cls.__module__ == "eusaug_example_plugin.plugin" and not cls.needs_model
+    info = next(r for r in registry.plugins("translator") if r.name == "edge-echo")
+    assert (info.package, info.version, info.error) == (DIST, "0.1.0", None)
+    translator = cls.load(None, edge_gain=2.0)
+    for height, width in ((64, 48), (96, 128)):
+        planes = planes_of(height, width)
+        image = translator.translate(planes, np.random.default_rng(0))
+        assert image.shape == (2, height, width) and image.dtype == np.float32
+        assert image.min() >= -1.0 and image.max() <= 1.0
+        assert np.all(image[~planes.mask] == -1.0)
+        np.testing.assert_array_equal(image, translator.translate(planes, np.random.default_rng(0)))
+    # The one HU edge (20 mm deep) is the brightest depth of the image.
+    u, v = planes.fov.pixel_coordinates_mm()
+    central = planes.fov.mask() & (np.abs(u) < 10.0)
+    profile = [image[:, r, central[r]].mean() if central[r].any() else -1.0 for r in range(len(central))]
+    assert abs(v[int(np.argmax(profile)), 0] - 20.0) < 3.0
+
+
+def test_bad_option_is_a_clear_error(on_path: Path) -> None:
+    from eusaug import EusaugError
+
+    cls = Registry().get("translator", "edge-echo")
+    with pytest.raises(EusaugError, match="edge_gain"):
+        cls.load(None, edge_gain=-1.0)
+
+
+def test_environment_is_left_unchanged() -> None:
+    """Runs last: after the tests above, the plugin is gone again."""
+    if any(d.metadata["Name"] == DIST for d in metadata.distributions()):
+        pytest.skip("the example is installed in this environment; the isolation check does not apply")
+    assert all(r.name != "edge-echo" for r in Registry().plugins("translator"))
