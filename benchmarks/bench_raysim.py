@@ -1,7 +1,8 @@
 """Throughput of the ``raysim`` translator at 256x256, batched against one plane at a time.
 
 Planes are sliced once (``eusaug.reference_slice``) from the shared abdomen CT along
-poses that start on the stomach wall and point at the liver or the aorta. The baseline
+poses from ``eusaug.poses.sample_poses`` (the paper's stomach-cone sampler) for the
+liver, the aorta and the pancreas. The baseline
 is the same simulation called once per plane (what a per-image loop would do); the
 batched run is one ``translate`` call on the whole batch. Each is timed best-of-
 ``--repeats`` after a warm-up. Prints ``name: value`` lines.
@@ -19,24 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
-from eusaug import FieldOfView, Registry, load_case, pose_from_axes, reference_slice
+from eusaug import FieldOfView, Registry, load_case, reference_slice
+from eusaug.poses import sample_poses
 from eusaug.volume import CTCase
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CT = DATA / "ct" / "totalseg_abdomen_ct.nii.gz"
 
 
-def stomach_poses(case: CTCase, n: int, seed: int) -> np.ndarray:
-    """Poses on stomach voxels looking at random liver or aorta voxels (seeded)."""
-    rng = np.random.default_rng(seed)
-    stomach = case.ct.voxel_to_world(np.argwhere(case.mask("stomach")))
-    targets = np.concatenate([case.ct.voxel_to_world(np.argwhere(case.mask(name))) for name in ("liver", "aorta")])
-    poses = []
-    for _ in range(n):
-        origin = stomach[rng.integers(len(stomach))]
-        beam = targets[rng.integers(len(targets))] - origin
-        poses.append(pose_from_axes(origin, beam, np.cross(beam, rng.normal(size=3))))
-    return np.stack(poses)
+def landmark_poses(case: CTCase, n: int, seed: int) -> np.ndarray:
+    """``n`` poses split over liver, aorta and pancreas, sampled as the pipeline does."""
+    landmarks = ("liver", "aorta", "pancreas")
+    counts = [n // len(landmarks) + (i < n % len(landmarks)) for i in range(len(landmarks))]
+    return np.concatenate([
+        sample_poses(case, name, count, seed=seed).poses for name, count in zip(landmarks, counts) if count
+    ])
 
 
 def best_time(func: Callable[[], object], repeats: int) -> float:
@@ -58,7 +56,7 @@ def main() -> int:
 
     case = load_case(CT)
     fov = FieldOfView(height_px=256, width_px=256)
-    planes = reference_slice(case, stomach_poses(case, args.planes, args.seed), fov)
+    planes = reference_slice(case, landmark_poses(case, args.planes, args.seed), fov)
     translator = Registry().create("translator", "raysim")
 
     def batched() -> None:

@@ -171,13 +171,19 @@ def _policy_name(precision: Precision) -> str:
 
 
 class InceptionExtractor(_KerasExtractor):
-    """Keras InceptionV3 without its top, global average pool: 2048-d at 299x299."""
+    """Keras InceptionV3 without its top, global average pool: 2048-d at 299x299.
+
+    ``input_size_px`` other than 299 (at least 75) gives features that are no longer
+    FID's; it exists for quick experiments and tests.
+    """
 
     def __init__(self, weights: str | os.PathLike[str] | None = "imagenet", precision: Precision = "bf16",
-                 seed: int = 0) -> None:
+                 seed: int = 0, input_size_px: int = 299) -> None:
         super().__init__()
+        if input_size_px < 75:
+            raise EusaugError(f"InceptionV3 needs inputs of at least 75 pixels (got {input_size_px}).")
         self.name = "inception"
-        self.input_size_px = 299
+        self.input_size_px = input_size_px
         self.dims = 2048
         self.precision = precision
         _policy_name(precision)
@@ -185,7 +191,7 @@ class InceptionExtractor(_KerasExtractor):
         self.notes = (warn_random("InceptionV3 (FID/KID features)"),) if self.weights.is_random else ()
 
     def identity(self) -> str:
-        return f"inception_v3:pool:299:{self.precision}:{self.weights.identity()}"
+        return f"inception_v3:pool:{self.input_size_px}:{self.precision}:{self.weights.identity()}"
 
     def build(self) -> keras.Model:
         import keras
@@ -193,8 +199,9 @@ class InceptionExtractor(_KerasExtractor):
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(_policy_name(self.precision))
         try:
+            size = self.input_size_px
             model = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg",
-                                                   input_shape=(299, 299, 3))
+                                                   input_shape=(size, size, 3))
         finally:
             keras.config.set_dtype_policy(previous)
         load_into(model, self.weights)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from eusaug.classfolders import LabelledSource
 from eusaug.errors import EusaugError
 from eusaug.features import resize_image
 from eusaug.imageio import unit_to_uint8
@@ -177,3 +178,82 @@ def save_grid(rows: Sequence[tuple[str, Sequence[GridCell | None]]], columns: Se
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     return path
+
+
+@dataclass
+class GradCamReport:
+    rows: list[dict[str, object]]
+    files: list[Path]
+    notes: list[str]
+
+
+def gradcam_report(model_path: str | os.PathLike[str], real: LabelledSource, output_dir: str | os.PathLike[str],
+                   synthetic: LabelledSource | None = None, per_class: int = 1, layer: str | None = None,
+                   classes: Sequence[str] | None = None, seed: int = 0, force: bool = False) -> GradCamReport:
+    """Grad-CAM of a saved classifier on real (and synthetic) examples of every class (Fig. 3).
+
+    Maps are for each image's true class; among ``4 * per_class`` randomly drawn
+    candidates per class and set, correctly classified images are shown first, as in the
+    paper. Writes ``gradcam.png`` (the grid) and ``gradcam.csv`` (one row per example).
+    """
+    from eusaug.classfolders import as_labelled_set
+    from eusaug.classifier import load_classifier
+    from eusaug.imageio import read_image
+    from eusaug.results import check_new, write_csv
+
+    if per_class < 1:
+        raise EusaugError(f"per_class={per_class} must be >= 1.")
+    out = Path(output_dir)
+    files = [out / "gradcam.png", out / "gradcam.csv"]
+    check_new(files, force)
+    model, metadata = load_classifier(model_path)
+    names = list(classes) if classes else list(metadata.get("classes", []))
+    n_outputs = int(model.outputs[0].shape[-1])
+    if not names:
+        raise EusaugError(f"{model_path} has no class list beside it ({Path(model_path).with_suffix('.json').name}): "
+                          "pass --classes with the names in the model's output order.")
+    if len(names) != n_outputs:
+        raise EusaugError(f"{len(names)} class names ({', '.join(names)}) for a model with {n_outputs} outputs: "
+                          "give one name per output, in order.")
+    sets = {"real": as_labelled_set(real, check_images=False)}
+    if synthetic is not None:
+        sets["synthetic"] = as_labelled_set(synthetic, check_images=False)
+    for what, labelled in sets.items():
+        unknown = sorted(set(labelled) - set(names))
+        if unknown:
+            raise EusaugError(f"The {what} set has class(es) {', '.join(unknown)} that the model does not know "
+                              f"({', '.join(names)}): make the class folders match the model's classes.")
+    shown = sorted(set().union(*[set(s) for s in sets.values()]))
+    rng = np.random.default_rng(seed)
+    grid: dict[str, list[list[GridCell | None]]] = {c: [[None] * len(sets) for _ in range(per_class)] for c in shown}
+    rows: list[dict[str, object]] = []
+    layer_used = layer
+    for column, (what, labelled) in enumerate(sets.items()):
+        for class_name in shown:
+            paths = labelled.get(class_name, [])
+            if not paths:
+                continue
+            candidates = [paths[i] for i in rng.permutation(len(paths))[: max(4 * per_class, 4)]]
+            images = [read_image(p) for p in candidates]
+            result = grad_cam(model, images, names.index(class_name), layer)
+            layer_used = result.layer
+            predicted = result.probabilities.argmax(axis=1)
+            order = sorted(range(len(candidates)), key=lambda i: predicted[i] != names.index(class_name))
+            for k, i in enumerate(order[:per_class]):
+                guess = names[int(predicted[i])]
+                probability = float(result.probabilities[i, predicted[i]])
+                peak = np.unravel_index(int(result.maps[i].argmax()), result.maps[i].shape)
+                grid[class_name][k][column] = GridCell(prepare_inputs(model, [images[i]])[0, ..., 0], result.maps[i],
+                                                       f"pred {guess} ({probability:.2f})")
+                rows.append({"set": what, "class": class_name, "image": str(candidates[i]), "predicted": guess,
+                             "probability": probability, "correct": int(guess == class_name),
+                             "peak_row_px": int(peak[0]), "peak_col_px": int(peak[1]), "layer": result.layer})
+    out.mkdir(parents=True, exist_ok=True)
+    grid_rows = [(c, cells) for c in shown for cells in grid[c] if any(cell is not None for cell in cells)]
+    save_grid(grid_rows, list(sets), files[0])
+    write_csv(files[1], rows)
+    notes = [f"Maps from layer {layer_used!r}, for each image's true class, normalised to [0, 1] per image."]
+    wrong = [r for r in rows if not r["correct"]]
+    if wrong:
+        notes.append(f"{len(wrong)} of {len(rows)} examples shown are misclassified (no correct one was drawn).")
+    return GradCamReport(rows, files, notes)

@@ -16,7 +16,6 @@ count as inside); inside, order 1 is trilinear and order 0 rounds to the nearest
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ BLOCK_PX = 65536
 EDGE_TOLERANCE = 1e-6
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class PlaneGrid:
     """Voxel coordinates of ``N`` planar ``height_px`` x ``width_px`` pixel grids.
 
@@ -95,8 +94,8 @@ class _Workspace:
         f32 = np.float32
         self.x, self.y, self.z = (np.empty(size, f32) for _ in range(3))
         self.tmp, self.tmp2 = np.empty(size, f32), np.empty(size, f32)
-        self.flat = np.empty(size, index_dtype)
-        self.flat_tmp = np.empty(size, index_dtype)
+        self.flat: np.ndarray = np.empty(size, index_dtype)
+        self.flat_tmp: np.ndarray = np.empty(size, index_dtype)
         self.index = np.empty(size, np.intp)
         self.corners = np.empty((size, 8), f32) if pack else np.empty((8, size), f32)
 
@@ -326,22 +325,12 @@ def sample_planes(
     return PlaneSampler(values, labels, fill_value, label_fill).sample(grid, workers)
 
 
-def default_workers() -> int:
-    """Threads worth using for slicing: the CPUs this process may run on, at most 4."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        available = os.cpu_count() or 1
-    return max(1, min(4, available))
-
-
 __all__ = [
     "BLOCK_PX",
     "EDGE_TOLERANCE",
     "PACK_MAX_BYTES",
     "PlaneGrid",
     "PlaneSampler",
-    "default_workers",
     "plane_grid",
     "sample_planes",
 ]

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 
 from eusaug.errors import EusaugError
-from eusaug.results import read_csv_rows, write_csv
+from eusaug.results import check_new, read_csv_rows, write_csv
 
 Alternative = Literal["greater", "less", "two-sided"]
 Pairs = Literal["all", "adjacent", "first"]
@@ -196,3 +196,27 @@ def compare_models(predictions: Mapping[str, Mapping[str, bool]], pairs: Pairs =
 def write_mcnemar_csv(path: Path, results: Sequence[McNemarResult]) -> Path:
     """``mcnemar.csv``: one row per pair with the table, both tests and the direction."""
     return write_csv(path, [asdict(r) for r in results])
+
+
+@dataclass
+class McNemarReport:
+    results: list[McNemarResult]
+    files: list[Path]
+    notes: list[str]
+
+
+def mcnemar_report(predictions: Sequence[str | os.PathLike[str]], output_dir: str | os.PathLike[str],
+                   pairs: Pairs = "all", alternative: Alternative = "greater", holm_correction: bool = True,
+                   models: Sequence[str] | None = None, alpha: float = 0.05, force: bool = False) -> McNemarReport:
+    """Read predictions, test the pairs, write ``mcnemar.csv``; refuse to replace it without ``force``."""
+    if not 0.0 < alpha < 1.0:
+        raise EusaugError(f"alpha={alpha} must be in (0, 1).")
+    path = Path(output_dir) / "mcnemar.csv"
+    check_new([path], force)
+    results = compare_models(read_predictions(predictions), pairs, alternative, holm_correction, models)
+    write_mcnemar_csv(path, results)
+    chosen = "Holm-adjusted exact" if holm_correction else "exact"
+    significant = [r for r in results if (r.exact_p_holm if holm_correction else r.exact_p) < alpha]
+    notes = [f"Direction ({alternative}): H1 for each pair A vs B is '{describe_h1('A', 'B', alternative)}'.",
+             f"{len(significant)} of {len(results)} pair(s) significant at alpha={alpha:g} ({chosen} p)."]
+    return McNemarReport(results, [path], notes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,12 @@ from eusaug.volume import CTCase
 FORMAT = "eusaug-poses"
 FORMAT_VERSION = 1
 
+#: Defaults of :func:`sample_poses` (frozen, so sharing them is safe).
+DEFAULT_FOV = FieldOfView()
+PAPER_FILTER = SliceFilter()
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class PoseSet:
     """Poses for one landmark of one CT, and how they were made.
 
@@ -91,7 +96,7 @@ class PoseSet:
 
 
 # -- content hashes -----------------------------------------------------------------------
-def file_sha256(path: str | Path) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
     """SHA-256 (hex) of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -122,9 +127,9 @@ def sample_poses(
     landmark: str,
     n: int,
     seed: int = 0,
-    fov: FieldOfView = FieldOfView(),
+    fov: FieldOfView = DEFAULT_FOV,
     cone_deg: float = 30.0,
-    slice_filter: SliceFilter | None = SliceFilter(),
+    slice_filter: SliceFilter | None = PAPER_FILTER,
     sampler: str = "stomach-cone",
     registry: Registry | None = None,
     max_draws: int | None = None,
@@ -186,7 +191,7 @@ def sample_poses(
 
 
 # -- the file ---------------------------------------------------------------------------------
-def save_poses(path: str | Path, pose_set: PoseSet) -> Path:
+def save_poses(path: str | os.PathLike[str], pose_set: PoseSet) -> Path:
     """Write ``pose_set`` as JSON, atomically (whole or not at all); return the path."""
     text = json.dumps(pose_set.to_dict(), indent=1)
     return write_text(path, text + "\n")
@@ -195,7 +200,7 @@ def save_poses(path: str | Path, pose_set: PoseSet) -> Path:
 _REQUIRED = ("landmark", "preset", "ct", "labels", "field_of_view", "poses", "sampler")
 
 
-def load_poses(path: str | Path, case: CTCase | None = None, force: bool = False) -> PoseSet:
+def load_poses(path: str | os.PathLike[str], case: CTCase | None = None, force: bool = False) -> PoseSet:
     """Read and validate a poses file.
 
     With ``case``, the file must have been made from that CT and label map (same content
@@ -256,7 +261,9 @@ def load_poses(path: str | Path, case: CTCase | None = None, force: bool = False
     return pose_set
 
 
-def check_poses_match(pose_set: PoseSet, case: CTCase, source: str | Path = "poses", force: bool = False) -> None:
+def check_poses_match(
+    pose_set: PoseSet, case: CTCase, source: str | os.PathLike[str] = "poses", force: bool = False
+) -> None:
     """Error (or warn, with ``force``) when ``pose_set`` was made from another CT, label map or preset."""
     ct_sha, labels_sha = case_sha256(case)
     problems = []

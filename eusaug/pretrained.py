@@ -123,8 +123,8 @@ def warn_random(what: str) -> str:
     return message
 
 
-def randomise(model: keras.Model, seed: int) -> None:
-    """Give every kernel of ``model`` He-uniform values drawn from ``seed``.
+def randomise(model: keras.Model | keras.layers.Layer, seed: int) -> None:
+    """Give every kernel of ``model`` (or of one layer) He-uniform values drawn from ``seed``.
 
     He scaling (variance ``2 / fan_in``) keeps the activations' magnitude through ReLU
     layers, so random features do not fade towards zero in deep networks. Biases,

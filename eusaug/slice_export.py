@@ -29,6 +29,9 @@ from eusaug.volume import CTCase
 
 MANIFEST_COLUMNS = ("pose_index", "status", "landmark", "landmark_px", "bone_px", "image", "labels")
 
+#: The default window (frozen, so sharing it is safe).
+ABDOMINAL_WINDOW = HUWindow()
+
 #: Poses sliced at once (bounds memory: 64 planes of 256x256 are about 30 MB).
 BATCH = 64
 
@@ -38,7 +41,7 @@ def export_slices(
     pose_set: PoseSet,
     output_dir: str | Path,
     force: bool = False,
-    window: HUWindow = HUWindow(),
+    window: HUWindow = ABDOMINAL_WINDOW,
     slice_filter: SliceFilter | None = None,
     slicer: str | Slicer = "plane",
     registry: Registry | None = None,
@@ -60,7 +63,7 @@ def export_slices(
         starts = range(0, len(pose_set), BATCH)
         for start in track(starts, f"slicing {len(pose_set)} {pose_set.landmark} poses"):
             poses = pose_set.poses[start : start + BATCH]
-            planes = slice_case(case, poses, pose_set.fov, slicer=slicer)  # type: ignore[arg-type]
+            planes = slice_case(case, poses, pose_set.fov, slicer=slicer)
             landmark_px, bone_px = active.counts(planes, landmark_id, case.preset)
             verdicts = active.verdicts(landmark_px, bone_px, planes.fov)
             images = planes.windowed(window)

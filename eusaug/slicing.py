@@ -17,7 +17,7 @@ from eusaug.labels import LabelPreset
 from eusaug.volume import AIR_HU, DEFAULT_BONE_HU, CTCase, bone_mask
 
 if TYPE_CHECKING:
-    from eusaug.interfaces import Slicer
+    from eusaug.interfaces import Plugin
     from eusaug.registry import Registry
 
 #: The grid size (pixels) at which the paper's thresholds (1000 / 50 px) are meant.
@@ -162,7 +162,7 @@ def slice_case(
     case: CTCase,
     poses: Any,
     fov: FieldOfView,
-    slicer: str | Slicer = "plane",
+    slicer: str | Plugin = "plane",
     registry: Registry | None = None,
 ) -> Planes:
     """Slice ``case`` along ``poses`` (``(N, 4, 4)`` world mm, or a PoseSet) with a slicer plugin.
@@ -174,12 +174,14 @@ def slice_case(
     from eusaug.interfaces import Slicer
 
     poses = validate_poses(getattr(poses, "poses", poses), "slice_case")
-    if isinstance(slicer, Slicer):
-        instance = slicer
-    else:
+    if isinstance(slicer, str):
         if registry is None:
             from eusaug.registry import Registry
 
             registry = Registry()
-        instance = registry.create("slicer", slicer)  # type: ignore[assignment]
+        instance = registry.create("slicer", slicer)
+    else:
+        instance = slicer
+    if not isinstance(instance, Slicer):
+        raise EusaugError(f"{instance!r} is not a slicer plugin: pass a slicer name or Slicer instance.")
     return instance.slice(case, poses, fov)

@@ -7,7 +7,7 @@ triangle-by-area are uniform over the surface *area*, not per boundary voxel. No
 come from the gradient of a second, wider smoothing of the mask mapped through the
 affine: smooth (not faceted, no voxel staircase) and correct for any voxel size or
 orientation, while the narrow smoothing keeps the surface where the organ is (a wide one
-would shrink it). On a voxelised sphere the normals are within 3 degrees of radial.
+would shrink it). On a voxelised sphere the normals are within 4 degrees of radial.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _triangle_table() -> list[list[tuple[tuple[int, int], ...]]]:
 _TRIANGLES_OF_CODE = _triangle_table()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class Surface:
     """A closed organ surface.
 
@@ -111,8 +111,9 @@ def organ_surface(
 
     ``smoothing_mm``: Gaussian sigma (mm) of the field whose 0.5 level is the surface
     (default: the largest voxel side). ``normal_smoothing_mm``: sigma of the field whose
-    gradient gives the normals (default: twice the largest voxel side). An empty mask, or
-    one too small to survive the smoothing, is an error.
+    gradient gives the normals (default: twice the largest voxel side, at least
+    :data:`MIN_NORMAL_SMOOTHING_MM`). An empty mask, or one too small to survive the
+    smoothing, is an error.
     """
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():

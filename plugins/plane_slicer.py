@@ -15,7 +15,7 @@ import numpy as np
 from eusaug import hookimpl
 from eusaug.geometry import FieldOfView, validate_poses
 from eusaug.interfaces import Slicer
-from eusaug.interpolate import PlaneSampler, default_workers, plane_grid
+from eusaug.interpolate import PlaneSampler, plane_grid
 from eusaug.slicing import Planes
 from eusaug.volume import AIR_HU, CTCase
 
@@ -26,8 +26,10 @@ class PlaneSlicer(Slicer):
     name = "plane"
     description = "Planar field-of-view slices: trilinear HU, nearest labels, sector mask (fast, batched)."
 
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = default_workers() if workers is None else max(1, int(workers))
+    def __init__(self, workers: int = 1) -> None:
+        # One thread by default: slicing runs beside TensorFlow, which wants the other cores
+        # (on an idle 2-core machine workers=2 is about 1.3x faster, under load slower).
+        self.workers = max(1, int(workers))
         self._prepared: tuple[weakref.ref[np.ndarray], weakref.ref[np.ndarray], PlaneSampler] | None = None
 
     def _sampler(self, case: CTCase) -> PlaneSampler:

@@ -183,6 +183,26 @@ def _kernel_peak(sigma_samples: float) -> float:
     return float(_gaussian_kernel(sigma_samples).max())
 
 
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Options typed on a command line arrive as strings: convert them to the field's type."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if isinstance(default, bool):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+    except ValueError:
+        raise EusaugError(f"raysim: {name}={value!r} is not a number: give e.g. {name}={default}.") from None
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if name == "label_preset" and value.strip().lower() in ("", "none"):
+        return None
+    return value
+
+
 class RaySim(Translator):
     """Ray-based ultrasound simulation from HU: reflections, shadows, attenuation, speckle."""
 
@@ -199,7 +219,8 @@ class RaySim(Translator):
                 f"raysim: unknown option(s) {', '.join(unknown)}: "
                 f"known ones are {', '.join(RaySimParams.__dataclass_fields__)}."
             )
-        self.params = replace(PRESETS[preset], **overrides)
+        base = PRESETS[preset]
+        self.params = replace(base, **{k: _coerce(k, v, getattr(base, k)) for k, v in overrides.items()})
         self._fluid_ids = np.zeros(0, dtype=np.int64)
         if self.params.label_preset is not None:
             label_preset = get_preset(self.params.label_preset)

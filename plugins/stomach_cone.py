@@ -32,6 +32,8 @@ from eusaug.volume import AIR_HU, CTCase
 
 #: Rejection reason when a field of view holds no landmark pixel at all.
 NOT_IN_VIEW = "landmark not in view"
+#: Rejection reason for the (rare) surface point where the normal is undefined.
+NO_NORMAL = "no surface normal"
 
 #: World axes (RAS+) that define roll 0.
 SUPERIOR = np.array([0.0, 0.0, 1.0])
@@ -183,8 +185,11 @@ class StomachConeSampler(PoseSampler):
         rejected: Counter[str] = Counter()
         draws = 0
         while len(kept) < n and draws < budget:
-            candidates = self.draw(surface, min(self.batch_size, budget - draws), rng)
-            draws += min(self.batch_size, budget - draws)
+            count = min(self.batch_size, budget - draws)
+            candidates = self.draw(surface, count, rng)
+            draws += count
+            if len(candidates) < count:
+                rejected[NO_NORMAL] += count - len(candidates)
             survivors = self._screen(case, volume, candidates, landmark_id, fov, screen_fov, slice_filter, rejected)
             if len(survivors):
                 planes = self._slice(volume, case, survivors, fov)
@@ -258,7 +263,8 @@ class StomachConeSampler(PoseSampler):
         fov: FieldOfView,
         slice_filter: SliceFilter | None,
     ) -> str:
-        counts = ", ".join(f"{rejected[r]} {r}" for r in (NOT_IN_VIEW, TOO_FEW_LANDMARK, TOO_MUCH_BONE))
+        reasons = [NOT_IN_VIEW, TOO_FEW_LANDMARK, TOO_MUCH_BONE] + ([NO_NORMAL] if rejected[NO_NORMAL] else [])
+        counts = ", ".join(f"{rejected[r]} {r}" for r in reasons)
         rule = slice_filter.describe(fov) if slice_filter is not None else "landmark in view"
         return (
             f"Found only {found} of {n} poses viewing {landmark!r} in {draws} draws (the budget) on the "

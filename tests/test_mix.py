@@ -337,3 +337,10 @@ def test_mixed_dataset_for_keras(sets):
     x, y = next(iter(fit_ds))
     assert x.shape == (16, 16, 1) and y.dtype.name == "int32"
     assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "2"
+
+
+def test_plan_reads_folders_like_mappings(sets):
+    real, syn = sets
+    as_dicts = plan_mix({n: sorted((real / n).iterdir()) for n in "ab"},
+                        {n: sorted((syn / n).iterdir()) for n in "ab"}, 0.5, seed=7)
+    assert plan_mix(real, syn, 0.5, seed=7) == as_dicts

@@ -154,6 +154,11 @@ def test_bad_options_and_planes_are_clear_errors() -> None:
         RaySim(frequency=5.0)
     with pytest.raises(EusaugError, match="frequency_mhz"):
         RaySim(frequency_mhz=0.0)
+    with pytest.raises(EusaugError, match="is not a number"):
+        RaySim(frequency_mhz="fast")
+    typed = RaySim(frequency_mhz="5", batch_size="8", label_preset="none", fluid_labels="aorta, gallbladder")
+    assert (typed.params.frequency_mhz, typed.params.batch_size, typed.params.label_preset) == (5.0, 8, None)
+    assert typed.params.fluid_labels == ("aorta", "gallbladder")
     with pytest.raises(EusaugError, match="needs no trained model"):
         RaySim.load(Path("model.keras"))
     fov = FieldOfView(height_px=32, width_px=32)

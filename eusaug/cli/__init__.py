@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import click
+import os
+
+# TensorFlow's C++ start-up chatter would bury the command's own output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import click  # noqa: E402
 
 from eusaug import __version__
 from eusaug.cli.base import EusaugGroup, set_quiet
+from eusaug.cli.demo_cmd import demo_command
+from eusaug.cli.evaluate_cmd import evaluate_command
 from eusaug.cli.info_cmd import info_command
 from eusaug.cli.mix_cmd import mix_command
 from eusaug.cli.models_cmd import models_command
@@ -36,3 +43,5 @@ main.add_command(synth_command)
 main.add_command(models_command)
 main.add_command(poses_command)
 main.add_command(slice_command)
+main.add_command(demo_command)
+main.add_command(evaluate_command)

@@ -61,6 +61,10 @@ class CycleGANTranslator(TrainableTranslator):
             record = read_run_config(model.parent) if beside.is_file() else None
         else:
             raise EusaugError(f"Model {model} does not exist: pass a run folder written by `eusaug train`.")
+        # Importing the networks registers their custom layers for safe-mode loading.
+        import eusaug_plugins.cyclegan.denoiser  # noqa: F401
+        import eusaug_plugins.cyclegan.networks  # noqa: F401
+
         config = CycleGANConfig.from_dict(record["config"]) if record else cls._config_from_model(path)
         generator = load_keras_model(path)
         return cls(generator, config, source=path, **options)

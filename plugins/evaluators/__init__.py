@@ -1,1 +1,20 @@
-"""Bundled evaluators: FID/KID, classifier sweep, McNemar, Grad-CAM."""
+"""Bundled evaluators: FID/KID, classifier sweep, McNemar, Grad-CAM.
+
+Each is a thin :class:`eusaug.interfaces.Evaluator` over one library function, found
+through the ``eusaug`` entry-point group like any third-party evaluator.
+"""
+
+from __future__ import annotations
+
+from eusaug import hookimpl
+from eusaug_plugins.evaluators.classifier import ClassifierEvaluator
+from eusaug_plugins.evaluators.fid import FIDEvaluator
+from eusaug_plugins.evaluators.gradcam import GradCamEvaluator
+from eusaug_plugins.evaluators.mcnemar import McNemarEvaluator
+
+__all__ = ["ClassifierEvaluator", "FIDEvaluator", "GradCamEvaluator", "McNemarEvaluator", "eusaug_evaluators"]
+
+
+@hookimpl
+def eusaug_evaluators() -> list[type]:
+    return [FIDEvaluator, ClassifierEvaluator, McNemarEvaluator, GradCamEvaluator]

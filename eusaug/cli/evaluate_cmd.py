@@ -1,0 +1,82 @@
+"""``eusaug evaluate NAME``: one sub-command per installed evaluator plugin.
+
+The sub-commands are built from the registry when the group is used, so an evaluator
+from a third-party package gets its own command (with its ``cli_params``) and no CLI
+code. Each prints its rows as a table, its notes, and the files it wrote.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from eusaug.interfaces import EvaluationResult, Evaluator
+from eusaug.progress import console
+from eusaug.registry import Registry
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.3e}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def print_result(result: EvaluationResult) -> None:
+    """The rows as a rich table (stdout), then the notes and the files written."""
+    out = console(stderr=False)
+    columns: dict[str, None] = {}
+    for row in result.rows:
+        columns.update(dict.fromkeys(row))
+    table = Table(title=result.title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in result.rows:
+        table.add_row(*[_format(row.get(c)) for c in columns])
+    out.print(table)
+    for note in result.notes:
+        out.print(f"[yellow]Note:[/yellow] {note}")
+    for path in result.files:
+        out.print(f"Wrote {path}")
+
+
+def make_command(cls: type[Evaluator]) -> click.Command:
+    """A click command for one evaluator class: its options plus ``-o/--output``."""
+
+    def callback(output: Path, **options: Any) -> None:
+        print_result(cls().evaluate(output, **options))
+
+    params = [*cls.cli_params(),
+              click.Option(["-o", "--output"], type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                           show_default=True, help="Folder for the result files.")]
+    help_text = cls.description or (cls.__doc__ or "").strip()
+    return click.Command(cls.name, params=params, callback=callback, help=help_text, short_help=help_text)
+
+
+class EvaluateGroup(click.Group):
+    """A group whose commands are the registry's evaluators, looked up when needed."""
+
+    def _evaluators(self) -> dict[str, type[Evaluator]]:
+        rows = Registry().plugins("evaluator")
+        return {row.name: row.cls for row in rows if row.cls is not None}  # type: ignore[misc]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._evaluators())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cls = self._evaluators().get(cmd_name)
+        return make_command(cls) if cls is not None else None
+
+
+@click.group("evaluate", cls=EvaluateGroup)
+def evaluate_command() -> None:
+    """Evaluate synthetic images and the classifiers trained with them (FID, Table 2, McNemar, Grad-CAM)."""
