@@ -37,7 +37,7 @@ from eusaug.features import (
     extract_features,
     make_extractor,
 )
-from eusaug.fid import SqrtMethod, feature_statistics, fid_from_stats, kernel_inception_distance
+from eusaug.fid import SqrtMethod, fid_from_features, kernel_inception_distance
 from eusaug.imageio import IMAGE_SUFFIXES, list_images
 from eusaug.results import check_new, write_csv, write_json
 
@@ -150,9 +150,9 @@ class _Comparer:
                                   "--small-sets kid (report KID only) or --small-sets warn.")
             note = why if c.small_sets == "warn" else why.replace("trust KID", "FID left out, KID reported")
             if c.small_sets == "warn":
-                fid = fid_from_stats(feature_statistics(a, what), feature_statistics(b, compared_to), c.sqrt_method)
+                fid = fid_from_features(a, b, c.sqrt_method)
         else:
-            fid = fid_from_stats(feature_statistics(a, what), feature_statistics(b, compared_to), c.sqrt_method)
+            fid = fid_from_features(a, b, c.sqrt_method)
         self.rows.append(FIDRow(what, len(a), compared_to, len(b), fid, kid.mean, kid.std, note))
 
 

@@ -7,7 +7,7 @@ import os
 # TensorFlow's C++ start-up chatter would bury the command's own output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import click  # noqa: E402
+import click
 
 from eusaug import __version__
 from eusaug.cli.base import EusaugGroup, set_quiet
@@ -18,6 +18,7 @@ from eusaug.cli.mix_cmd import mix_command
 from eusaug.cli.models_cmd import models_command
 from eusaug.cli.plugins_cmd import plugins_command
 from eusaug.cli.poses_cmd import poses_command
+from eusaug.cli.reproduce_cmd import reproduce_command
 from eusaug.cli.slice_cmd import slice_command
 from eusaug.cli.synth_cmd import synth_command
 from eusaug.cli.train_cmd import train_command
@@ -35,13 +36,17 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     set_quiet(quiet)
 
 
-main.add_command(plugins_command)
-main.add_command(info_command)
-main.add_command(mix_command)
-main.add_command(train_command)
-main.add_command(synth_command)
-main.add_command(models_command)
-main.add_command(poses_command)
-main.add_command(slice_command)
-main.add_command(demo_command)
-main.add_command(evaluate_command)
+for command in (
+    plugins_command,
+    info_command,
+    poses_command,
+    slice_command,
+    train_command,
+    synth_command,
+    models_command,
+    mix_command,
+    evaluate_command,
+    demo_command,
+    reproduce_command,
+):
+    main.add_command(command)

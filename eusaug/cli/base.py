@@ -20,6 +20,10 @@ EXIT_USER_ERROR = 2
 class EusaugGroup(click.Group):
     """A click group that turns :class:`EusaugError` into one line on stderr and exit code 2."""
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Commands in the order they were added: the order of the pipeline."""
+        return list(self.commands)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -22,4 +22,4 @@ from eusaug.demo import DEMO_PRESETS, run_demo
 @click.option("--redo", is_flag=True, help="Run every stage again instead of reusing finished ones.")
 def demo_command(output_dir: Path, eus_dir: Path | None, minutes: float | None, preset: str, redo: bool) -> None:
     """Run sampling, slicing, raysim + CycleGAN translation, mixing and evaluation on the sample CT."""
-    run_demo(output_dir, eus_dir=eus_dir, config=preset, minutes=minutes, redo=redo)
+    run_demo(output_dir, eus_dir=eus_dir, preset=preset, minutes=minutes, redo=redo)

@@ -153,30 +153,43 @@ class CycleGAN:
 
     def _generator_losses(self, ct: tf.Tensor, eus: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
         cfg = self.config
-        fake_eus = self.g_ct2eus(ct, training=True)
-        fake_ct = self.g_eus2ct(eus, training=True)
+        batch = tf.shape(ct)[0]
+        with_identity = cfg.identity_weight > 0
+        # Each generator sees its own domain's fake input and, for the identity loss, the
+        # other real image: one call on a doubled batch instead of two (instance norm is
+        # per image, so the result is the same).
+        if with_identity:
+            g_out = self.g_ct2eus(tf.concat([ct, eus], 0), training=True)
+            f_out = self.g_eus2ct(tf.concat([eus, ct], 0), training=True)
+            fake_eus, same_eus = g_out[:batch], g_out[batch:]
+            fake_ct, same_ct = f_out[:batch], f_out[batch:]
+        else:
+            fake_eus = self.g_ct2eus(ct, training=True)
+            fake_ct = self.g_eus2ct(eus, training=True)
         rec_ct = self.g_eus2ct(fake_eus, training=True)
         rec_eus = self.g_ct2eus(fake_ct, training=True)
         adversarial = _mse(self._judge(self.d_eus, self.denoisers.eus, fake_eus), 1.0) + _mse(
             self._judge(self.d_ct, self.denoisers.ct, fake_ct), 1.0
         )
         cycle = cfg.cycle_weight * (_l1(rec_ct, ct) + _l1(rec_eus, eus))
-        if cfg.identity_weight > 0:
-            identity = cfg.identity_weight * cfg.cycle_weight * (
-                _l1(self.g_ct2eus(eus, training=True), eus) + _l1(self.g_eus2ct(ct, training=True), ct)
-            )
+        if with_identity:
+            identity = cfg.identity_weight * cfg.cycle_weight * (_l1(same_eus, eus) + _l1(same_ct, ct))
         else:
             identity = tf.constant(0.0)
         losses = {"generator": adversarial, "cycle": cycle, "identity": identity}
         return losses, fake_eus, fake_ct
 
+    def _real_fake_loss(self, discriminator: keras.Model, denoiser: keras.Model | None, real: tf.Tensor,
+                        fake: tf.Tensor) -> tf.Tensor:
+        """0.5 * (LSGAN(real, 1) + LSGAN(fake, 0)), with real and fake judged in one call."""
+        scores = self._judge(discriminator, denoiser, tf.concat([real, fake], 0))
+        batch = tf.shape(real)[0]
+        return 0.5 * (_mse(scores[:batch], 1.0) + _mse(scores[batch:], 0.0))
+
     def _discriminator_loss(self, real_ct: tf.Tensor, real_eus: tf.Tensor, fake_ct: tf.Tensor,
                             fake_eus: tf.Tensor) -> tf.Tensor:
-        d_eus = 0.5 * (_mse(self._judge(self.d_eus, self.denoisers.eus, real_eus), 1.0)
-                       + _mse(self._judge(self.d_eus, self.denoisers.eus, fake_eus), 0.0))
-        d_ct = 0.5 * (_mse(self._judge(self.d_ct, self.denoisers.ct, real_ct), 1.0)
-                      + _mse(self._judge(self.d_ct, self.denoisers.ct, fake_ct), 0.0))
-        return d_eus + d_ct
+        return (self._real_fake_loss(self.d_eus, self.denoisers.eus, real_eus, fake_eus)
+                + self._real_fake_loss(self.d_ct, self.denoisers.ct, real_ct, fake_ct))
 
     def _train_step(self, ct: tf.Tensor, eus: tf.Tensor, pool_draws: tf.Tensor,
                     pool_slots: tf.Tensor) -> dict[str, tf.Tensor]:

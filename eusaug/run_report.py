@@ -1,4 +1,4 @@
-"""The demo's ``report.html``: every figure and table of the run on one self-contained page."""
+"""``report.html`` of a whole-protocol run: every figure and table on one self-contained page."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eusaug.imageio import list_images
+from eusaug.protocol import synthesized_images
 from eusaug.report import Report
-from eusaug.stages import StageResult
 
 if TYPE_CHECKING:
-    from eusaug.demo import DemoContext
+    from eusaug.pipeline import RunContext
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
@@ -21,50 +22,55 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 def _first(folder: Path, pattern: str) -> Path | None:
+    """The first file matching ``pattern`` in ``folder``, if any."""
     found = sorted(folder.glob(pattern)) if folder.is_dir() else []
     return found[0] if found else None
 
 
-def _fig1_rows(ctx: DemoContext) -> tuple[list[list[Path | None]], list[str]]:
+def _fig1_rows(ctx: RunContext) -> tuple[list[list[Path | None]], list[str]]:
     """One row per landmark: CT plane | raysim | CycleGAN sEUS | a real frame."""
     synth = ctx.root / "synth"
-    rows, columns = [], ["CT plane", "raysim", "CycleGAN sEUS", "real frame" if ctx.eus_dir else "raysim (other pose)"]
+    first_case = ctx.cases[0][0].name
+    real_label = "real frame" if ctx.eus_dir else "simulated 'real' frame (raysim, other pose)"
+    rows, columns = [], ["CT plane", "raysim", "CycleGAN sEUS", real_label]
     for landmark in ctx.config.landmarks:
+        if ctx.eus_dir is not None:
+            reals = list_images(ctx.eus_dir / landmark, recursive=True)
+        else:
+            reals = synthesized_images(ctx.root / "real" / "real_train" / landmark)
         for k in range(2):
             ct = synth / "ct" / landmark / f"ct_{k:04d}.png"
-            raysim = synth / "raysim" / landmark / f"seus_{k:04d}.png"
-            cyclegan = synth / "cyclegan" / landmark / f"seus_{k:04d}.png"
-            real_folder = (ctx.eus_dir / landmark) if ctx.eus_dir else ctx.root / "real" / "real_train" / landmark
-            reals = sorted(p for p in real_folder.glob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")
-                           and not p.name.startswith("label"))
+            raysim = synth / "raysim" / landmark / first_case / f"seus_{k:04d}.png"
+            cyclegan = synth / "cyclegan" / landmark / first_case / f"seus_{k:04d}.png"
             real = reals[k] if len(reals) > k else None
             rows.append([p if p is not None and p.is_file() else None for p in (ct, raysim, cyclegan, real)])
     return rows, columns
 
 
-def write_demo_report(ctx: DemoContext, results: list[StageResult], run_info: dict[str, Any]) -> Path:
-    """Build ``report.html`` in the demo folder from what the stages wrote."""
+def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
+    """Build ``report.html`` in the run folder from what the stages wrote."""
     root = ctx.root
     cfg = ctx.config
+    names = ", ".join(c.name for c, _ in ctx.cases)
     report = Report(
-        "eusaug demo: synthetic EUS from CT",
-        subtitle=(f"Embedded sample CT, landmarks {', '.join(cfg.landmarks)}; "
+        ctx.title,
+        subtitle=(f"CT: {names}; landmarks {', '.join(cfg.landmarks)}; "
                   f"{run_info['total_s']:.0f} s on {run_info['versions']['cpu']}"),
     )
     report.section(
         "What this run did",
-        "Probe poses were sampled on the stomach wall of the embedded TotalSegmentator CT (within a 30 degree "
+        f"Probe poses were sampled on the stomach wall of {len(ctx.cases)} CT volume(s) (within a 30 degree "
         "cone of the outward normal, keeping views with more than the paper's share of landmark pixels and "
         "little bone). CT planes were cut along them, translated to ultrasound by the physics simulator "
-        "raysim and by a CycleGAN trained for a few minutes (fast preset), mixed into a classifier training "
-        "set at the paper's synthetic ratios, and evaluated as in the paper.",
+        f"raysim and by one CycleGAN per landmark ({cfg.cyclegan_preset} preset), mixed into a classifier "
+        "training set at the paper's synthetic ratios, and evaluated as in the paper.",
     )
     if ctx.eus_dir is None:
         report.note(
             "No real EUS frames were given (--eus). The 'real' domain here is raysim frames simulated from "
             "other poses of the same CT: the CycleGAN learned to imitate the simulator, and the classifier "
-            "was tested on simulated frames. Run `eusaug demo --eus FOLDER` with class sub-folders "
-            "(aorta/, liver/, pancreas/) of real frames for the real thing.",
+            "was trained and tested on simulated frames. Give a folder with class sub-folders "
+            "(aorta/, liver/, pancreas/) of real frames with --eus for the real thing.",
             kind="warning", title="The real domain is simulated",
         )
     if ctx.weights_note:
@@ -89,12 +95,10 @@ def write_demo_report(ctx: DemoContext, results: list[StageResult], run_info: di
         if losses.is_file():
             report.subheading(landmark)
             report.image(losses, caption=f"{landmark}: losses per epoch", width_px=700)
-        grid_png = _first(run / "samples", "*.png")
-        last = sorted((run / "samples").glob("*.png"))[-1] if (run / "samples").is_dir() else None
-        if last is not None and last != grid_png:
-            report.image(last, caption=f"{landmark}: sample grid after the last epoch", width_px=700)
-        elif grid_png is not None:
-            report.image(grid_png, caption=f"{landmark}: sample grid", width_px=700)
+        grids = sorted((run / "samples").glob("epoch-*.png")) if (run / "samples").is_dir() else []
+        if grids:
+            report.image(grids[-1], caption=f"{landmark}: {grids[-1].stem} samples (CT | sEUS | reconstructed CT; "
+                                            "EUS | sCT | reconstructed EUS)", width_px=600)
 
     report.section("Fréchet Inception Distance (Table 3)",
                    "FID and KID of the synthetic sets against the real training set, with the paper's controls "

@@ -1,0 +1,27 @@
+"""``eusaug reproduce``: the paper's protocol on your CT volumes and EUS frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from eusaug.reproduce import REPRODUCE_PRESETS, run_reproduce
+
+
+@click.command("reproduce")
+@click.option("--ct-dir", type=click.Path(path_type=Path), required=True,
+              help="Folder of CT volumes with their label maps beside them (NAME_labels.nii.gz, ...).")
+@click.option("--eus-dir", type=click.Path(path_type=Path), required=True,
+              help="Real EUS frames, one sub-folder per landmark (aorta/, liver/, pancreas/; optional background/).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="YAML/JSON settings on top of the preset (see docs/reproduce.md).")
+@click.option("--preset", type=click.Choice(sorted(REPRODUCE_PRESETS)), default="paper", show_default=True,
+              help="'paper' is the paper's setting (GPU); 'fast' checks a set-up in minutes on a CPU.")
+@click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), required=True,
+              help="Run folder; rerunning into it skips finished stages.")
+@click.option("--redo", is_flag=True, help="Run every stage again instead of reusing finished ones.")
+def reproduce_command(ct_dir: Path, eus_dir: Path, config_file: Path | None, preset: str, output_dir: Path,
+                      redo: bool) -> None:
+    """Train one CycleGAN per landmark, synthesise, sweep the ratios, and evaluate as the paper did."""
+    run_reproduce(ct_dir, eus_dir, output_dir, config=config_file, preset=preset, redo=redo)

@@ -1,0 +1,391 @@
+"""The paper's whole protocol as resumable stages: the engine of ``eusaug demo`` and ``eusaug reproduce``.
+
+For each landmark: sample probe poses on the stomach wall of every CT, train one
+CycleGAN on their CT planes and the landmark's real EUS frames, synthesise sEUS with it
+(and with the physics simulator ``raysim`` as a training-free baseline), mix the
+synthetic images into the real training set at the paper's ratios, and evaluate: FID/KID
+with the controls, the classifier ratio sweep, one-sided McNemar tests and Grad-CAM.
+Each stage writes into its own folder and is skipped when an earlier run finished it
+(:mod:`eusaug.stages`); everything ends in ``report.html``.
+
+When no real frames are given, the "real" domain is raysim frames simulated from
+*other* poses than those the CycleGAN translates, and the report says so plainly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from eusaug.errors import EusaugError
+from eusaug.geometry import FieldOfView
+from eusaug.imageio import list_images, write_png
+from eusaug.progress import console
+from eusaug.protocol import (
+    environment_versions,
+    resolve_network_weights,
+    run_evaluator,
+    synthesized_images,
+    write_labelled_csv,
+)
+from eusaug.registry import Registry
+from eusaug.stages import Stage, StageResult, run_stages
+from eusaug.volume import CTCase, load_case
+
+PAPER_LANDMARKS = ("aorta", "liver", "pancreas")
+PAPER_RATIOS = (0.0, 0.25, 0.5, 0.75)
+
+#: Seconds kept back, under a time budget, for synthesis, mixing, evaluation and the report.
+RESERVED_AFTER_TRAINING_S = 150.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that shapes a whole-protocol run; presets live in ``demo`` and ``reproduce``.
+
+    Counts are per landmark and per CT. ``image_size_px`` is the square grid of the
+    planes and of the CycleGAN. ``minutes``: a wall-clock budget (None: none); CycleGAN
+    training then gets what the other stages leave, at least one epoch per landmark.
+    ``real_*_per_landmark`` are only used when no real frames are given.
+    """
+
+    landmarks: tuple[str, ...] = PAPER_LANDMARKS
+    label_preset: str = "totalsegmentator"
+    image_size_px: int = 128
+    planes_per_case: int = 40
+    synth_per_case: int = 40
+    real_train_per_landmark: int = 40
+    real_test_per_landmark: int = 16
+    cyclegan_preset: str = "fast"
+    cyclegan_epochs: int | None = 6
+    cyclegan_overrides: dict[str, Any] = field(default_factory=dict)
+    classifier_preset: str = "fast"
+    classifier_overrides: dict[str, Any] = field(default_factory=dict)
+    ratios: tuple[float, ...] = PAPER_RATIOS
+    weights: str = "auto"
+    test_subjects: tuple[str, ...] | None = None
+    minutes: float | None = 8.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.landmarks:
+            raise EusaugError("A run needs at least one landmark.")
+        if self.minutes is not None and self.minutes <= 0:
+            raise EusaugError(f"minutes={self.minutes}: give a positive time budget.")
+        for name in ("planes_per_case", "synth_per_case", "real_train_per_landmark", "real_test_per_landmark"):
+            if getattr(self, name) < 1:
+                raise EusaugError(f"Run setting {name}={getattr(self, name)} must be at least 1.")
+        if self.cyclegan_epochs is not None and self.cyclegan_epochs < 1:
+            raise EusaugError(f"cyclegan_epochs={self.cyclegan_epochs} must be at least 1.")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: RunConfig | None = None) -> RunConfig:
+        """``base`` with the keys of ``data`` replaced; an unknown key is an error naming the known ones."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise EusaugError(f"Unknown setting(s) {', '.join(unknown)}: known ones are {', '.join(sorted(known))}.")
+        merged = {**asdict(base or cls()), **data}
+        for key in ("landmarks", "ratios", "test_subjects"):
+            if merged.get(key) is not None:
+                merged[key] = tuple(merged[key])
+        return cls(**merged)
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    """One CT of the run: a short name (used in file names) and its files."""
+
+    name: str
+    ct: Path
+    labels: Path | None
+
+
+@dataclass
+class RunContext:
+    """What the stages share."""
+
+    config: RunConfig
+    root: Path
+    cases: list[tuple[CaseInput, CTCase]]
+    eus_dir: Path | None
+    registry: Registry
+    weights: str
+    weights_note: str
+    started: float
+    title: str
+
+    @property
+    def simulated_real(self) -> bool:
+        return self.eus_dir is None
+
+    @property
+    def fov(self) -> FieldOfView:
+        return FieldOfView(height_px=self.config.image_size_px, width_px=self.config.image_size_px)
+
+    def seconds_left(self) -> float:
+        if self.config.minutes is None:
+            return float("inf")
+        return self.config.minutes * 60.0 - (time.perf_counter() - self.started)
+
+    def poses_file(self, case: CaseInput, landmark: str, role: str) -> Path:
+        return self.root / "poses" / f"{case.name}_{landmark}_{role}.json"
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def _stage_poses(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    from eusaug.pose_plot import plot_pose_sets
+    from eusaug.poses import sample_poses, save_poses
+
+    cfg = ctx.config
+    roles = {"planes": cfg.planes_per_case, "synth": cfg.synth_per_case}
+    counts: dict[str, int] = {}
+    for case_index, (case_input, case) in enumerate(ctx.cases):
+        shown = []
+        roles_here = dict(roles)
+        if ctx.simulated_real and case_index == 0:
+            roles_here.update(real_train=cfg.real_train_per_landmark, real_test=cfg.real_test_per_landmark)
+        for landmark_index, landmark in enumerate(cfg.landmarks):
+            for role_index, (role, n) in enumerate(roles_here.items()):
+                seed = cfg.seed * 100_000 + case_index * 1000 + landmark_index * 10 + role_index
+                pose_set = sample_poses(case, landmark, n, seed=seed, fov=ctx.fov, registry=ctx.registry)
+                save_poses(folder / ctx.poses_file(case_input, landmark, role).name, pose_set)
+                counts[f"{case_input.name}/{landmark}/{role}"] = len(pose_set)
+                if role == "planes":
+                    shown.append(pose_set)
+        if case_index == 0:
+            plot_pose_sets(case, shown, folder / "poses.png",
+                           title=f"Sampled EUS probe poses on the stomach wall ({case_input.name})")
+    return counts
+
+
+def _stage_real(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    """The real labelled set: the user's frames, or raysim frames from other poses."""
+    from eusaug.synth import synthesize
+
+    cfg = ctx.config
+    if not ctx.simulated_real:
+        assert ctx.eus_dir is not None
+        train = [(p, lm) for lm in cfg.landmarks for p in list_images(ctx.eus_dir / lm, recursive=True)]
+        background = ctx.eus_dir / "background"
+        if background.is_dir():
+            train += [(p, "background") for p in list_images(background, recursive=True)]
+        write_labelled_csv(folder / "train.csv", train)
+        return {"source": str(ctx.eus_dir), "train": len(train)}
+    case_input, _ = ctx.cases[0]
+    rows: dict[str, list[tuple[Path, str]]] = {"real_train": [], "real_test": []}
+    for landmark in cfg.landmarks:
+        for role, n in (("real_train", cfg.real_train_per_landmark), ("real_test", cfg.real_test_per_landmark)):
+            out = folder / role / landmark
+            synthesize(case_input.ct, landmark, n, out, labels=case_input.labels,
+                       poses=ctx.poses_file(case_input, landmark, role), translator="raysim",
+                       preset=cfg.label_preset, seed=cfg.seed, registry=ctx.registry)
+            rows[role].extend((p, landmark) for p in synthesized_images(out))
+    write_labelled_csv(folder / "train.csv", rows["real_train"])
+    write_labelled_csv(folder / "test.csv", rows["real_test"])
+    return {"source": "raysim frames from other poses", "train": len(rows["real_train"]),
+            "test": len(rows["real_test"])}
+
+
+def _cyclegan_target(ctx: RunContext, landmark: str) -> Path:
+    """The folder of EUS frames the CycleGAN for ``landmark`` learns to produce."""
+    if ctx.eus_dir is not None:
+        return ctx.eus_dir / landmark
+    return ctx.root / "real" / "real_train" / landmark
+
+
+def _stage_cyclegan(ctx: RunContext, landmark: str, index: int) -> Callable[[Path], Any]:
+    def run(folder: Path) -> dict[str, Any]:
+        from eusaug.train import train_translator
+
+        cfg = ctx.config
+        overrides: dict[str, Any] = {"image_size_px": cfg.image_size_px, "seed": cfg.seed, **cfg.cyclegan_overrides}
+        if cfg.cyclegan_epochs is not None:
+            overrides["epochs"] = cfg.cyclegan_epochs
+        common: dict[str, Any] = dict(
+            ct=[c.ct for c, _ in ctx.cases],
+            labels=[c.labels for c, _ in ctx.cases],
+            poses=[ctx.poses_file(c, landmark, "planes") for c, _ in ctx.cases],
+            eus_dir=_cyclegan_target(ctx, landmark), landmark=landmark, preset=cfg.cyclegan_preset,
+            overrides=overrides, register=False, registry=ctx.registry, label_preset=cfg.label_preset,
+        )
+        if cfg.minutes is None:
+            train_translator(folder, **common)
+            return {"landmark": landmark}
+        # Under a budget: one epoch, then as many more as this landmark's share allows.
+        start = time.perf_counter()
+        train_translator(folder, stop_after=1, **common)
+        epoch_s = time.perf_counter() - start
+        share = max(0.0, ctx.seconds_left() - RESERVED_AFTER_TRAINING_S) / (len(cfg.landmarks) - index)
+        planned = (cfg.cyclegan_epochs or 1) - 1
+        more = int(min(planned, share // max(epoch_s, 1e-6) - 1))
+        if more > 0:
+            train_translator(folder, stop_after=more, **common)
+        return {"landmark": landmark, "first_epoch_s": round(epoch_s, 1), "epochs_trained": 1 + max(more, 0)}
+
+    return run
+
+
+def _stage_synth(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    from eusaug.poses import load_poses
+    from eusaug.slicing import slice_case
+    from eusaug.synth import synthesize
+
+    cfg = ctx.config
+    rows: dict[str, list[tuple[Path, str]]] = {"cyclegan": [], "raysim": []}
+    for landmark in cfg.landmarks:
+        for case_input, case in ctx.cases:
+            poses = ctx.poses_file(case_input, landmark, "synth")
+            for translator in ("cyclegan", "raysim"):
+                model = ctx.root / f"cyclegan-{landmark}" if translator == "cyclegan" else None
+                out = folder / translator / landmark / case_input.name
+                synthesize(case_input.ct, landmark, cfg.synth_per_case, out, labels=case_input.labels,
+                           model=model, poses=poses, translator=translator, preset=cfg.label_preset,
+                           seed=cfg.seed, registry=ctx.registry)
+                rows[translator].extend((p, landmark) for p in synthesized_images(out))
+        case_input, case = ctx.cases[0]
+        pose_set = load_poses(ctx.poses_file(case_input, landmark, "synth"), case=case)
+        planes = slice_case(case, pose_set.poses[:4], ctx.fov, registry=ctx.registry)
+        for k, image in enumerate(planes.windowed()):
+            write_png(folder / "ct" / landmark / f"ct_{k:04d}.png", image)
+    for translator, labelled in rows.items():
+        write_labelled_csv(folder / f"{translator}.csv", labelled)
+    return {t: len(r) for t, r in rows.items()}
+
+
+def _stage_mix(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    from eusaug.mix import mix_sweep, summarise
+
+    sweep = mix_sweep(ctx.root / "real" / "train.csv", ctx.root / "synth" / "cyclegan.csv", ctx.config.ratios,
+                      folder / "sets", seed=ctx.config.seed, link=True)
+    table = [{"ratio": ratio, **asdict(count)} for ratio, manifest in sweep.items()
+             for count in summarise(manifest, ratio)]
+    with (folder / "counts.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    return {"ratios": list(sweep)}
+
+
+def _stage_fid(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    real = ctx.root / "real" / "train.csv"
+    return {
+        translator: run_evaluator(ctx.registry, "fid", folder / translator, real=real,
+                                  synthetic=ctx.root / "synth" / f"{translator}.csv", weights=ctx.weights,
+                                  controls=translator == "cyclegan", seed=ctx.config.seed)
+        for translator in ("cyclegan", "raysim")
+    }
+
+
+def _stage_classifier(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    cfg = ctx.config
+    options: dict[str, Any] = {
+        "real": ctx.root / "real" / "train.csv",
+        "synthetic": ctx.root / "synth" / "cyclegan.csv",
+        "preset": cfg.classifier_preset,
+        "weights": ctx.weights,
+        "ratios": ",".join(f"{r:g}" for r in cfg.ratios),
+        "seed": cfg.seed,
+        **cfg.classifier_overrides,
+    }
+    test = ctx.root / "real" / "test.csv"
+    if test.is_file():
+        options["test"] = test
+    if cfg.test_subjects:
+        options["test_subjects"] = ",".join(cfg.test_subjects)
+    summary = {"classifier": run_evaluator(ctx.registry, "classifier", folder / "sweep", **options)}
+    summary["mcnemar"] = run_evaluator(ctx.registry, "mcnemar", folder / "mcnemar",
+                                       predictions=(folder / "sweep" / "predictions.csv",))
+    models = sorted((folder / "sweep" / "models").glob("*.keras"))
+    if models:
+        summary["gradcam"] = run_evaluator(ctx.registry, "gradcam", folder / "gradcam",
+                                           model=models[len(models) // 2], real=options["real"],
+                                           synthetic=options["synthetic"])
+    return summary
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def check_eus_dir(eus_dir: Path, landmarks: Sequence[str]) -> None:
+    """Real frames must come in one sub-folder per landmark (the classifier needs labels)."""
+    if not eus_dir.is_dir():
+        raise EusaugError(f"EUS folder {eus_dir} does not exist or is not a folder: pass a folder of frames.")
+    missing = [lm for lm in landmarks if not (eus_dir / lm).is_dir()]
+    if missing:
+        raise EusaugError(
+            f"EUS folder {eus_dir} has no sub-folder for {', '.join(missing)}: put each landmark's real frames in "
+            f"a sub-folder of that name ({', '.join(landmarks)}; optionally background/)."
+        )
+    for landmark in landmarks:
+        list_images(eus_dir / landmark, recursive=True)  # a clear error for an empty class
+
+
+def run_pipeline(
+    root: str | Path,
+    cases: Sequence[CaseInput],
+    config: RunConfig,
+    eus_dir: str | Path | None = None,
+    title: str = "eusaug run",
+    redo: bool = False,
+    registry: Registry | None = None,
+) -> Path:
+    """Run every stage into ``root`` (reusing finished ones unless ``redo``); return ``report.html``."""
+    from eusaug.run_report import write_run_report
+
+    root = Path(root)
+    if not cases:
+        raise EusaugError("No CT volumes to run on.")
+    eus = Path(eus_dir) if eus_dir is not None else None
+    if eus is not None:
+        check_eus_dir(eus, config.landmarks)
+    loaded = [(c, load_case(c.ct, c.labels, config.label_preset)) for c in cases]
+    for case_input, case in loaded:
+        for landmark in ("stomach", *config.landmarks):
+            case.mask(landmark)  # fail now, not after an hour of training
+    registry = registry or Registry()
+    weights, weights_note = resolve_network_weights(config.weights)
+    ctx = RunContext(config, root, loaded, eus, registry, weights, weights_note, time.perf_counter(), title)
+    out = console()
+    stages = [
+        Stage("poses", lambda f: _stage_poses(ctx, f), description="sampling probe poses"),
+        Stage("real", lambda f: _stage_real(ctx, f), description="preparing the real labelled set"),
+        *[Stage(f"cyclegan-{lm}", _stage_cyclegan(ctx, lm, i), atomic=False, description=f"training CycleGAN ({lm})")
+          for i, lm in enumerate(config.landmarks)],
+        Stage("synth", lambda f: _stage_synth(ctx, f), description="synthesising sEUS (CycleGAN and raysim)"),
+        Stage("mix", lambda f: _stage_mix(ctx, f), description="mixing at the synthetic ratios"),
+        Stage("fid", lambda f: _stage_fid(ctx, f), description="FID/KID with controls"),
+        Stage("classifier", lambda f: _stage_classifier(ctx, f),
+              description="classifier ratio sweep, McNemar, Grad-CAM"),
+    ]
+    names = [s.name for s in stages]
+
+    def announce(stage: Stage) -> None:
+        elapsed = time.perf_counter() - ctx.started
+        out.print(f"[bold cyan][{names.index(stage.name) + 1}/{len(stages)}][/bold cyan] {stage.description}  "
+                  f"[dim]({elapsed:.0f} s)[/dim]")
+
+    root.mkdir(parents=True, exist_ok=True)
+    results: list[StageResult] = run_stages(root, stages, redo=redo, on_start=announce)
+    run_info = {
+        "title": title,
+        "config": asdict(config),
+        "cases": [{"name": c.name, "ct": str(c.ct), "labels": str(c.labels)} for c in cases],
+        "eus_dir": str(eus) if eus else None,
+        "weights": weights,
+        "versions": environment_versions(),
+        "timings_s": {r.name: round(r.seconds, 1) for r in results},
+        "reused_stages": [r.name for r in results if r.skipped],
+        "total_s": round(time.perf_counter() - ctx.started, 1),
+    }
+    (root / "run.json").write_text(json.dumps(run_info, indent=2, default=str))
+    report = write_run_report(ctx, run_info)
+    out.print(f"[bold green]Done[/bold green] in {run_info['total_s']:.0f} s. Report: [bold]{report.resolve()}[/bold]")
+    return report
