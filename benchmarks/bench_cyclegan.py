@@ -157,8 +157,8 @@ def main() -> None:
         print(f"{preset}_train_speedup_vs_baseline: {base_wall / wall:.2f}")
 
         cfg_dn = resolve_config(preset)
-        denoisers = Denoisers(build_denoiser(cfg_dn.denoiser_depth, cfg_dn.denoiser_filters, name="dn_ct"),
-                              build_denoiser(cfg_dn.denoiser_depth, cfg_dn.denoiser_filters, name="dn_eus"))
+        denoisers = Denoisers(*(build_denoiser(cfg_dn.denoiser_depth, cfg_dn.denoiser_filters, name=f"dn_{d}",
+                                               dtype=cfg_dn.dtype_policy) for d in ("ct", "eus")))
         dn_wall, _ = train_seconds(CycleGAN(cfg_dn, denoisers), size, args.iterations)
         print(f"{preset}_train_{cfg.precision}_with_denoisers_s_per_iter: {dn_wall:.3f}")
         print(f"{preset}_train_reference_pytorch_s_per_iter: {ref['train_s_per_iter']}")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eusaug import FieldOfView, Planes, Registry
+from eusaug import FieldOfView, Planes, Registry, sample_ct_path
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "eusaug-plugin-example"
 DIST = "eusaug-plugin-example"
@@ -65,6 +65,21 @@ def test_listed_by_eusaug_plugins(installed: Path) -> None:
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if "edge-echo" in line)
     assert DIST in line and "0.1.0" in line and "warning" not in line
+
+
+def test_used_by_eusaug_synth(installed: Path, tmp_path: Path) -> None:
+    """`eusaug synth --translator edge-echo` on the embedded sample, as a user would run it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "seus"
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from eusaug.cli import main; sys.exit(main())", "synth",
+         "--ct", str(sample_ct_path()), "--translator", "edge-echo", "--landmark", "liver", "-n", "3", "--seed", "1", "-o", str(out)],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = (out / "manifest.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3 and all(",edge-echo," in row for row in rows[1:])
+    assert len(list(out.glob("seus_*.png"))) == 3
 
 
 def test_resolved_and_used_through_the_registry(on_path: Path) -> None:

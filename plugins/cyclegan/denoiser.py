@@ -26,22 +26,25 @@ class NoiseSubtract(layers.Subtract):
 
 
 def build_denoiser(depth: int = 7, filters: int = 32, channels: int = 1, seed: int = 0,
-                   name: str = "denoiser") -> keras.Model:
+                   name: str = "denoiser", dtype: str = "float32") -> keras.Model:
     """DnCNN: ``(B, H, W, channels)`` noisy -> denoised, float32, any H and W.
 
-    ``depth`` convolutions of 3x3: conv+ReLU, ``depth - 2`` x conv+BN+ReLU, conv.
+    ``depth`` convolutions of 3x3: conv+ReLU, ``depth - 2`` x conv+BN+ReLU, conv. With
+    ``dtype="mixed_bfloat16"`` the convolutions run in bfloat16; the subtraction of the
+    predicted noise is always float32, so clean regions stay exact.
     """
     inputs = keras.Input((None, None, channels), name="noisy")
     x = layers.Conv2D(filters, 3, padding="same", kernel_initializer=keras.initializers.HeNormal(seed=seed * 1000 + 900),
-                      name="conv_in")(inputs)
-    x = layers.ReLU(name="conv_in_relu")(x)
+                      dtype=dtype, name="conv_in")(inputs)
+    x = layers.ReLU(dtype=dtype, name="conv_in_relu")(x)
     for i in range(depth - 2):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                          kernel_initializer=keras.initializers.HeNormal(seed=seed * 1000 + 901 + i), name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
-        x = layers.ReLU(name=f"conv{i}_relu")(x)
-    noise = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", name="noise")(x)
-    outputs = NoiseSubtract(name="denoised")([inputs, noise])
+                          kernel_initializer=keras.initializers.HeNormal(seed=seed * 1000 + 901 + i),
+                          dtype=dtype, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(dtype=dtype, name=f"conv{i}_bn")(x)
+        x = layers.ReLU(dtype=dtype, name=f"conv{i}_relu")(x)
+    noise = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", dtype=dtype, name="noise")(x)
+    outputs = NoiseSubtract(dtype="float32", name="denoised")([inputs, noise])
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -74,6 +77,7 @@ def train_denoiser(
     learning_rate: float = 1e-3,
     seed: int = 0,
     name: str = "denoiser",
+    dtype: str = "float32",
     on_step: Callable[[int, float], Any] | None = None,
 ) -> keras.Model:
     """Train a frozen denoiser on clean ``(N, H, W)`` float32 images in [-1, 1].
@@ -82,7 +86,7 @@ def train_denoiser(
     the loss is the MSE of the denoised patch against the clean one. The returned model
     has ``trainable = False``.
     """
-    model = build_denoiser(depth, filters, seed=seed, name=name)
+    model = build_denoiser(depth, filters, seed=seed, name=name, dtype=dtype)
     optimizer = keras.optimizers.Adam(learning_rate)
 
     @tf.function

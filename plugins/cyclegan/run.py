@@ -125,7 +125,7 @@ def _denoisers(run_dir: Path, config: CycleGANConfig, data: TrainingData) -> Den
             model = train_denoiser(
                 images, config.denoiser_steps, rng, depth=config.denoiser_depth, filters=config.denoiser_filters,
                 sigma_max=config.denoise_sigma_max, patch_px=config.denoiser_patch_px, seed=config.seed + index,
-                name=f"denoiser_{domain}", on_step=lambda i, loss: progress.advance(task),
+                name=f"denoiser_{domain}", dtype=config.dtype_policy, on_step=lambda i, loss: progress.advance(task),
             )
         save_keras_model(model, path)
         models[domain] = model

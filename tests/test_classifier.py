@@ -1,0 +1,128 @@
+"""The VGG-16 ratio sweep end to end on a tiny phantom set, and its parts by hand."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eusaug.classifier import (
+    PRESETS,
+    ClassifierConfig,
+    classification_metrics,
+    derived_class_weights,
+    load_classifier,
+    parse_class_weights,
+    ratio_sweep,
+    split_by_subject,
+    subject_of,
+)
+from eusaug.errors import EusaugError
+from eusaug.imageio import write_png
+
+CENTRES = {"aorta": (12, 12), "liver": (12, 36), "pancreas": (36, 24), "background": None}
+
+
+def _phantom(class_name: str, rng: np.random.Generator, size: int = 48) -> np.ndarray:
+    image = rng.normal(-0.5, 0.2, (size, size))
+    centre = CENTRES[class_name]
+    if centre is not None:
+        yy, xx = np.mgrid[:size, :size]
+        image[(yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 < 49] = 0.8
+    return np.clip(image, -1, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def labelled_sets(tmp_path_factory) -> tuple[Path, Path]:
+    """Real: 4 subjects (a-d, first letter of the file name) x 3 images per class; synthetic: 10 per class."""
+    root = tmp_path_factory.mktemp("sets")
+    rng = np.random.default_rng(0)
+    for class_name in CENTRES:
+        for subject in "abcd":
+            for k in range(3):
+                write_png(root / "real" / class_name / f"{subject}{k}.png", _phantom(class_name, rng))
+        if class_name != "background":
+            for k in range(10):
+                write_png(root / "synthetic" / class_name / f"s{k}.png", _phantom(class_name, rng))
+    return root / "real", root / "synthetic"
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_tiny_sweep_writes_table2_predictions_and_models(labelled_sets, tmp_path):
+    real, synthetic = labelled_sets
+    config = replace(PRESETS["fast"], input_size_px=32, epochs=2, batch_size=8, test_subjects=("d",))
+    result = ratio_sweep(real, synthetic, tmp_path, config)
+
+    table = _csv(tmp_path / "table2.csv")
+    assert [float(r["ratio"]) for r in table] == [0.0, 0.25, 0.5, 0.75]
+    assert list(table[0]) == ["ratio", "precision", "recall", "f1_aorta", "f1_liver", "f1_pancreas", "accuracy",
+                              "n_train", "n_synthetic", "n_test"]
+    synthetic_counts = [int(r["n_synthetic"]) for r in table]
+    assert synthetic_counts[0] == 0 and synthetic_counts == sorted(synthetic_counts) and synthetic_counts[-1] > 0
+    assert {int(r["n_train"]) for r in table} == {36}  # 'replace' keeps class sizes: 3 subjects x 3 x 4 classes
+
+    predictions = _csv(tmp_path / "predictions.csv")
+    assert len(predictions) == 4 * 9  # 4 models x (subject d: 3 images x 3 classes; no background)
+    assert {p["subject"] for p in predictions} == {"d"} and {p["true"] for p in predictions} == {"aorta", "liver",
+                                                                                                 "pancreas"}
+    for row in table:
+        mine = [p for p in predictions if float(p["ratio"]) == float(row["ratio"])]
+        assert float(row["accuracy"]) == pytest.approx(np.mean([int(p["correct"]) for p in mine]))
+        probabilities = [float(mine[0][f"p_{c}"]) for c in ("aorta", "background", "liver", "pancreas")]
+        assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
+
+    split = _csv(tmp_path / "split.csv")
+    assert {s["subject"] for s in split if s["set"] == "train"} == {"a", "b", "c"}
+    assert not any(s["class"] == "background" for s in split if s["set"] == "test")
+    history = _csv(tmp_path / "history.csv")
+    assert len(history) == 4 * 2 and all(np.isfinite(float(h["loss"])) for h in history)
+
+    model, metadata = load_classifier(tmp_path / "models" / "ratio_0.5.keras")
+    assert metadata["classes"] == ["aorta", "background", "liver", "pancreas"]
+    assert model.outputs[0].shape[-1] == 4 and model.inputs[0].shape[1:] == (32, 32, 1)
+    resolved = json.loads((tmp_path / "classifier.json").read_text())
+    assert resolved["test_subjects"] == ["d"] and resolved["weights_resolved"].startswith("random")
+    assert any("RANDOM" in n for n in result.notes)
+    with pytest.raises(EusaugError, match="already exist"):
+        ratio_sweep(real, synthetic, tmp_path, config)
+
+
+def test_metrics_by_hand():
+    true = ["aorta", "aorta", "liver", "liver", "pancreas", "pancreas"]
+    pred = ["aorta", "liver", "liver", "background", "pancreas", "aorta"]
+    m = classification_metrics(true, pred, ["aorta", "liver", "pancreas"])
+    # aorta: P 1/2 R 1/2; liver: P 1/2 R 1/2; pancreas: P 1 R 1/2 (background counts as a miss)
+    assert m["precision"] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
+    assert m["recall"] == pytest.approx(0.5)
+    assert m["f1_aorta"] == pytest.approx(0.5) and m["f1_pancreas"] == pytest.approx(2 / 3)
+    assert m["accuracy"] == pytest.approx(3 / 6)
+
+
+def test_class_weights_derived_and_parsed():
+    weights = derived_class_weights({"aorta": 10, "background": 30, "liver": 20})
+    assert weights == pytest.approx({"aorta": 2.0, "background": 2 / 3, "liver": 1.0})
+    assert parse_class_weights("aorta=4.23, liver=4.48") == {"aorta": 4.23, "liver": 4.48}
+    with pytest.raises(EusaugError, match="NAME=NUMBER"):
+        parse_class_weights("aorta:4")
+
+
+def test_split_keeps_subjects_apart_and_background_out_of_test(tmp_path):
+    real = {c: [tmp_path / f"{s}{k}_{c}.png" for s in "cdefijk" for k in range(2)] for c in ("aorta", "background")}
+    split = split_by_subject(real, ClassifierConfig(test_fraction=0.3, seed=3))
+    assert len(split.test_subjects) == 2  # round(0.3 * 7)
+    train_subjects = {subject_of(p, r"^([A-Za-z]+)") for paths in split.train.values() for p in paths}
+    assert train_subjects.isdisjoint(split.test_subjects)
+    assert set(split.test) == {"aorta"}
+    no_subjects = {"aorta": [tmp_path / f"{k}.png" for k in range(10)]}
+    random_split = split_by_subject(no_subjects, ClassifierConfig(test_fraction=0.2))
+    assert len(random_split.test["aorta"]) == 2 and "random image split" in random_split.notes[0]
+    with pytest.raises(EusaugError, match="Test subject.*zz.*not found"):
+        split_by_subject(real, ClassifierConfig(test_subjects=("zz",)))
