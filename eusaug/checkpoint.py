@@ -106,7 +106,9 @@ def read_state(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict) or "sha256" not in state or "epoch" not in state:
         raise EusaugError(f"Checkpoint {checkpoint}/{STATE_FILE} lacks its epoch or checksum: {fix}")
     if _sha256(variables_path) != state["sha256"]:
-        raise EusaugError(f"Checkpoint {checkpoint}/{VARIABLES_FILE} does not match its checksum (half-written?): {fix}")
+        raise EusaugError(
+            f"Checkpoint {checkpoint}/{VARIABLES_FILE} does not match its checksum (half-written?): {fix}"
+        )
     return state
 
 

@@ -37,7 +37,13 @@ from eusaug.errors import EusaugError
 from eusaug.features import load_resized
 from eusaug.imageio import unit_to_uint8
 from eusaug.mix import MixMode, check_ratio, plan_mix
-from eusaug.pretrained import WeightsChoice, load_into, randomise, resolve_weights, warn_random
+from eusaug.pretrained import (
+    WeightsChoice,
+    load_into,
+    randomise,
+    resolve_weights,
+    warn_random,
+)
 from eusaug.progress import make_progress, track
 from eusaug.results import check_new, read_csv_rows, write_csv, write_json
 
@@ -144,7 +150,7 @@ def split_by_subject(real: Mapping[str, Sequence[Path]], config: ClassifierConfi
         else:
             if not 0.0 < config.test_fraction < 1.0:
                 raise EusaugError(f"test_fraction={config.test_fraction} must be in (0, 1).")
-            k = min(len(known) - 1, max(1, int(round(config.test_fraction * len(known)))))
+            k = min(len(known) - 1, max(1, round(config.test_fraction * len(known))))
             held = tuple(sorted(rng.choice(known, size=k, replace=False).tolist()))
         train = {c: [p for p in paths if of[p] not in held] for c, paths in real.items()}
         test = {c: [p for p in paths if of[p] in held] for c, paths in real.items() if c != background}
@@ -164,7 +170,7 @@ def split_by_subject(real: Mapping[str, Sequence[Path]], config: ClassifierConfi
         train, test = {}, {}
         for c, paths in real.items():
             order = rng.permutation(len(paths))
-            n_test = 0 if c == background else max(1, int(round(config.test_fraction * len(paths))))
+            n_test = 0 if c == background else max(1, round(config.test_fraction * len(paths)))
             test_idx = set(order[:n_test].tolist())
             train[c] = [p for i, p in enumerate(paths) if i not in test_idx]
             if c != background:
@@ -363,7 +369,7 @@ def load_classifier(path: str | os.PathLike[str]) -> tuple[keras.Model, dict[str
                           "them under models/).")
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for files it cannot read
+    except Exception as exc:  # noqa: BLE001 -- Keras raises many types for files it cannot read
         raise EusaugError(f"Model {path} cannot be loaded ({type(exc).__name__}: {str(exc)[:200]}): pass a .keras "
                           "file saved by Keras 3.") from None
     meta_path = path.with_suffix(".json")
@@ -428,22 +434,30 @@ def ratio_sweep(real: LabelledSource, synthetic: LabelledSource, output_dir: str
     notes.extend(split.notes)
     eval_classes = sorted(split.test)
 
-    plans = []
+    # The background class is real and training-only by design: it is not mixed.
+    to_mix = {c: paths for c, paths in split.train.items() if c != background}
+    if background is not None:
+        notes.append(f"Class {background!r} ({len(split.train[background])} real images) is used in training only "
+                     "and gets no synthetic images.")
+        if background in syn_set:
+            notes.append(f"Synthetic {background!r} images are not used.")
+    background_items = [(background, "real", p) for p in split.train[background]] if background else []
+    mixed: list[list[tuple[str, str, Path]]] = []
     for r in ratios:
-        plan = plan_mix(split.train, syn_set, r, config.mix_mode, config.seed)
+        plan = plan_mix(to_mix, {c: p for c, p in syn_set.items() if c != background}, r, config.mix_mode,
+                        config.seed)
         notes.extend(n for n in plan.notes if n not in notes)
-        plans.append(plan)
-    classes = plans[0].class_names
+        mixed.append([*plan.items(), *background_items])
+    classes = sorted({c for c, _, _ in mixed[0]})
     test_items = [(c, p) for c in eval_classes for p in split.test[c]]
-    needed = {p for plan in plans for _, _, p in plan.items()} | {p for _, p in test_items}
+    needed = {p for items in mixed for _, _, p in items} | {p for _, p in test_items}
     pixels = _load_images(sorted(needed), config.input_size_px)
     x_test = np.stack([pixels[p] for _, p in test_items])
 
     rows: list[dict[str, Any]] = []
     prediction_rows: list[dict[str, Any]] = []
     history_rows: list[dict[str, Any]] = []
-    for r, plan, model_path in zip(ratios, plans, model_paths):
-        items = list(plan.items())
+    for r, items, model_path in zip(ratios, mixed, model_paths):
         counts = Counter(c for c, _, _ in items)
         class_weights = _resolve_class_weights(config, counts)
         label_of = {c: i for i, c in enumerate(classes)}

@@ -4,7 +4,7 @@ The paper computed FID on the 2048-d average-pool features of Keras' InceptionV3
 299x299. Greyscale images are resized with antialiasing (Pillow's bicubic filter widens
 with the scale factor) and copied to three channels; intensities stay in [-1, 1], which
 is InceptionV3's own input range. Batches run through one compiled graph, in bfloat16
-mixed precision by default (about 1.6x the fp32 rate on a CPU with AVX-512 BF16;
+mixed precision by default (1.5-2x the fp32 rate on this AVX-512 BF16 CPU;
 features agree with fp32 to about 1 %, so the precision is part of the cache key).
 
 Backbones are found by name in :data:`BACKBONES` (add one with :func:`register_backbone`),
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image
@@ -35,7 +35,13 @@ from PIL import Image
 from eusaug.atomic import write_bytes
 from eusaug.errors import EusaugError
 from eusaug.imageio import list_images, read_image
-from eusaug.pretrained import WeightsChoice, file_sha256, load_into, resolve_weights, warn_random
+from eusaug.pretrained import (
+    WeightsChoice,
+    file_sha256,
+    load_into,
+    resolve_weights,
+    warn_random,
+)
 from eusaug.progress import make_progress
 
 if TYPE_CHECKING:
@@ -63,7 +69,7 @@ class NoisyImage:
 
 
 #: A file, a noisy file, or an in-memory ``(H, W)`` float32 image in [-1, 1].
-ImageSource = Union[Path, NoisyImage, np.ndarray]
+ImageSource = Path | NoisyImage | np.ndarray
 
 CACHE_FORMAT = 1
 
@@ -115,8 +121,9 @@ class PixelExtractor(FeatureExtractor):
         self.name = "none"
         self.input_size_px = size_px
         self.dims = size_px * size_px
-        self.notes = (f"Backbone 'none': features are the {size_px}x{size_px} pixels, not Inception features; "
-                      "values are not comparable with published FIDs.",)
+        note = (f"Backbone 'none': features are the {size_px}x{size_px} pixels, not Inception features; values "
+                "are not comparable with published FIDs.")
+        self.notes = (note,)
 
     def identity(self) -> str:
         return f"pixels:{self.input_size_px}"
@@ -230,13 +237,13 @@ class KerasFileExtractor(_KerasExtractor):
 
         try:
             return keras.saving.load_model(self.path, compile=False, safe_mode=True)
-        except Exception as exc:  # Keras raises many types for a file it cannot load
+        except Exception as exc:  # noqa: BLE001 -- Keras raises many types for a file it cannot load
             raise EusaugError(f"Backbone {self.path} cannot be loaded as a Keras model "
                               f"({type(exc).__name__}: {str(exc)[:200]}): pass a .keras file saved by Keras 3.") from None
 
 
 #: ``factory(weights, precision, seed) -> FeatureExtractor`` by backbone name.
-BackboneFactory = Callable[[Union[str, os.PathLike, None], Precision, int], FeatureExtractor]
+BackboneFactory = Callable[[str | os.PathLike | None, Precision, int], FeatureExtractor]
 
 BACKBONES: dict[str, BackboneFactory] = {
     "inception": lambda weights, precision, seed: InceptionExtractor(weights, precision, seed),

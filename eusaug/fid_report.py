@@ -1,7 +1,9 @@
 """FID and KID between a real and a synthetic image set, with the paper's controls (Table 3).
 
 A set is a folder of images, a folder with one sub-folder per class, or a CSV of
-``path,class`` rows (see :mod:`eusaug.classfolders`). With ``controls`` the report adds
+``path,class`` rows (see :mod:`eusaug.classfolders`). With classes on both sides every
+synthetic class needs real images; real-only classes (like the paper's background class)
+are left out of every row, as Table 3's "all images" are the three landmarks. With ``controls`` the report adds
 the reference values the paper used to read its FIDs:
 
 * the *ideal* FID: two random halves of the real set (per class too);
@@ -182,14 +184,21 @@ def compare_sets(real: str | os.PathLike[str], synthetic: str | os.PathLike[str]
     notes: list[str] = []
     per_class = False
     if syn_set is not None and real_set.classes is not None and syn_set.classes is not None:
-        if set(real_set.classes) != set(syn_set.classes):
-            only_real = sorted(set(real_set.classes) - set(syn_set.classes))
-            only_syn = sorted(set(syn_set.classes) - set(real_set.classes))
+        only_real = sorted(set(real_set.classes) - set(syn_set.classes))
+        only_syn = sorted(set(syn_set.classes) - set(real_set.classes))
+        if only_syn or not set(real_set.classes) & set(syn_set.classes):
             raise EusaugError(
                 f"The class sets differ: {real_set.source} has {', '.join(sorted(real_set.classes))}; "
                 f"{syn_set.source} has {', '.join(sorted(syn_set.classes))} (only real: {', '.join(only_real) or '-'}; "
-                f"only synthetic: {', '.join(only_syn) or '-'}). Make the class folders match, or compare the "
-                "class folders one by one.")
+                f"only synthetic: {', '.join(only_syn) or '-'}). Every synthetic class needs real images to be "
+                "compared with: make the class folders match, or compare the class folders one by one.")
+        if only_real:
+            # Like the paper's background class: real only, so left out of every row (Table 3's
+            # "all images" are the three landmark classes).
+            kept = {c: p for c, p in real_set.classes.items() if c not in only_real}
+            real_set = ImageSet(real_set.source, tuple(p for paths in kept.values() for p in paths), kept)
+            notes.append(f"Real-only class(es) {', '.join(only_real)} have no synthetic counterpart and are left out "
+                         "of every row, 'all' included.")
         per_class = True
     elif syn_set is not None and (real_set.classes is None) != (syn_set.classes is None):
         with_classes = real_set if real_set.classes is not None else syn_set

@@ -154,7 +154,7 @@ def model_pairs(models: Sequence[str], pairs: Pairs = "all") -> list[tuple[str, 
     if pairs == "all":
         return list(itertools.combinations(models, 2))
     if pairs == "adjacent":
-        return list(zip(models[:-1], models[1:]))
+        return list(itertools.pairwise(models))
     if pairs == "first":
         return [(models[0], m) for m in models[1:]]
     raise EusaugError(f"pairs={pairs!r} is unknown: use all, adjacent or first.")
@@ -216,7 +216,8 @@ def mcnemar_report(predictions: Sequence[str | os.PathLike[str]], output_dir: st
     results = compare_models(read_predictions(predictions), pairs, alternative, holm_correction, models)
     write_mcnemar_csv(path, results)
     chosen = "Holm-adjusted exact" if holm_correction else "exact"
-    significant = [r for r in results if (r.exact_p_holm if holm_correction else r.exact_p) < alpha]
+    significant = [r for r in results
+                   if (r.exact_p_holm if holm_correction and r.exact_p_holm is not None else r.exact_p) < alpha]
     notes = [f"Direction ({alternative}): H1 for each pair A vs B is '{describe_h1('A', 'B', alternative)}'.",
              f"{len(significant)} of {len(results)} pair(s) significant at alpha={alpha:g} ({chosen} p)."]
     return McNemarReport(results, [path], notes)

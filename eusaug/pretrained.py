@@ -148,7 +148,7 @@ def load_into(model: keras.Model, choice: WeightsChoice) -> None:
         return
     try:
         model.load_weights(str(choice.path))
-    except Exception as exc:  # h5py and Keras raise many types for a file that does not fit
+    except Exception as exc:  # noqa: BLE001 -- h5py and Keras raise many types for a file that does not fit
         raise EusaugError(
             f"Weights file {choice.path} does not fit the {choice.network} network eusaug builds "
             f"({type(exc).__name__}: {str(exc)[:200]}): pass the no-top weights of that network."

@@ -94,6 +94,9 @@ def synthesize(
 ) -> list[dict[str, Any]]:
     """Write ``n`` sEUS images of ``landmark`` from ``ct`` into ``output_dir``; return the manifest rows.
 
+    Planes are cut on the translator's grid (``image_size_px``) and, for sampled poses,
+    with the field of view it was trained on (``field_of_view``) when it has them.
+
     ``labels``: the CT's label map (found beside the CT when None). ``model``: the
     translator's model (a run folder for ``cyclegan``; the model store's newest for the
     landmark when None). ``poses``: a poses file to use (its first ``n`` poses) instead of
@@ -114,6 +117,7 @@ def synthesize(
     case = load_case(ct, labels, preset)
     case.mask(landmark)
     size = getattr(instance, "image_size_px", None)
+    trained_fov = getattr(instance, "field_of_view", None)
 
     if poses is not None:
         pose_set = load_poses(poses, case=case)
@@ -130,7 +134,8 @@ def synthesize(
         fov = pose_set.fov if size is None else replace(pose_set.fov, height_px=size, width_px=size)
         pose_array = np.asarray(pose_set.poses[:n])
     else:
-        fov = FieldOfView() if size is None else FieldOfView(height_px=size, width_px=size)
+        fov = trained_fov if isinstance(trained_fov, FieldOfView) else FieldOfView()
+        fov = fov if size is None else replace(fov, height_px=size, width_px=size)
         pose_set = sample_poses(case, landmark, n, seed=seed, fov=fov, registry=registry)
         pose_array = np.asarray(pose_set.poses)
 

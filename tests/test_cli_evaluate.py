@@ -8,24 +8,12 @@ from pathlib import Path
 
 import click
 import pytest
+from cli_helpers import assert_clean_error
+from cli_helpers import invoke as run
 from click.testing import CliRunner
 
-from eusaug.cli import main
 from eusaug.cli.evaluate_cmd import make_command
 from eusaug.interfaces import EvaluationResult, Evaluator
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def _assert_clean_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    message = result.output.strip()
-    assert message.startswith("Error:") and "\n" not in message, message
-    for needle in needles:
-        assert needle in message, (needle, message)
 
 
 def _link_frames(frames: Path, folder: Path, names: list[str]) -> Path:
@@ -50,54 +38,78 @@ def test_fid_writes_csv_with_fid_and_kid(us_frames, tmp_path):
     result = run("evaluate", "fid", "--real", real, "--synthetic", synthetic, "--backbone", "none",
                  "--kid-subsets", "5", "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    (row,) = list(csv.DictReader(open(tmp_path / "out" / "fid.csv")))
+    with open(tmp_path / "out" / "fid.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
     assert (row["what"], row["n_images"], row["n_images_compared"]) == ("real all", "12", "12")
     assert float(row["fid"]) > 0 and row["kid"] != ""
     assert "FID / KID" in result.output and "fid.csv" in result.output
     again = run("evaluate", "fid", "--real", real, "--synthetic", synthetic, "--backbone", "none",
                 "-o", tmp_path / "out")
-    _assert_clean_error(again, "fid.csv", "--force")
+    assert_clean_error(again, "fid.csv", "--force")
     refuse = run("evaluate", "fid", "--real", real, "--synthetic", synthetic, "--backbone", "none",
                  "--small-sets", "refuse", "-o", tmp_path / "out2")
-    _assert_clean_error(refuse, "12 images <= 256 feature dimensions", "rank deficient")
+    assert_clean_error(refuse, "12 images <= 256 feature dimensions", "rank deficient")
 
 
 def test_fid_bad_inputs_are_one_line(us_frames, tmp_path, monkeypatch):
     good = _link_frames(us_frames, tmp_path / "good", ["c1.jpg", "c2.jpg", "c3.jpg"])
     empty = tmp_path / "empty"
     empty.mkdir()
-    _assert_clean_error(run("evaluate", "fid", "--real", good, "--synthetic", empty, "--backbone", "none",
+    assert_clean_error(run("evaluate", "fid", "--real", good, "--synthetic", empty, "--backbone", "none",
                             "-o", tmp_path / "o1"), str(empty), "holds no images")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "x.png").write_bytes(b"\x89PNG garbage")
     (broken / "y.png").write_bytes(b"\x89PNG garbage")
-    _assert_clean_error(run("evaluate", "fid", "--real", good, "--synthetic", broken, "--backbone", "none",
+    assert_clean_error(run("evaluate", "fid", "--real", good, "--synthetic", broken, "--backbone", "none",
                             "-o", tmp_path / "o2"), "x.png cannot be read")
     for side, classes in (("real", ("aorta", "liver")), ("synthetic", ("aorta", "pancreas"))):
         for name in classes:
             _link_frames(us_frames, tmp_path / side / name, ["d1.jpg", "d2.jpg"])
-    _assert_clean_error(run("evaluate", "fid", "--real", tmp_path / "real", "--synthetic", tmp_path / "synthetic",
+    assert_clean_error(run("evaluate", "fid", "--real", tmp_path / "real", "--synthetic", tmp_path / "synthetic",
                             "--backbone", "none", "-o", tmp_path / "o3"), "class sets differ", "only real: liver",
                         "only synthetic: pancreas")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    _assert_clean_error(run("evaluate", "fid", "--real", good, "--synthetic", good, "-o", tmp_path / "o4"),
+    assert_clean_error(run("evaluate", "fid", "--real", good, "--synthetic", good, "-o", tmp_path / "o4"),
                         "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", "--weights none")
+
+
+def test_fid_per_class_rows_leave_real_only_classes_out(us_frames, tmp_path):
+    for side, classes in (("real", ("aorta", "liver", "background")), ("synthetic", ("aorta", "liver"))):
+        for k, name in enumerate(classes):
+            start = 1 + 4 * k + (20 if side == "synthetic" else 0)
+            _link_frames(us_frames, tmp_path / side / name, [f"j{i}.jpg" for i in range(start, start + 4)])
+    result = run("evaluate", "fid", "--real", tmp_path / "real", "--synthetic", tmp_path / "synthetic", "--controls",
+                 "--backbone", "none", "--kid-subsets", "3", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "out" / "fid.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    pairs = [(r["what"], r["compared_to"], r["n_images"], r["n_images_compared"]) for r in rows]
+    assert pairs == [
+        ("real aorta (half 1)", "real aorta (half 2)", "2", "2"),
+        ("real liver (half 1)", "real liver (half 2)", "2", "2"),
+        ("real all (half 1)", "real all (half 2)", "4", "4"),
+        ("real all (half 1)", "real all (half 2) + noise sd 0.1", "4", "4"),
+        ("real aorta", "synthetic aorta", "4", "4"),
+        ("real liver", "synthetic liver", "4", "4"),
+        ("real all", "synthetic all", "8", "8"),
+    ]
+    assert "background" in result.output and "left out" in result.output
 
 
 def test_mcnemar_missing_predictions_is_one_line(tmp_path):
     path = tmp_path / "predictions.csv"
     path.write_text("model,image,true,predicted\nr0,a.png,liver,liver\nr0,b.png,aorta,aorta\n"
                     "r25,a.png,liver,aorta\n")
-    _assert_clean_error(run("evaluate", "mcnemar", "--predictions", path, "-o", tmp_path),
+    assert_clean_error(run("evaluate", "mcnemar", "--predictions", path, "-o", tmp_path),
                         "'r25' has no prediction", "b.png")
-    _assert_clean_error(run("evaluate", "mcnemar", "--predictions", tmp_path / "nope.csv", "-o", tmp_path),
+    assert_clean_error(run("evaluate", "mcnemar", "--predictions", tmp_path / "nope.csv", "-o", tmp_path),
                         "nope.csv does not exist")
 
 
 def test_gradcam_missing_model_is_one_line(tmp_path):
     (tmp_path / "real" / "aorta").mkdir(parents=True)
-    _assert_clean_error(run("evaluate", "gradcam", "--model", tmp_path / "m.keras", "--real", tmp_path / "real",
+    assert_clean_error(run("evaluate", "gradcam", "--model", tmp_path / "m.keras", "--real", tmp_path / "real",
                             "-o", tmp_path / "out"), "m.keras does not exist")
 
 

@@ -2,13 +2,8 @@ from __future__ import annotations
 
 import re
 
-from click.testing import CliRunner
-
-from eusaug.cli import main
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args))
+from cli_helpers import assert_clean_error
+from cli_helpers import invoke as run
 
 
 def test_version():
@@ -37,36 +32,29 @@ def test_info_defaults_to_embedded_sample():
     assert "122 x 101 x 30" in result.output
 
 
-def _assert_clean_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    message = result.output.strip()
-    assert message.startswith("Error:"), message
-    for needle in needles:
-        assert needle in message, (needle, message)
 
 
 def test_missing_ct_is_one_line(abdomen_labels):
-    _assert_clean_error(run("info", "--ct", "/nonexistent.nii.gz", "--labels", str(abdomen_labels)),
+    assert_clean_error(run("info", "--ct", "/nonexistent.nii.gz", "--labels", str(abdomen_labels)),
                         "/nonexistent.nii.gz", "does not exist")
 
 
 def test_unknown_preset_is_one_line(abdomen_ct, abdomen_labels):
-    _assert_clean_error(run("info", "--ct", str(abdomen_ct), "--labels", str(abdomen_labels), "--preset", "amos"),
+    assert_clean_error(run("info", "--ct", str(abdomen_ct), "--labels", str(abdomen_labels), "--preset", "amos"),
                         "amos", "btcv")
 
 
 def test_mismatched_labels_is_one_line(abdomen_ct):
     from eusaug.sample import sample_labels_path
 
-    _assert_clean_error(run("info", "--ct", str(abdomen_ct), "--labels", str(sample_labels_path())),
+    assert_clean_error(run("info", "--ct", str(abdomen_ct), "--labels", str(sample_labels_path())),
                         "has shape")
 
 
 def test_corrupt_nifti_is_one_line(tmp_path, abdomen_labels):
     bad = tmp_path / "ct.nii.gz"
     bad.write_bytes(b"\x1f\x8b\x08garbage")
-    _assert_clean_error(run("info", "--ct", str(bad), "--labels", str(abdomen_labels)), str(bad))
+    assert_clean_error(run("info", "--ct", str(bad), "--labels", str(abdomen_labels)), str(bad))
 
 
 def test_debug_shows_traceback(abdomen_labels):

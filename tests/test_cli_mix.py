@@ -9,14 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_helpers import assert_clean_error
+from cli_helpers import invoke as run
 from PIL import Image
-
-from eusaug.cli import main
-
-
-def run(*args: object):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def tree_hashes(*roots: Path) -> dict[str, str]:
@@ -108,13 +103,6 @@ def test_mixed_sizes_are_reported(tmp_path):
     assert "Warning:" in result.output and "8x6 (4), 16x12 (4)" in " ".join(result.output.split())
 
 
-def assert_clean_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    message = result.output.strip()
-    assert message.startswith("Error:") and "\n" not in message, message
-    for needle in needles:
-        assert needle in message, (needle, message)
 
 
 @pytest.fixture()

@@ -8,23 +8,9 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_helpers import assert_clean_error
+from cli_helpers import invoke as run
 from stomach_phantom import write_phantom
-
-from eusaug.cli import main
-
-
-def run(*args: object):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def assert_clean_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    message = result.output.strip()
-    assert message.startswith("Error:") and "\n" not in message, message
-    for needle in needles:
-        assert needle in message, (needle, message)
 
 
 @pytest.fixture(scope="module")

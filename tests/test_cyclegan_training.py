@@ -216,6 +216,58 @@ def test_run_folder_errors_are_clear(phantom_case, tmp_path) -> None:
 
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
-    with pytest.raises(EusaugError, match="not a CycleGAN run folder"):
-        _run(tmp_path / "other", phantom_case, frames, preset="fast", overrides=TINY)
+    for force in (False, True):
+        with pytest.raises(EusaugError, match="not a CycleGAN run folder"):
+            _run(tmp_path / "other", phantom_case, frames, preset="fast", overrides=TINY, force=force)
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+    # --force replaces a run (even of another version), but only once the new inputs are fine.
+    with pytest.raises(EusaugError, match="holds no images"):
+        _run(run, phantom_case, tmp_path / "other", preset="fast", overrides=TINY, force=True)
+    assert (run / "checkpoints" / "epoch-0001").is_dir()
+    _run(run, phantom_case, frames, preset="fast", overrides={**TINY, "epochs": 1}, force=True)
+    assert json.loads((run / "config.json").read_text())["format_version"] == 1
+
+
+MIRRORED_SCRIPT = r"""
+import csv, sys, numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from pathlib import Path
+from eusaug import FieldOfView, get_preset, pose_from_axes, reference_slice
+from eusaug.imageio import write_png
+from eusaug.volume import CTCase, CTVolume, LabelMap
+from eusaug_plugins.cyclegan.data import PlaneSource
+from eusaug_plugins.cyclegan.run import train_run
+root = Path(sys.argv[1])
+affine = np.diag([2.0, 2.0, 2.0, 1.0]); affine[:3, 3] = -40.0
+i, j, k = np.mgrid[:40, :40, :40]
+ball = (i - 20) ** 2 + (j - 20) ** 2 + (k - 20) ** 2 < 144
+case = CTCase(CTVolume(np.where(ball, 60.0, -100.0).astype(np.float32), affine),
+              LabelMap(np.where(ball, 5, 0).astype(np.int16), affine), get_preset("totalsegmentator"))
+poses = np.stack([pose_from_axes(np.array([x, 0.0, 30.0]), np.array([0.0, 0.0, -1.0]), np.array([1.0, 0, 0]))
+                  for x in (-2.0, 0.0, 2.0)])
+fov = FieldOfView(depth_mm=40, opening_deg=70, height_px=32, width_px=32)
+(root / "eus").mkdir()
+for n in range(11):
+    write_png(root / "eus" / f"{n}.png", np.random.default_rng(n).uniform(-1, 1, (40, 40)).astype(np.float32))
+settings = dict(image_size_px=32, ngf=8, ndf=8, n_blocks=1, n_disc_layers=2, pool_size=2, crop_margin_px=4,
+                denoiser=False, epochs=2, precision="fp32", distribute="mirrored")
+train_run(root / "run", [PlaneSource(case, poses, fov)], root / "eus", "liver", reference_slice, preset="fast",
+          overrides=settings, stop_after=1)
+train_run(root / "run", [PlaneSource(case, poses, fov)], root / "eus", "liver", reference_slice)
+rows = list(csv.DictReader(open(root / "run" / "losses.csv")))
+print("STEPS", [r["step"] for r in rows], "FINITE", all(np.isfinite(float(r["train_cycle"])) for r in rows))
+"""
+
+
+def test_mirrored_strategy_over_two_logical_devices(tmp_path) -> None:
+    """The multi-GPU path, on two logical CPUs: 10 training frames, 2 per step -> 5 steps an epoch."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "STEPS ['5', '10'] FINITE True" in done.stdout, done.stdout

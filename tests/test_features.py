@@ -16,7 +16,7 @@ from eusaug.features import (
     resize_image,
 )
 from eusaug.fid_report import FIDConfig, compare_sets
-from eusaug.pretrained import randomise, resolve_weights
+from eusaug.pretrained import resolve_weights
 
 
 def _small_copies(frames, folder, n, size, seed=0):
@@ -63,7 +63,7 @@ def test_cache_hits_for_same_contents_and_misses_after_a_change(us_frames, tmp_p
         (moved / path.name).write_bytes(path.read_bytes())
     assert folder_features(moved, extractor, cache_dir=tmp_path / "cache").from_cache
     # Changing one image's pixels changes the key.
-    target = sorted(folder.iterdir())[0]
+    target = min(folder.iterdir())
     with Image.open(target) as image:
         pixels = np.asarray(image).copy()
     pixels[:8, :8] = 255
@@ -96,18 +96,18 @@ def test_imagenet_weights_missing_names_the_file_and_folder(tmp_path, monkeypatc
         make_extractor("resnet")
 
 
-def test_random_weights_depend_on_the_seed_only():
+def test_a_keras_file_is_a_backbone(tmp_path):
     import keras
 
-    def network(seed):
-        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
-                                  keras.layers.Dense(3)])
-        randomise(model, seed)
-        return [w.numpy() for w in model.weights]
-
-    a, b, c = network(1), network(1), network(2)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    assert not np.array_equal(a[0], c[0])
+    inputs = keras.Input((32, 32, 1))
+    x = keras.layers.Conv2D(5, 3, kernel_initializer=keras.initializers.GlorotUniform(seed=0))(inputs)
+    keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x)).save(tmp_path / "us_features.keras")
+    extractor = make_extractor(str(tmp_path / "us_features.keras"))
+    assert (extractor.input_size_px, extractor.dims) == (32, 5)
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32)).astype(np.float32)
+    features = extractor.features(images)
+    assert features.shape == (3, 5) and np.isfinite(features).all()
+    assert extractor.identity().startswith("keras-file:sha256=")
 
 
 def test_unreadable_image_is_named(tmp_path):

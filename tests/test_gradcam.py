@@ -70,7 +70,7 @@ def test_predicted_class_is_the_default_and_unknown_layer_is_an_error(square_fin
 
 
 def test_overlay_and_grid_png(square_finder, tmp_path):
-    images, labels, _ = _squares(4, np.random.default_rng(3))
+    images, _, _ = _squares(4, np.random.default_rng(3))
     result = grad_cam(square_finder, images)
     blended = overlay(images[0], result.maps[0])
     assert blended.shape == (SIZE, SIZE, 3) and blended.dtype == np.uint8

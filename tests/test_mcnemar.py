@@ -100,7 +100,8 @@ def test_report_from_predictions_csv(tmp_path):
     (result,) = report.results
     assert (result.a_only_right, result.b_only_right) == (6, 0)
     assert result.exact_p == pytest.approx(1 / 64) and result.exact_p_holm == pytest.approx(1 / 64)
-    rows = list(csv.DictReader(open(tmp_path / "out" / "mcnemar.csv")))
+    with open(tmp_path / "out" / "mcnemar.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
     assert rows[0]["h1"] == "ratio_0 is right more often than ratio_0.5"
     with pytest.raises(EusaugError, match="already exist"):
         mcnemar_report([tmp_path / "predictions.csv"], tmp_path / "out")

@@ -34,6 +34,8 @@ def _format(value: Any) -> str:
 def print_result(result: EvaluationResult) -> None:
     """The rows as a rich table (stdout), then the notes and the files written."""
     out = console(stderr=False)
+    if not out.is_terminal:  # piped or captured: no terminal width to respect, keep rows unwrapped
+        out.width = max(out.width, 160)
     columns: dict[str, None] = {}
     for row in result.rows:
         columns.update(dict.fromkeys(row))

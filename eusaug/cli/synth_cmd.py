@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -28,6 +29,7 @@ def synth_command(ct: Path, labels: Path | None, preset: str, landmark: str, mod
                   poses: Path | None, translator: str, n: int, output_dir: Path | None, seed: int,
                   batch_size: int, force: bool) -> None:
     """Write N sEUS PNGs, their label planes and manifest.csv."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.synth import synthesize
 
     output_dir = output_dir or Path(f"seus-{landmark}")

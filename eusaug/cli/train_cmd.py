@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ def train_command(ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: 
                   precision: str | None, settings: tuple[str, ...], resume: bool, force: bool,
                   stop_after: int | None) -> None:
     """Train a CT -> EUS translator for one landmark; writes and registers a run folder."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.models import store_path
     from eusaug.train import train_translator
 

@@ -15,6 +15,8 @@ from typing import Any
 from eusaug import EusaugError
 
 PRECISIONS = ("fp32", "bf16")
+#: ``auto``: MirroredStrategy when several GPUs are visible; ``mirrored``: always; ``none``: never.
+DISTRIBUTE = ("auto", "mirrored", "none")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,9 @@ class CycleGANConfig:
     ``crop_margin_px``: images are made ``image_size_px + crop_margin_px`` square and
     randomly cropped back (the paper's 40 px margin at 256).
     ``denoise_sigma_max``: the largest Gaussian noise (in [-1, 1] units) the denoiser
-    is trained to remove.
+    is trained to remove. ``batch_size`` is per replica when ``distribute`` spreads
+    training over several GPUs. ``jit_compile`` (XLA) helps on GPUs only: on CPUs it is
+    far slower.
     """
 
     image_size_px: int = 256
@@ -56,6 +60,7 @@ class CycleGANConfig:
     denoise_sigma_max: float = 0.2
     precision: str = "bf16"
     jit_compile: bool = False
+    distribute: str = "auto"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -91,6 +96,7 @@ class CycleGANConfig:
         need(self.denoiser_patch_px >= 8, "denoiser_patch_px", ">= 8")
         need(0 < self.denoise_sigma_max <= 1, "denoise_sigma_max", "in (0, 1]")
         need(self.precision in PRECISIONS, "precision", " or ".join(PRECISIONS))
+        need(self.distribute in DISTRIBUTE, "distribute", ", ".join(DISTRIBUTE))
         need(self.seed >= 0, "seed", ">= 0")
 
     @property

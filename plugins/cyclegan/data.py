@@ -100,11 +100,13 @@ class TrainingData:
     """Plans epochs and turns plans into ``tf.data`` pipelines of ``(ct, eus, draws, slots)``."""
 
     def __init__(self, sources: list[PlaneSource], frames: EUSFrames, config: CycleGANConfig,
-                 slice_fn: SliceFn) -> None:
+                 slice_fn: SliceFn, replicas: int = 1) -> None:
         if not sources or not any(len(s.poses) for s in sources):
             raise EusaugError("No CT poses to train on: the poses file(s) hold no kept planes. "
                               "Sample more poses (eusaug poses -n ...) or relax the slice filter.")
         self.config = config
+        #: Images per training step over all replicas.
+        self.global_batch = config.batch_size * max(int(replicas), 1)
         self.frames = frames
         self.slice_fn = slice_fn
         side = config.load_size_px
@@ -120,7 +122,7 @@ class TrainingData:
     def iterations_per_epoch(self) -> int:
         """Training iterations per epoch: the frames in the epoch's training split, per batch."""
         n_train = self.n_eus - len(_split(self.n_eus, self.config.validation_fraction, np.random.default_rng(0))[1])
-        return max(n_train // self.config.batch_size, 0)
+        return max(n_train // self.global_batch, 0)
 
     def plan(self, epoch: int) -> EpochPlan:
         """The epoch's split, pairings, augmentations and pool draws, from (seed, epoch) alone."""
@@ -130,7 +132,7 @@ class TrainingData:
         pose_train, pose_val = _split(len(self.pose_index), cfg.validation_fraction, rng)
         if len(pose_val) == 0:
             pose_val = pose_train
-        n_train = len(eus_train) // cfg.batch_size * cfg.batch_size
+        n_train = len(eus_train) // self.global_batch * self.global_batch
         train = self._items(rng, eus_train[:n_train], pose_train, augment=True)
         validation = self._items(rng, eus_val, pose_val, augment=False)
         return EpochPlan(epoch, train, validation)
@@ -182,12 +184,13 @@ class TrainingData:
             yield ct[..., None], eus[..., None], item["pool_u"].astype(np.float32), item["pool_slot"].astype(np.int32)
 
     def dataset(self, items: np.ndarray, prefetch: int = 4) -> tf.data.Dataset:
-        """Batches of ``(ct, eus, pool_draws, pool_slots)`` for ``items``, prepared ahead of the step."""
+        """Batches of ``(ct, eus, pool_draws, pool_slots)`` (``global_batch`` each) for ``items``,
+        prepared in the background ahead of the step."""
         size = self.config.image_size_px
         image = tf.TensorSpec((size, size, 1), tf.float32)
         signature = (image, image, tf.TensorSpec((2,), tf.float32), tf.TensorSpec((2,), tf.int32))
         ds = tf.data.Dataset.from_generator(lambda: self._generate(items), output_signature=signature)
-        return ds.batch(self.config.batch_size, drop_remainder=True).prefetch(prefetch)
+        return ds.batch(self.global_batch, drop_remainder=True).prefetch(prefetch)
 
     def sample_pairs(self, count: int = 2) -> tuple[np.ndarray, np.ndarray]:
         """Fixed, unaugmented ``(count, S, S)`` CT and EUS images for the per-epoch sample grid."""

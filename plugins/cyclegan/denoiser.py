@@ -34,8 +34,8 @@ def build_denoiser(depth: int = 7, filters: int = 32, channels: int = 1, seed: i
     predicted noise is always float32, so clean regions stay exact.
     """
     inputs = keras.Input((None, None, channels), name="noisy")
-    x = layers.Conv2D(filters, 3, padding="same", kernel_initializer=keras.initializers.HeNormal(seed=seed * 1000 + 900),
-                      dtype=dtype, name="conv_in")(inputs)
+    x = layers.Conv2D(filters, 3, padding="same", dtype=dtype, name="conv_in",
+                      kernel_initializer=keras.initializers.HeNormal(seed=seed * 1000 + 900))(inputs)
     x = layers.ReLU(dtype=dtype, name="conv_in_relu")(x)
     for i in range(depth - 2):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False,

@@ -74,6 +74,29 @@ class InstanceNormalization(layers.Layer):
         return {**super().get_config(), "epsilon": self.epsilon, "affine": self.affine}
 
 
+@keras.saving.register_keras_serializable(package="eusaug")
+class MaxLeakyReLU(layers.Layer):
+    """``max(x, slope * x)``: LeakyReLU written so TensorFlow does not fuse it into the conv.
+
+    Grappler's remapper fuses Conv2D + BiasAdd + LeakyRelu and then fails on the
+    gradient graph (which still needs the BiasAdd output); that failure switches off
+    every other fusion of the training step. This form keeps them.
+    """
+
+    def __init__(self, negative_slope: float = 0.2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope)
+
+    def call(self, inputs: Any) -> Any:
+        return ops.maximum(inputs, inputs * self.negative_slope)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
 class _Seeds:
     """Hands out a distinct initialiser seed per layer, so a seeded build is reproducible."""
 
@@ -157,7 +180,7 @@ def build_discriminator(
     inputs = keras.Input((image_size_px, image_size_px, channels), name="image")
     x = layers.ZeroPadding2D(1, dtype=dtype, name="pad0")(inputs)
     x = _conv(x, ndf, 4, 2, seeds, dtype, "conv0")
-    x = layers.LeakyReLU(0.2, dtype=dtype, name="conv0_lrelu")(x)
+    x = MaxLeakyReLU(0.2, dtype=dtype, name="conv0_lrelu")(x)
     mult = 1
     for i in range(1, n_layers + 1):
         mult = min(2**i, 8)

@@ -45,9 +45,10 @@ from eusaug_plugins.cyclegan.runfolder import (
     RUN_FORMAT,
     RUN_FORMAT_VERSION,
     SAMPLES,
+    is_run_folder,
     read_run_config,
 )
-from eusaug_plugins.cyclegan.training import LOSS_NAMES, CycleGAN, Denoisers
+from eusaug_plugins.cyclegan.training import LOSS_NAMES, CycleGAN, Denoisers, choose_strategy
 
 def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[str, Any], resume: bool,
              force: bool) -> tuple[CycleGANConfig, dict[str, Any] | None]:
@@ -55,8 +56,10 @@ def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[s
     overrides = {k: v for k, v in overrides.items() if v is not None}
     exists = run_dir.is_dir() and any(run_dir.iterdir())
     if exists and force:
-        shutil.rmtree(run_dir)
-        exists = False
+        if not is_run_folder(run_dir):  # --force replaces a run, never some other folder
+            raise EusaugError(f"{run_dir} is not a CycleGAN run folder: --force only replaces runs; "
+                              "choose another output folder.")
+        return resolve_config(preset or "fast", **overrides), None
     if not exists:
         if resume:
             raise EusaugError(f"{run_dir} holds no run to resume: drop --resume to start a new run there.")
@@ -222,13 +225,18 @@ def train_run(
     frames = eus_dir if isinstance(eus_dir, EUSFrames) else load_eus_frames(eus_dir, config)
     if len(frames.images) < 1:
         raise EusaugError(f"EUS folder {eus_dir} holds no frames.")
-    data = TrainingData(sources, frames, config, slice_fn)
+    strategy = choose_strategy(config.distribute)
+    data = TrainingData(sources, frames, config, slice_fn, replicas=strategy.num_replicas_in_sync if strategy else 1)
+    if force and run_dir.is_dir():
+        # Only now, with the new run's inputs checked, is the old run removed.
+        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    run_inputs = {**(inputs or {}), "n_eus": len(frames.images), "n_poses": int(len(data.pose_index))}
+    run_inputs = {**(inputs or {}), "n_eus": len(frames.images), "n_poses": int(len(data.pose_index)),
+                  "field_of_view": sources[0].fov.to_dict()}
     record = _write_config(run_dir, config, landmark, (record or {}).get("preset", preset or "fast"), run_inputs,
                            record)
 
-    model = CycleGAN(config, _denoisers(run_dir, config, data))
+    model = CycleGAN(config, _denoisers(run_dir, config, data), strategy)
     history: list[dict[str, float]] = []
     start = 0
     checkpoint = latest_checkpoint(run_dir / CHECKPOINTS)
@@ -241,26 +249,27 @@ def train_run(
         model.set_learning_rate(config.learning_rate_at(epoch))
         plan = data.plan(epoch)
         train_rows: list[dict[str, float]] = []
-        n_iter = len(plan.train) // config.batch_size
+        n_iter = len(plan.train) // data.global_batch
         began = time.perf_counter()
         with make_progress(_info_column()) as progress:
             task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=n_iter, info="")
-            for ct, eus, draws, slots in data.dataset(plan.train):
+            for ct, eus, draws, slots in model.distribute(data.dataset(plan.train)):
                 losses = model.train_step(ct, eus, draws, slots)
                 train_rows.append({k: float(v) for k, v in losses.items()})
                 done = len(train_rows)
-                rate = done * config.batch_size / max(time.perf_counter() - began, 1e-9)
+                rate = done * data.global_batch / max(time.perf_counter() - began, 1e-9)
                 progress.update(task, advance=1, info=_describe(train_rows[-1], rate))
         seconds = time.perf_counter() - began
         val_rows = [{k: float(v) for k, v in model.eval_step(ct, eus).items()}
-                    for ct, eus, _, _ in data.dataset(plan.validation)]
-        row: dict[str, float] = {"epoch": epoch + 1, "step": model.step_count, "learning_rate": model.learning_rate}
+                    for ct, eus, _, _ in model.distribute(data.dataset(plan.validation))]
+        row: dict[str, float] = {"epoch": epoch + 1, "step": model.step_count,
+                                 "learning_rate": float(f"{model.learning_rate:.7g}")}
         for name in LOSS_NAMES:
             row[f"train_{name}"] = _mean(train_rows, name)
         for name in LOSS_NAMES:
             row[f"val_{name}"] = _mean(val_rows, name)
         row["seconds"] = round(seconds, 3)
-        row["images_per_s"] = round(len(train_rows) * config.batch_size / max(seconds, 1e-9), 3)
+        row["images_per_s"] = round(len(train_rows) * data.global_batch / max(seconds, 1e-9), 3)
         history.append(row)
         # The checkpoint is the truth; the files after it can always be rebuilt from it.
         save_checkpoint(run_dir / CHECKPOINTS, epoch + 1, model.state_variables(),

@@ -19,7 +19,7 @@ LOSSES_CSV = "losses.csv"
 LOSSES_PNG = "losses.png"
 DENOISER_FILES = {"ct": "denoiser_ct.keras", "eus": "denoiser_eus.keras"}
 #: Fields a resumed run may change (the learning-rate schedule follows ``epochs``).
-RESUMABLE_FIELDS = ("epochs",)
+RESUMABLE_FIELDS = ("epochs", "distribute")
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
@@ -45,3 +45,10 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     return record
 
 
+def is_run_folder(run_dir: Path) -> bool:
+    """True when ``run_dir`` holds a CycleGAN run of any format version."""
+    try:
+        record = json.loads((Path(run_dir) / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(record, dict) and record.get("format") == RUN_FORMAT

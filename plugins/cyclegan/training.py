@@ -23,6 +23,18 @@ import tensorflow as tf
 from eusaug_plugins.cyclegan.config import CycleGANConfig
 from eusaug_plugins.cyclegan.networks import build_discriminator, build_generator
 
+def choose_strategy(mode: str = "auto") -> tf.distribute.Strategy | None:
+    """The distribution strategy for ``mode`` (see ``CycleGANConfig.distribute``); None: one device."""
+    if mode == "none":
+        return None
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy(gpus)
+    if mode == "mirrored":  # e.g. over logical CPU devices, to test the multi-GPU path
+        return tf.distribute.MirroredStrategy(gpus or [d.name for d in tf.config.list_logical_devices("CPU")])
+    return None
+
+
 #: Loss names, in the order of ``losses.csv``.
 LOSS_NAMES = ("generator", "discriminator", "cycle", "identity")
 
@@ -39,8 +51,12 @@ class ImagePool(tf.Module):
         super().__init__(name=name)
         self.size = int(size)
         shape = (max(self.size, 1), *image_shape)
-        self.images = tf.Variable(tf.zeros(shape, tf.float32), trainable=False, name=f"{name}_images")
-        self.count = tf.Variable(0, dtype=tf.int32, trainable=False, name=f"{name}_count")
+        # Under a multi-replica strategy each replica keeps its own pool (written locally,
+        # read from the first replica when saved).
+        local = {"synchronization": tf.VariableSynchronization.ON_READ,
+                 "aggregation": tf.VariableAggregation.ONLY_FIRST_REPLICA}
+        self.images = tf.Variable(tf.zeros(shape, tf.float32), trainable=False, name=f"{name}_images", **local)
+        self.count = tf.Variable(0, dtype=tf.int32, trainable=False, name=f"{name}_count", **local)
 
     def query(self, fakes: tf.Tensor, uniforms: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
         """``fakes`` ``(B, H, W, C)``, ``uniforms`` ``(B,)`` in [0, 1), ``indices`` ``(B,)`` in [0, size)."""
@@ -56,7 +72,8 @@ class ImagePool(tf.Module):
             old = tf.identity(self.images[slot])
             out.append(tf.where(swap, old, image))
             new = tf.where(tf.logical_or(filling, swap), image, old)
-            self.images.scatter_nd_update([[slot]], new[None])
+            # (a whole-buffer assign: per-replica variables have no scatter update)
+            self.images.assign(tf.tensor_scatter_nd_update(self.images.read_value(), [[slot]], new[None]))
             self.count.assign(tf.minimum(count + 1, self.size))
         return tf.stack(out)
 
@@ -81,33 +98,69 @@ class Denoisers:
 
 
 class CycleGAN:
-    """Four networks, two optimisers, two pools, and the compiled train/eval steps."""
+    """Four networks, two optimisers, two pools, and the compiled train/eval steps.
 
-    def __init__(self, config: CycleGANConfig, denoisers: Denoisers | None = None) -> None:
+    With a ``tf.distribute`` ``strategy`` of several replicas (e.g. ``MirroredStrategy``
+    over the visible GPUs) every replica trains on ``config.batch_size`` images per step,
+    gradients are averaged across replicas, and each replica keeps its own image pools.
+    Feed it batches of :attr:`global_batch_size` through :meth:`distribute`.
+    """
+
+    def __init__(self, config: CycleGANConfig, denoisers: Denoisers | None = None,
+                 strategy: tf.distribute.Strategy | None = None) -> None:
         self.config = config
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.replicas = int(self.strategy.num_replicas_in_sync)
         size, dtype, seed = config.image_size_px, config.dtype_policy, config.seed
-        self.g_ct2eus = build_generator(size, config.ngf, config.n_blocks, dtype=dtype, seed=seed, name="g_ct2eus")
-        self.g_eus2ct = build_generator(size, config.ngf, config.n_blocks, dtype=dtype, seed=seed + 1,
-                                        name="g_eus2ct")
-        self.d_eus = build_discriminator(size, config.ndf, config.n_disc_layers, dtype=dtype, seed=seed, name="d_eus")
-        self.d_ct = build_discriminator(size, config.ndf, config.n_disc_layers, dtype=dtype, seed=seed + 1,
-                                        name="d_ct")
+        with self.strategy.scope():
+            self.g_ct2eus = build_generator(size, config.ngf, config.n_blocks, dtype=dtype, seed=seed,
+                                            name="g_ct2eus")
+            self.g_eus2ct = build_generator(size, config.ngf, config.n_blocks, dtype=dtype, seed=seed + 1,
+                                            name="g_eus2ct")
+            self.d_eus = build_discriminator(size, config.ndf, config.n_disc_layers, dtype=dtype, seed=seed,
+                                             name="d_eus")
+            self.d_ct = build_discriminator(size, config.ndf, config.n_disc_layers, dtype=dtype, seed=seed + 1,
+                                            name="d_ct")
+            self.opt_g = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, name="adam_g")
+            self.opt_d = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, name="adam_d")
+            self.opt_g.build(self.generator_variables)
+            self.opt_d.build(self.discriminator_variables)
+            shape = (size, size, 1)
+            self.pool_eus = ImagePool(config.pool_size, shape, "pool_eus")
+            self.pool_ct = ImagePool(config.pool_size, shape, "pool_ct")
         self.denoisers = denoisers or Denoisers()
-        self.opt_g = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, name="adam_g")
-        self.opt_d = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, name="adam_d")
-        self.opt_g.build(self.generator_variables)
-        self.opt_d.build(self.discriminator_variables)
-        shape = (size, size, 1)
-        self.pool_eus = ImagePool(config.pool_size, shape, "pool_eus")
-        self.pool_ct = ImagePool(config.pool_size, shape, "pool_ct")
-        batch = config.batch_size
-        image = tf.TensorSpec((batch, size, size, 1), tf.float32)
-        draws = tf.TensorSpec((batch, 2), tf.float32)
-        slots = tf.TensorSpec((batch, 2), tf.int32)
         jit = config.jit_compile
-        self.train_step = tf.function(self._train_step, input_signature=[image, image, draws, slots], jit_compile=jit)
-        self.eval_step = tf.function(self._eval_step, input_signature=[image, image], jit_compile=jit)
+        if self.replicas == 1:
+            batch = config.batch_size
+            image = tf.TensorSpec((batch, size, size, 1), tf.float32)
+            draws = tf.TensorSpec((batch, 2), tf.float32)
+            slots = tf.TensorSpec((batch, 2), tf.int32)
+            self.train_step = tf.function(self._train_step, input_signature=[image, image, draws, slots],
+                                          jit_compile=jit)
+            self.eval_step = tf.function(self._eval_step, input_signature=[image, image], jit_compile=jit)
+        else:
+            self.train_step = tf.function(self._replicated(self._train_step))
+            self.eval_step = tf.function(self._replicated(self._eval_step))
         self._translate = tf.function(self._both_ways, reduce_retracing=True)
+
+    @property
+    def global_batch_size(self) -> int:
+        """Images per step over all replicas."""
+        return self.config.batch_size * self.replicas
+
+    def distribute(self, dataset: tf.data.Dataset) -> Any:
+        """``dataset`` (batches of :attr:`global_batch_size`) split over the replicas."""
+        if self.replicas == 1:
+            return dataset
+        return self.strategy.experimental_distribute_dataset(dataset)
+
+    def _replicated(self, step: Any) -> Any:
+        def run(*args: Any) -> dict[str, tf.Tensor]:
+            per_replica = self.strategy.run(step, args=args)
+            return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                    for k, v in per_replica.items()}
+
+        return run
 
     # -- variables
     @property
@@ -197,13 +250,16 @@ class CycleGAN:
         with tf.GradientTape() as tape:
             losses, fake_eus, fake_ct = self._generator_losses(ct, eus)
             total = losses["generator"] + losses["cycle"] + losses["identity"]
+            # Replicas' gradients are summed when applied: average them instead.
+            total = total / self.replicas
         self.opt_g.apply_gradients(zip(tape.gradient(total, g_vars), g_vars))
         pooled_eus = self.pool_eus.query(tf.stop_gradient(fake_eus), pool_draws[:, 0], pool_slots[:, 0])
         pooled_ct = self.pool_ct.query(tf.stop_gradient(fake_ct), pool_draws[:, 1], pool_slots[:, 1])
         d_vars = self.discriminator_variables
         with tf.GradientTape() as tape:
             d_loss = self._discriminator_loss(ct, eus, pooled_ct, pooled_eus)
-        self.opt_d.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+            d_scaled = d_loss / self.replicas
+        self.opt_d.apply_gradients(zip(tape.gradient(d_scaled, d_vars), d_vars))
         return {**losses, "discriminator": d_loss}
 
     def _eval_step(self, ct: tf.Tensor, eus: tf.Tensor) -> dict[str, tf.Tensor]:

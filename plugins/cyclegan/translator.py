@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from eusaug import EusaugError, HUWindow, Planes, TrainableTranslator
+from eusaug import EusaugError, FieldOfView, HUWindow, Planes, TrainableTranslator
 from eusaug.checkpoint import load_keras_model
 
 from eusaug_plugins.cyclegan.config import CycleGANConfig
@@ -23,7 +23,7 @@ class CycleGANTranslator(TrainableTranslator):
     needs_model: ClassVar[bool] = True
 
     def __init__(self, generator: Any, config: CycleGANConfig, batch_size: int = 8,
-                 source: Path | None = None) -> None:
+                 source: Path | None = None, field_of_view: FieldOfView | None = None) -> None:
         import tensorflow as tf
 
         if batch_size < 1:
@@ -32,6 +32,8 @@ class CycleGANTranslator(TrainableTranslator):
         self.config = config
         self.batch_size = int(batch_size)
         self.source = source
+        #: The field of view the model was trained on (its grid is the training size).
+        self.field_of_view = field_of_view
         self.window = HUWindow(config.hu_level, config.hu_width)
         spec = tf.TensorSpec((None, None, None, 1), tf.float32)
         self._forward = tf.function(lambda x: generator(x, training=False), input_signature=[spec])
@@ -67,7 +69,9 @@ class CycleGANTranslator(TrainableTranslator):
 
         config = CycleGANConfig.from_dict(record["config"]) if record else cls._config_from_model(path)
         generator = load_keras_model(path)
-        return cls(generator, config, source=path, **options)
+        fov = (record or {}).get("inputs", {}).get("field_of_view")
+        fov = None if fov is None else FieldOfView.from_dict(fov)
+        return cls(generator, config, source=path, field_of_view=fov, **options)
 
     @staticmethod
     def _config_from_model(path: Path) -> CycleGANConfig:

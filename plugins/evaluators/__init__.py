@@ -6,11 +6,12 @@ through the ``eusaug`` entry-point group like any third-party evaluator.
 
 from __future__ import annotations
 
-from eusaug import hookimpl
 from eusaug_plugins.evaluators.classifier import ClassifierEvaluator
 from eusaug_plugins.evaluators.fid import FIDEvaluator
 from eusaug_plugins.evaluators.gradcam import GradCamEvaluator
 from eusaug_plugins.evaluators.mcnemar import McNemarEvaluator
+
+from eusaug import hookimpl
 
 __all__ = ["ClassifierEvaluator", "FIDEvaluator", "GradCamEvaluator", "McNemarEvaluator", "eusaug_evaluators"]
 

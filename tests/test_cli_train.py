@@ -1,0 +1,100 @@
+"""``eusaug train`` and ``eusaug models`` from the command line: a tiny run, and clean errors."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from eusaug import FieldOfView, load_case, sample_ct_path, sample_labels_path
+from eusaug.cli import main
+from eusaug.cli.train_cmd import parse_set
+from eusaug.imageio import write_png
+from eusaug.poses import sample_poses, save_poses
+
+TINY = ["--image-size", "32", "--ngf", "8", "--blocks", "1", "--precision", "fp32", "--no-denoiser",
+        "--set", "ndf=8", "--set", "n_disc_layers=2", "--set", "crop_margin_px=4", "--set", "pool_size=2"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli_train")
+    case = load_case(sample_ct_path(), sample_labels_path())
+    fov = FieldOfView(height_px=32, width_px=32)
+    liver = save_poses(root / "liver.json", sample_poses(case, "liver", 4, seed=2, fov=fov))
+    frames = root / "eus"
+    frames.mkdir()
+    for k in range(5):
+        write_png(frames / f"{k}.png", np.random.default_rng(k).uniform(-1, 1, (40, 44)).astype(np.float32))
+    (root / "empty").mkdir()
+    (root / "small").mkdir()
+    write_png(root / "small" / "a.png", np.zeros((20, 20), np.float32))
+    return {"root": root, "poses": liver, "eus": frames}
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(main, ["--quiet", *args])
+
+
+def base(inputs: dict[str, Path], run_dir: Path, eus: Path | None = None) -> list[str]:
+    return ["train", "--ct", str(sample_ct_path()), "--labels", str(sample_labels_path()), "--poses",
+            str(inputs["poses"]), "--eus", str(eus or inputs["eus"]), "--landmark", "liver", "-o", str(run_dir)]
+
+
+def test_tiny_run_trains_registers_and_resumes(inputs, tmp_path) -> None:
+    result = run(*base(inputs, tmp_path / "run"), "--preset", "fast", "--epochs", "2", "--stop-after", "1", *TINY)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(tmp_path / "run" / "losses.csv")))
+    assert [r["epoch"] for r in rows] == ["1"]
+    listing = run("models")
+    assert "liver" in listing.output and "cyclegan" in listing.output
+    # Running again on the folder resumes it (settings come from the run itself).
+    again = run(*base(inputs, tmp_path / "run"), "--resume")
+    assert again.exit_code == 0, again.output
+    assert [r["epoch"] for r in csv.DictReader(open(tmp_path / "run" / "losses.csv"))] == ["1", "2"]
+    forgot = run("models", "--forget", str(tmp_path / "run"))
+    assert "forgot 1 entry" in forgot.output
+
+
+@pytest.mark.parametrize(
+    "extra, eus, message",
+    [
+        (["--set", "ngf=0"], None, "ngf=0 is out of range"),
+        (["--set", "colour=1"], None, "Unknown CycleGAN option(s) colour"),
+        (["--image-size", "30"], None, "image_size_px=30 is out of range"),
+        (["--resume"], None, "holds no run to resume"),
+        ([], "empty", "holds no images"),
+        ([], "missing", "does not exist or is not a folder"),
+        (["--image-size", "32"], "small", "smaller than the training size 32"),
+        (["--poses", "EXTRA"], None, "1 CT volume(s) but 2 poses file(s)"),
+        (["--translator", "raysim"], None, "needs no training"),
+        (["--resume", "--force"], None, "contradict"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(inputs, tmp_path, extra, eus, message) -> None:
+    extra = [str(inputs["poses"]) if e == "EXTRA" else e for e in extra]
+    eus_dir = inputs["root"] / eus if eus else None
+    result = run(*base(inputs, tmp_path / "run", eus_dir), *extra)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_poses_for_another_landmark_or_ct_are_refused(inputs, tmp_path) -> None:
+    result = run(*base(inputs, tmp_path / "run")[:-4], "--landmark", "aorta", "-o", str(tmp_path / "run"))
+    assert result.exit_code == 2 and "sampled for landmark 'liver', not 'aorta'" in result.output
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ct"
+    other = ["train", "--ct", str(data / "totalseg_abdomen_ct.nii.gz"), "--labels",
+             str(data / "totalseg_abdomen_labels.nii.gz"), "--poses", str(inputs["poses"]), "--eus",
+             str(inputs["eus"]), "--landmark", "liver", "-o", str(tmp_path / "run")]
+    result = run(*other)
+    assert result.exit_code == 2 and "made from another volume" in result.output
+
+
+def test_parse_set_types_values() -> None:
+    assert parse_set(("ngf=16", "denoiser=False", "learning_rate=1e-4", "precision=fp32", "decay_start_epoch=none")) \
+        == {"ngf": 16, "denoiser": False, "learning_rate": 1e-4, "precision": "fp32", "decay_start_epoch": None}
