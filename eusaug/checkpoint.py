@@ -59,7 +59,7 @@ def save_checkpoint(
     target = folder / checkpoint_name(epoch)
     arrays = {name: np.asarray(value) for name, value in variables.items()}
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     with atomic_directory(target, force=True) as tmp:
         (tmp / VARIABLES_FILE).write_bytes(buffer.getvalue())
         record = {

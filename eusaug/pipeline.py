@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -183,11 +184,16 @@ def _stage_real(ctx: RunContext, folder: Path) -> dict[str, Any]:
     rows: dict[str, list[tuple[Path, str]]] = {"real_train": [], "real_test": []}
     for landmark in cfg.landmarks:
         for role, n in (("real_train", cfg.real_train_per_landmark), ("real_test", cfg.real_test_per_landmark)):
-            out = folder / role / landmark
-            synthesize(case_input.ct, landmark, n, out, labels=case_input.labels,
+            raw = folder / "raysim" / role / landmark
+            synthesize(case_input.ct, landmark, n, raw, labels=case_input.labels,
                        poses=ctx.poses_file(case_input, landmark, role), translator="raysim",
                        preset=cfg.label_preset, seed=cfg.seed, registry=ctx.registry)
-            rows[role].extend((p, landmark) for p in synthesized_images(out))
+            # A folder of frames only (no label planes), as the CycleGAN's target domain expects.
+            frames = folder / role / landmark
+            frames.mkdir(parents=True)
+            for image in synthesized_images(raw):
+                os.link(image, frames / image.name)
+                rows[role].append((frames / image.name, landmark))
     write_labelled_csv(folder / "train.csv", rows["real_train"])
     write_labelled_csv(folder / "test.csv", rows["real_test"])
     return {"source": "raysim frames from other poses", "train": len(rows["real_train"]),

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eusaug.imageio import list_images
-from eusaug.protocol import synthesized_images
 from eusaug.report import Report
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def _fig1_rows(ctx: RunContext) -> tuple[list[list[Path | None]], list[str]]:
         if ctx.eus_dir is not None:
             reals = list_images(ctx.eus_dir / landmark, recursive=True)
         else:
-            reals = synthesized_images(ctx.root / "real" / "real_train" / landmark)
+            reals = list_images(ctx.root / "real" / "real_train" / landmark)
         for k in range(2):
             ct = synth / "ct" / landmark / f"ct_{k:04d}.png"
             raysim = synth / "raysim" / landmark / first_case / f"seus_{k:04d}.png"

@@ -53,7 +53,9 @@ class Planes:
 
     ``hu``: ``(N, H, W)`` float32 HU (air, -1024, outside the CT); ``labels``: ``(N, H, W)``
     integer label ids (0 outside the CT); ``mask``: ``(N, H, W)`` bool, True inside the
-    field of view; ``poses``: ``(N, 4, 4)`` float64 world mm.
+    field of view; ``poses``: ``(N, 4, 4)`` float64 world mm; ``preset``: the label preset
+    that names the ids in ``labels`` (None when unknown), so translators that use labels
+    read BTCV and TotalSegmentator maps alike.
     """
 
     hu: np.ndarray
@@ -61,6 +63,7 @@ class Planes:
     mask: np.ndarray
     poses: np.ndarray
     fov: FieldOfView
+    preset: LabelPreset | None = None
 
     def __len__(self) -> int:
         return int(self.hu.shape[0])
@@ -71,7 +74,8 @@ class Planes:
         return np.where(self.mask, unit, np.float32(-1.0)).astype(np.float32, copy=False)
 
     def subset(self, index: np.ndarray | slice | list[int]) -> Planes:
-        return Planes(self.hu[index], self.labels[index], self.mask[index], self.poses[index], self.fov)
+        return Planes(self.hu[index], self.labels[index], self.mask[index], self.poses[index], self.fov,
+                      self.preset)
 
 
 def reference_slice(case: CTCase, poses: np.ndarray, fov: FieldOfView) -> Planes:
@@ -88,7 +92,7 @@ def reference_slice(case: CTCase, poses: np.ndarray, fov: FieldOfView) -> Planes
     hu = map_coordinates(case.ct.hu, coords, order=1, mode="constant", cval=AIR_HU).astype(np.float32)
     labels = map_coordinates(case.labels.ids, coords, order=0, mode="constant", cval=0)
     mask = np.broadcast_to(fov.mask(), hu.shape).copy()
-    return Planes(hu, labels.astype(case.labels.ids.dtype), mask, poses, fov)
+    return Planes(hu, labels.astype(case.labels.ids.dtype), mask, poses, fov, case.preset)
 
 
 @dataclass(frozen=True)
@@ -184,4 +188,7 @@ def slice_case(
         instance = slicer
     if not isinstance(instance, Slicer):
         raise EusaugError(f"{instance!r} is not a slicer plugin: pass a slicer name or Slicer instance.")
-    return instance.slice(case, poses, fov)
+    planes = instance.slice(case, poses, fov)
+    if planes.preset is None:
+        planes.preset = case.preset
+    return planes

@@ -114,7 +114,7 @@ def synthesize(
                           "or choose another output folder.")
     registry = registry or Registry()
     instance, model_path = load_translator(translator, landmark, model, registry)
-    case = load_case(ct, labels, preset)
+    case = load_case(Path(ct), None if labels is None else Path(labels), preset)
     case.mask(landmark)
     size = getattr(instance, "image_size_px", None)
     trained_fov = getattr(instance, "field_of_view", None)

@@ -73,7 +73,7 @@ def train_translator(
 
     cases, pose_sets = [], []
     for ct_path, labels_path, poses_path in zip(ct, labels, poses):
-        case = load_case(ct_path, labels_path, label_preset)
+        case = load_case(Path(ct_path), None if labels_path is None else Path(labels_path), label_preset)
         case.mask(landmark)
         pose_set = load_poses(poses_path, case=case)
         if normalise_name(str(pose_set.landmark)) != normalise_name(landmark):

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
-from eusaug import EusaugError, Planes, Translator, get_preset, hookimpl
+from eusaug import EusaugError, LabelPreset, Planes, Translator, get_preset, hookimpl
 from eusaug.geometry import FieldOfView
 from eusaug.scan_convert import BeamGrid
 
@@ -85,7 +85,8 @@ class RaySimParams:
     #: Gaussian smoothing (sigma) of the HU plane and of the fluid mask before simulation;
     #: it hides the staircase of 3 mm CT voxels that would otherwise draw jagged interfaces.
     ct_smoothing_mm: float = 1.5
-    #: Label preset that names the ids in ``Planes.labels``; None uses HU only.
+    #: Label preset that names the ids in ``Planes.labels`` when the planes carry none
+    #: (``Planes.preset`` wins); None ignores labels and uses HU only.
     label_preset: str | None = "totalsegmentator"
     #: Electronic noise, dB relative to diffuse soft tissue at the transducer (before TGC).
     noise_db: float = -60.0
@@ -221,13 +222,15 @@ class RaySim(Translator):
             )
         base = PRESETS[preset]
         self.params = replace(base, **{k: _coerce(k, v, getattr(base, k)) for k, v in overrides.items()})
-        self._fluid_ids = np.zeros(0, dtype=np.int64)
-        if self.params.label_preset is not None:
-            label_preset = get_preset(self.params.label_preset)
-            self._fluid_ids = np.array(
-                sorted(label_preset.ids[n] for n in self.params.fluid_labels if n in label_preset.ids), dtype=np.int64
-            )
+        self._default_preset = None if self.params.label_preset is None else get_preset(self.params.label_preset)
         self._grids: dict[FieldOfView, BeamGrid] = {}
+
+    def _fluid_ids(self, planes_preset: LabelPreset | None) -> np.ndarray:
+        """Label ids drawn as fluid: named by the planes' own preset, else by ``label_preset``."""
+        if self._default_preset is None:
+            return np.zeros(0, dtype=np.int64)
+        preset = planes_preset or self._default_preset
+        return np.array(sorted(preset.ids[n] for n in self.params.fluid_labels if n in preset.ids), dtype=np.int64)
 
     @classmethod
     def load(cls, model: Path | None = None, **options: Any) -> RaySim:
@@ -296,8 +299,9 @@ class RaySim(Translator):
         tissue = tissue_lookup(grid.to_beams(hu_plane))
         echogenicity = tissue["echogenicity"]
         fluid = None
-        if self._fluid_ids.size:
-            fluid_plane = np.isin(planes.labels, self._fluid_ids).astype(np.float32)
+        fluid_ids = self._fluid_ids(planes.preset)
+        if fluid_ids.size:
+            fluid_plane = np.isin(planes.labels, fluid_ids).astype(np.float32)
             if fluid_plane.any():
                 if sigma_px > 0:
                     gaussian_filter(fluid_plane, (0, sigma_px, sigma_px), output=fluid_plane, mode="nearest", truncate=3.0)

@@ -117,6 +117,25 @@ def test_fluid_labels_are_anechoic_only_with_a_label_preset() -> None:
     assert abs(hu_only[:, lumen].mean() - hu_only[:, ring].mean()) < 0.05
 
 
+def test_planes_preset_names_the_fluid_labels() -> None:
+    """A BTCV label map (aorta = 8) is read with the planes' own preset, not TotalSegmentator's."""
+    from dataclasses import replace
+
+    from eusaug import get_preset
+
+    fov = FieldOfView(kind="rectangle", height_px=96, width_px=96)
+    u, v = fov.pixel_coordinates_mm()
+    vessel = np.hypot(u, v - 25) < 8
+    btcv_aorta = get_preset("btcv").id_of("aorta")
+    planes = phantom(fov, lambda u, d: np.full_like(d, 40.0), n=2, labels=np.where(vessel, btcv_aorta, 0))
+    lumen = np.hypot(u, v - 25) < 6
+    ring = (np.hypot(u, v - 25) > 10) & (np.hypot(u, v - 25) < 16)
+    as_btcv = RaySim().translate(replace(planes, preset=get_preset("btcv")), np.random.default_rng(4))
+    as_totalseg = RaySim().translate(replace(planes, preset=get_preset("totalsegmentator")), np.random.default_rng(4))
+    assert as_btcv[:, lumen].mean() < as_btcv[:, ring].mean() - 0.3  # 8 is the aorta in BTCV
+    assert abs(as_totalseg[:, lumen].mean() - as_totalseg[:, ring].mean()) < 0.05  # 8 is an adrenal gland there
+
+
 def test_output_range_mask_and_seeds() -> None:
     fov = FieldOfView(kind="sector", height_px=64, width_px=80)
     planes = phantom(fov, lambda u, d: np.where(d % 10 < 5, 40.0, -100.0), n=3)

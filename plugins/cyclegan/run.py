@@ -177,6 +177,7 @@ def _write_losses(run_dir: Path, history: list[dict[str, float]]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
     fig, axes = plt.subplots(1, len(LOSS_NAMES), figsize=(4 * len(LOSS_NAMES), 3.2))
@@ -187,6 +188,7 @@ def _write_losses(run_dir: Path, history: list[dict[str, float]]) -> None:
             ax.plot(epochs, val, "s--", label="validation")
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
     fig.tight_layout()
     png = io.BytesIO()
@@ -280,7 +282,8 @@ def train_run(
         _write_losses(run_dir, history)
         if on_epoch is not None:
             on_epoch(row)
-    if not (run_dir / GENERATOR_FILE).is_file():
+    if start == end or not (run_dir / GENERATOR_FILE).is_file():
+        # Nothing trained now: export again, in case a kill came between checkpoint and export.
         save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
     _write_losses(run_dir, history)
     return run_dir / GENERATOR_FILE
