@@ -247,7 +247,7 @@ def _stage_synth(ctx: RunContext, folder: Path) -> dict[str, Any]:
     cfg = ctx.config
     rows: dict[str, list[tuple[Path, str]]] = {"cyclegan": [], "raysim": []}
     for landmark in cfg.landmarks:
-        for case_input, case in ctx.cases:
+        for case_input, _ in ctx.cases:
             poses = ctx.poses_file(case_input, landmark, "synth")
             for translator in ("cyclegan", "raysim"):
                 model = ctx.root / f"cyclegan-{landmark}" if translator == "cyclegan" else None
@@ -353,7 +353,7 @@ def run_pipeline(
     if eus is not None:
         check_eus_dir(eus, config.landmarks)
     loaded = [(c, load_case(c.ct, c.labels, config.label_preset)) for c in cases]
-    for case_input, case in loaded:
+    for _, case in loaded:
         for landmark in ("stomach", *config.landmarks):
             case.mask(landmark)  # fail now, not after an hour of training
     registry = registry or Registry()

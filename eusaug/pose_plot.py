@@ -79,7 +79,7 @@ def plot_pose_sets(
                 dots = surface.sample_points(3000, rng)
                 dots = dots[((dots >= low) & (dots <= high)).all(axis=1)]  # a big liver would swamp the view
                 ax.scatter(*dots.T, s=1, color=landmark_colour(name, k), alpha=0.12, depthshade=False)
-        for k, pose_set in enumerate(sets):
+        for pose_set in sets:
             colour = landmark_colour(pose_set.landmark, landmarks.index(pose_set.landmark))
             shown = _thin(len(pose_set), max_poses, rng)
             origin, beam = pose_set.positions_mm[shown], pose_set.beams[shown]

@@ -92,7 +92,9 @@ def test_speckle_is_rayleigh() -> None:
 
 def test_bone_casts_a_shadow() -> None:
     fov = FieldOfView(kind="rectangle", height_px=128, width_px=128, width_mm=40.0)
-    bone = lambda u, d: np.where((np.abs(u) < 8) & (d > 15) & (d < 18), 1000.0, 40.0)
+    def bone(u, d):
+        return np.where((np.abs(u) < 8) & (d > 15) & (d < 18), 1000.0, 40.0)
+
     image = RaySim().translate(phantom(fov, bone, n=2), np.random.default_rng(3))
     u, v = fov.pixel_coordinates_mm()
     deep = (v > 25) & (v < 45) & fov.mask()
