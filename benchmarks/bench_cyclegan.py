@@ -32,12 +32,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-from eusaug import FieldOfView, Planes  # noqa: E402
 from eusaug_plugins.cyclegan.config import resolve_config  # noqa: E402
 from eusaug_plugins.cyclegan.denoiser import build_denoiser  # noqa: E402
 from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers, _l1, _mse  # noqa: E402
 from eusaug_plugins.cyclegan.translator import CycleGANTranslator  # noqa: E402
+
+from eusaug import FieldOfView, Planes  # noqa: E402
 
 #: The issue's reference figures on this kind of machine (PyTorch junyanz CycleGAN).
 REFERENCE = {

@@ -5,8 +5,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-
-from eusaug.checkpoint import load_keras_model, save_keras_model
 from eusaug_plugins.cyclegan.config import PRESETS
 from eusaug_plugins.cyclegan.networks import (
     InstanceNormalization,
@@ -14,6 +12,8 @@ from eusaug_plugins.cyclegan.networks import (
     build_discriminator,
     build_generator,
 )
+
+from eusaug.checkpoint import load_keras_model, save_keras_model
 
 
 def _images(n: int, size: int, seed: int = 0) -> np.ndarray:

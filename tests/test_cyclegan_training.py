@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from eusaug_plugins.cyclegan.config import CycleGANConfig, parse_override, resolve_config
+from eusaug_plugins.cyclegan.data import PlaneSource, TrainingData, load_eus_frames
+from eusaug_plugins.cyclegan.run import train_run
+from eusaug_plugins.cyclegan.training import CycleGAN, ImagePool
 
 from eusaug import FieldOfView, get_preset, pose_from_axes, reference_slice
 from eusaug.errors import EusaugError
 from eusaug.imageio import write_png
 from eusaug.volume import CTCase, CTVolume, LabelMap
-from eusaug_plugins.cyclegan.config import CycleGANConfig, parse_override, resolve_config
-from eusaug_plugins.cyclegan.data import PlaneSource, TrainingData, load_eus_frames
-from eusaug_plugins.cyclegan.run import train_run
-from eusaug_plugins.cyclegan.training import CycleGAN, ImagePool
 
 TINY = dict(image_size_px=32, ngf=8, ndf=8, n_blocks=1, n_disc_layers=2, pool_size=3, crop_margin_px=4,
             denoiser=False)

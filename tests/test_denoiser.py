@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+from eusaug_plugins.cyclegan.denoiser import denoise, random_patches, train_denoiser
 
 from eusaug.checkpoint import save_keras_model
-from eusaug_plugins.cyclegan.denoiser import denoise, random_patches, train_denoiser
 
 
 def _smooth_images(n: int, size: int, rng: np.random.Generator) -> np.ndarray:

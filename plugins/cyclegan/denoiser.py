@@ -19,7 +19,6 @@ import tensorflow as tf
 from keras import layers
 
 
-
 @keras.saving.register_keras_serializable(package="eusaug")
 class NoiseSubtract(layers.Subtract):
     """``noisy - predicted_noise``: the residual-learning output of DnCNN."""

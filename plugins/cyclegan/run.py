@@ -26,12 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from eusaug import EusaugError, __version__
-from eusaug.atomic import write_bytes, write_text
-from eusaug.checkpoint import latest_checkpoint, load_checkpoint, load_keras_model, save_checkpoint, save_keras_model
-from eusaug.progress import make_progress
-
 from eusaug_plugins.cyclegan.config import PRESETS, CycleGANConfig, resolve_config
 from eusaug_plugins.cyclegan.data import EUSFrames, PlaneSource, SliceFn, TrainingData, load_eus_frames
 from eusaug_plugins.cyclegan.runfolder import (
@@ -49,6 +43,12 @@ from eusaug_plugins.cyclegan.runfolder import (
     read_run_config,
 )
 from eusaug_plugins.cyclegan.training import LOSS_NAMES, CycleGAN, Denoisers, choose_strategy
+
+from eusaug import EusaugError, __version__
+from eusaug.atomic import write_bytes, write_text
+from eusaug.checkpoint import latest_checkpoint, load_checkpoint, load_keras_model, save_checkpoint, save_keras_model
+from eusaug.progress import make_progress
+
 
 def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[str, Any], resume: bool,
              force: bool) -> tuple[CycleGANConfig, dict[str, Any] | None]:
@@ -128,7 +128,7 @@ def _denoisers(run_dir: Path, config: CycleGANConfig, data: TrainingData) -> Den
             model = train_denoiser(
                 images, config.denoiser_steps, rng, depth=config.denoiser_depth, filters=config.denoiser_filters,
                 sigma_max=config.denoise_sigma_max, patch_px=config.denoiser_patch_px, seed=config.seed + index,
-                name=f"denoiser_{domain}", dtype=config.dtype_policy, on_step=lambda i, loss: progress.advance(task),
+                name=f"denoiser_{domain}", dtype=config.dtype_policy, on_step=lambda i, loss, t=task: progress.advance(t),
             )
         save_keras_model(model, path)
         models[domain] = model

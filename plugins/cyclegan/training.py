@@ -19,9 +19,9 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-
 from eusaug_plugins.cyclegan.config import CycleGANConfig
 from eusaug_plugins.cyclegan.networks import build_discriminator, build_generator
+
 
 def choose_strategy(mode: str = "auto") -> tf.distribute.Strategy | None:
     """The distribution strategy for ``mode`` (see ``CycleGANConfig.distribute``); None: one device."""

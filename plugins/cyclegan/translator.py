@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from eusaug_plugins.cyclegan.config import CycleGANConfig
+from eusaug_plugins.cyclegan.runfolder import CONFIG_FILE, GENERATOR_FILE, read_run_config
 
 from eusaug import EusaugError, FieldOfView, HUWindow, Planes, TrainableTranslator
 from eusaug.checkpoint import load_keras_model
-
-from eusaug_plugins.cyclegan.config import CycleGANConfig
-from eusaug_plugins.cyclegan.runfolder import CONFIG_FILE, GENERATOR_FILE, read_run_config
 
 
 class CycleGANTranslator(TrainableTranslator):
@@ -110,11 +109,11 @@ class CycleGANTranslator(TrainableTranslator):
         ``landmark``, and optionally ``preset``, ``overrides``, ``resume``, ``force``,
         ``slicer``, ``registry``, ``stop_after``, ``inputs``.
         """
-        from eusaug.registry import Registry
-        from eusaug.slicing import slice_case
-
         from eusaug_plugins.cyclegan.data import PlaneSource
         from eusaug_plugins.cyclegan.run import train_run
+
+        from eusaug.registry import Registry
+        from eusaug.slicing import slice_case
 
         cases, pose_sets = options.pop("cases"), options.pop("pose_sets")
         slicer_name = options.pop("slicer", "plane")
