@@ -345,14 +345,9 @@ def classification_metrics(true: Sequence[str], predicted: Sequence[str], classe
 
 def save_classifier(model: keras.Model, path: Path, metadata: Mapping[str, Any]) -> Path:
     """Save ``model`` as ``.keras`` (atomically) and its metadata as JSON beside it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Keras insists on the .keras suffix, so the temporary name ends with it too.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from eusaug.checkpoint import save_keras_model
+
+    save_keras_model(model, path)
     write_json(path.with_suffix(".json"), metadata)
     return path
 

@@ -242,20 +242,22 @@ def _stage_cyclegan(ctx: RunContext, landmark: str, index: int) -> Callable[[Pat
 def _stage_synth(ctx: RunContext, folder: Path) -> dict[str, Any]:
     from eusaug.poses import load_poses
     from eusaug.slicing import slice_case
-    from eusaug.synth import synthesize
+    from eusaug.synth import load_translator, synthesize
 
     cfg = ctx.config
     rows: dict[str, list[tuple[Path, str]]] = {"cyclegan": [], "raysim": []}
     for landmark in cfg.landmarks:
+        models = {"cyclegan": ctx.root / f"cyclegan-{landmark}", "raysim": None}
+        # One loaded translator per landmark, reused for every CT.
+        translators = {name: load_translator(name, landmark, model, ctx.registry)[0] for name, model in models.items()}
         for case_input, _ in ctx.cases:
             poses = ctx.poses_file(case_input, landmark, "synth")
-            for translator in ("cyclegan", "raysim"):
-                model = ctx.root / f"cyclegan-{landmark}" if translator == "cyclegan" else None
-                out = folder / translator / landmark / case_input.name
+            for name, translator in translators.items():
+                out = folder / name / landmark / case_input.name
                 synthesize(case_input.ct, landmark, cfg.synth_per_case, out, labels=case_input.labels,
-                           model=model, poses=poses, translator=translator, preset=cfg.label_preset,
+                           model=models[name], poses=poses, translator=translator, preset=cfg.label_preset,
                            seed=cfg.seed, registry=ctx.registry)
-                rows[translator].extend((p, landmark) for p in synthesized_images(out))
+                rows[name].extend((p, landmark) for p in synthesized_images(out))
         case_input, case = ctx.cases[0]
         pose_set = load_poses(ctx.poses_file(case_input, landmark, "synth"), case=case)
         planes = slice_case(case, pose_set.poses[:4], ctx.fov, registry=ctx.registry)

@@ -84,7 +84,7 @@ def synthesize(
     labels: str | os.PathLike[str] | None = None,
     model: str | os.PathLike[str] | None = None,
     poses: str | os.PathLike[str] | None = None,
-    translator: str = "cyclegan",
+    translator: str | Translator = "cyclegan",
     preset: str = "totalsegmentator",
     seed: int = 0,
     batch_size: int = 8,
@@ -113,7 +113,12 @@ def synthesize(
         raise EusaugError(f"{output_dir} already exists and is not empty: pass --force to replace it, "
                           "or choose another output folder.")
     registry = registry or Registry()
-    instance, model_path = load_translator(translator, landmark, model, registry)
+    if isinstance(translator, Translator):
+        # A ready instance (e.g. one model reused for several CTs): ``model`` only labels the rows.
+        instance, model_path = translator, (Path(model) if model is not None else None)
+        translator = instance.name
+    else:
+        instance, model_path = load_translator(translator, landmark, model, registry)
     case = load_case(Path(ct), None if labels is None else Path(labels), preset)
     case.mask(landmark)
     size = getattr(instance, "image_size_px", None)

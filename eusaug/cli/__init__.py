@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 
-# TensorFlow's C++ start-up chatter would bury the command's own output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import click
 
 from eusaug import __version__
@@ -33,6 +30,9 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     """Synthetic endoscopic ultrasound from CT, for augmenting classifier training."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    # TensorFlow's C++ start-up chatter (no CUDA driver, oneDNN notes) would bury the
+    # command's own output; errors still arrive as Python exceptions. --debug shows it.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug else "3")
     set_quiet(quiet)
 
 
