@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import click
@@ -33,6 +34,8 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     # TensorFlow's C++ start-up chatter (no CUDA driver, oneDNN notes) would bury the
     # command's own output; errors still arrive as Python exceptions. --debug shows it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug else "3")
+    # Retracing notes when a run trains one model per landmark are expected, not a problem.
+    logging.getLogger("tensorflow").setLevel(logging.DEBUG if debug else logging.ERROR)
     set_quiet(quiet)
 
 
