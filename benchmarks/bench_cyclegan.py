@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 
@@ -38,6 +36,7 @@ from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers, _l1, _mse  # n
 from eusaug_plugins.cyclegan.translator import CycleGANTranslator  # noqa: E402
 
 from eusaug import FieldOfView, Planes  # noqa: E402
+from eusaug.protocol import cpu_name  # noqa: E402
 
 #: The issue's reference figures on this kind of machine (PyTorch junyanz CycleGAN).
 REFERENCE = {
@@ -68,17 +67,6 @@ class PlainCycleGAN(CycleGAN):
 
         return half(self.d_eus, self.denoisers.eus, real_eus, fake_eus) + half(
             self.d_ct, self.denoisers.ct, real_ct, fake_ct)
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
 
 
 def timed(func: Callable[[], object], iterations: int, warmup: int) -> tuple[float, float]:

@@ -14,8 +14,6 @@ When no real frames are given, the "real" domain is raysim frames simulated from
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +33,7 @@ from eusaug.protocol import (
     write_labelled_csv,
 )
 from eusaug.registry import Registry
+from eusaug.results import write_csv, write_json
 from eusaug.stages import Stage, StageResult, run_stages
 from eusaug.volume import CTCase, load_case
 
@@ -277,10 +276,7 @@ def _stage_mix(ctx: RunContext, folder: Path) -> dict[str, Any]:
                       folder / "sets", seed=ctx.config.seed, link=True)
     table = [{"ratio": ratio, **asdict(count)} for ratio, manifest in sweep.items()
              for count in summarise(manifest, ratio)]
-    with (folder / "counts.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
+    write_csv(folder / "counts.csv", table)
     return {"ratios": list(sweep)}
 
 
@@ -395,7 +391,7 @@ def run_pipeline(
         "reused_stages": [r.name for r in results if r.skipped],
         "total_s": round(time.perf_counter() - ctx.started, 1),
     }
-    (root / "run.json").write_text(json.dumps(run_info, indent=2, default=str))
+    write_json(root / "run.json", run_info)
     report = write_run_report(ctx, run_info)
     out.print(f"[bold green]Done[/bold green] in {run_info['total_s']:.0f} s. Report: [bold]{report.resolve()}[/bold]")
     return report

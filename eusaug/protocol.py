@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import platform
 from collections.abc import Sequence
@@ -18,13 +17,11 @@ def write_labelled_csv(path: Path, rows: Sequence[tuple[Path, str]]) -> Path:
 
     Paths are relative to the CSV, so a stage folder stays valid when it is renamed into place.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "class"])
-        for image, label in rows:
-            writer.writerow([os.path.relpath(Path(image).resolve(), path.parent.resolve()), label])
-    return path
+    from eusaug.results import write_csv
+
+    base = path.parent.resolve()
+    table = [{"path": os.path.relpath(Path(image).resolve(), base), "class": label} for image, label in rows]
+    return write_csv(path, table, columns=("path", "class"))
 
 
 def synthesized_images(folder: Path) -> list[Path]:

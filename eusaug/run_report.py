@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eusaug.imageio import list_images
-from eusaug.report import Report
+from eusaug.report import Report, read_csv_rows
 
 if TYPE_CHECKING:
     from eusaug.pipeline import RunContext
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    """The rows of a stage's CSV, or none when that stage wrote no such file."""
+    return read_csv_rows(path) if path.is_file() else []
 
 
 def _first(folder: Path, pattern: str) -> Path | None:
