@@ -36,7 +36,7 @@ from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers, _l1, _mse  # n
 from eusaug_plugins.cyclegan.translator import CycleGANTranslator  # noqa: E402
 
 from eusaug import FieldOfView, Planes  # noqa: E402
-from eusaug.protocol import cpu_name  # noqa: E402
+from eusaug.pipeline.steps import cpu_name  # noqa: E402
 
 #: The issue's reference figures on this kind of machine (PyTorch junyanz CycleGAN).
 REFERENCE = {

@@ -47,7 +47,7 @@ def keras_baseline(paths: list[Path]) -> float:
 
 
 def eusaug_rate(paths: list[Path], batch_size: int, precision: str) -> float:
-    from eusaug.features import InceptionExtractor, extract_features
+    from eusaug.evaluate.features import InceptionExtractor, extract_features
 
     extractor = InceptionExtractor(weights=None, precision=precision)  # type: ignore[arg-type]
     extractor.features(np.zeros((batch_size, 299, 299), np.float32))  # build and trace outside the timing
@@ -69,7 +69,7 @@ def main() -> None:
         raise SystemExit(f"No frames in {FRAMES}: the benchmark reads ../shared/data.")
     paths = [frames[i % len(frames)] for i in range(args.images)]
 
-    from eusaug.progress import set_quiet
+    from eusaug.io.progress import set_quiet
 
     set_quiet(True)
     print(f"images: {len(paths)}")

@@ -1,7 +1,7 @@
 """Throughput of the ``raysim`` translator at 256x256, batched against one plane at a time.
 
 Planes are sliced once (``eusaug.reference_slice``) from the shared abdomen CT along
-poses from ``eusaug.poses.sample_poses`` (the paper's stomach-cone sampler) for the
+poses from ``eusaug.poses.sampling.sample_poses`` (the paper's stomach-cone sampler) for the
 liver, the aorta and the pancreas. The baseline
 is the same simulation called once per plane (what a per-image loop would do); the
 batched run is one ``translate`` call on the whole batch. Each is timed best-of-
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from eusaug import FieldOfView, Registry, load_case, reference_slice
-from eusaug.poses import sample_poses
-from eusaug.volume import CTCase
+from eusaug.ct.volume import CTCase
+from eusaug.poses.sampling import sample_poses
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CT = DATA / "ct" / "totalseg_abdomen_ct.nii.gz"

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import map_coordinates
 
-from eusaug.geometry import FieldOfView, pose_from_axes
-from eusaug.interpolate import plane_grid
-from eusaug.registry import Registry
-from eusaug.volume import AIR_HU, load_case
+from eusaug.ct.volume import AIR_HU, load_case
+from eusaug.geometry.field_of_view import FieldOfView, pose_from_axes
+from eusaug.geometry.interpolate import plane_grid
+from eusaug.plugin.registry import Registry
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CT = DATA / "ct" / "totalseg_abdomen_ct.nii.gz"

@@ -1,30 +1,53 @@
 """eusaug: synthetic endoscopic ultrasound (sEUS) from CT, for augmenting classifier training.
 
 Implements Grimwood et al., "Endoscopic ultrasound image synthesis using a
-cycle-consistent adversarial network". Importing this package is cheap: TensorFlow is
-only imported by the parts that need it.
+cycle-consistent adversarial network". The package is laid out like the pipeline, one
+subpackage per stage, imports pointing one way down it::
+
+    eusaug.io         files: atomic writes, images, tables, checkpoints, progress
+    eusaug.ct         CT volumes and label maps (stage 0)
+    eusaug.geometry   field of view, poses, surfaces, planes
+    eusaug.plugin     the plugin interfaces, hooks and registry
+    eusaug.poses      pose sampling and slicing (stages 1-2)
+    eusaug.translate  training and synthesis (stage 3)
+    eusaug.mix        synthetic ratio mixing and transforms (stage 4)
+    eusaug.evaluate   FID, classifier, McNemar, Grad-CAM (stage 5)
+    eusaug.pipeline   the whole protocol and its report
+    eusaug.cli        the ``eusaug`` command
+
+Importing this package is cheap: TensorFlow is only imported by the parts that need it.
 """
 
 from __future__ import annotations
 
+from eusaug import _moved
+from eusaug.ct import CTCase, CTVolume, LabelMap, LabelPreset, get_preset, load_case, load_ct, load_labels
+from eusaug.ct.sample_case import sample_ct_path, sample_labels_path
 from eusaug.errors import EusaugError
-from eusaug.geometry import FieldOfView, plane_points_world, pose_from_axes, validate_poses
-from eusaug.hookspecs import hookimpl
-from eusaug.interfaces import (
+from eusaug.geometry import (
+    FieldOfView,
+    HUWindow,
+    Planes,
+    SliceFilter,
+    plane_points_world,
+    pose_from_axes,
+    reference_slice,
+    validate_poses,
+)
+from eusaug.plugin import (
     EvaluationResult,
     Evaluator,
+    PluginInfo,
     PoseSampler,
+    Registry,
     Slicer,
     TrainableTranslator,
     Translator,
+    hookimpl,
 )
-from eusaug.labels import LabelPreset, get_preset
-from eusaug.registry import PluginInfo, Registry
-from eusaug.sample import sample_ct_path, sample_labels_path
-from eusaug.slicing import HUWindow, Planes, SliceFilter, reference_slice
-from eusaug.volume import CTCase, CTVolume, LabelMap, load_case, load_ct, load_labels
+from eusaug.version import __version__
 
-__version__ = "0.1.0"
+_moved.install()
 
 __all__ = [
     "CTCase",

@@ -23,9 +23,9 @@ import albumentations as A
 import numpy as np
 from PIL import Image
 
-from eusaug.augment import DepthGain, SectorMask, SpeckleNoise, SyntheticSwap
-from eusaug.classfolders import read_labelled_set
-from eusaug.geometry import FieldOfView
+from eusaug.geometry.field_of_view import FieldOfView
+from eusaug.mix.augment import DepthGain, SectorMask, SpeckleNoise, SyntheticSwap
+from eusaug.mix.labelled_sets import read_labelled_set
 
 SHARED_FRAMES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "us" / "abdominal_rus_train"
 

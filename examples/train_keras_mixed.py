@@ -5,13 +5,13 @@
 
 REAL, SYN and TEST are labelled sets (a folder with one sub-folder per class, or a CSV of
 path,class) with the same class names. The mixed training set is streamed by
-``eusaug.mix.mixed_dataset`` -- the same class-stratified selection ``eusaug mix`` writes
+``eusaug.mix.mixing.mixed_dataset`` -- the same class-stratified selection ``eusaug mix`` writes
 to disk -- and the test set is read with Keras' own ``image_dataset_from_directory``.
 
 Without arguments the demo builds class folders in a temporary folder from the shared
 transabdominal frames (../shared/data/us): the classes are three subjects (c, d, e), 20
 training and the rest test frames each, and the "synthetic" images are speckled,
-gain-shifted copies of the training frames made with ``eusaug.augment``. They stand in for
+gain-shifted copies of the training frames made with ``eusaug.mix.augment``. They stand in for
 sEUS only so that the example runs anywhere without a trained translator.
 """
 
@@ -28,8 +28,8 @@ import albumentations as A
 import numpy as np
 from PIL import Image
 
-from eusaug.augment import DepthGain, SpeckleNoise
-from eusaug.mix import mixed_dataset
+from eusaug.mix.augment import DepthGain, SpeckleNoise
+from eusaug.mix.mixing import mixed_dataset
 
 # TensorFlow is imported later (in main and mixed_dataset), so this still quiets its log.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

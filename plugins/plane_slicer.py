@@ -1,7 +1,7 @@
 """The default slicer, ``plane``: the field of view cut out of the CT along each pose.
 
 HU trilinearly, labels by nearest neighbour, the field-of-view mask; batched. The work is
-done by :class:`eusaug.interpolate.PlaneSampler`; this plugin keeps the prepared volume
+done by :class:`eusaug.geometry.interpolate.PlaneSampler`; this plugin keeps the prepared volume
 of the last case it sliced, so a training loop that slices one case over and over
 prepares it once.
 """
@@ -13,11 +13,9 @@ import weakref
 import numpy as np
 
 from eusaug import hookimpl
-from eusaug.geometry import FieldOfView, validate_poses
-from eusaug.interfaces import Slicer
-from eusaug.interpolate import PlaneSampler, plane_grid
-from eusaug.slicing import Planes
-from eusaug.volume import AIR_HU, CTCase
+from eusaug.ct import AIR_HU, CTCase
+from eusaug.geometry import FieldOfView, Planes, PlaneSampler, plane_grid, validate_poses
+from eusaug.plugin import Slicer
 
 
 class PlaneSlicer(Slicer):

@@ -22,13 +22,21 @@ from collections.abc import Callable
 import numpy as np
 
 from eusaug import hookimpl
+from eusaug.ct import AIR_HU, CTCase
 from eusaug.errors import EusaugError
-from eusaug.geometry import FieldOfView
-from eusaug.interfaces import PoseSampler
-from eusaug.interpolate import PlaneSampler, plane_grid
-from eusaug.slicing import KEPT, TOO_FEW_LANDMARK, TOO_MUCH_BONE, Planes, SliceFilter
-from eusaug.surface import Surface, organ_surface
-from eusaug.volume import AIR_HU, CTCase
+from eusaug.geometry import (
+    KEPT,
+    TOO_FEW_LANDMARK,
+    TOO_MUCH_BONE,
+    FieldOfView,
+    Planes,
+    PlaneSampler,
+    SliceFilter,
+    Surface,
+    organ_surface,
+    plane_grid,
+)
+from eusaug.plugin import PoseSampler
 
 #: Rejection reason when a field of view holds no landmark pixel at all.
 NOT_IN_VIEW = "landmark not in view"
@@ -77,7 +85,7 @@ def roll_reference(beams: np.ndarray) -> np.ndarray:
 
 
 def poses_from(origins: np.ndarray, beams: np.ndarray, roll_deg: np.ndarray) -> np.ndarray:
-    """``(n, 4, 4)`` poses (see :mod:`eusaug.geometry`) from transducer points, beams and rolls."""
+    """``(n, 4, 4)`` poses (see :mod:`eusaug.geometry.field_of_view`) from transducer points, beams and rolls."""
     beams = beams / np.linalg.norm(beams, axis=1, keepdims=True)
     reference = roll_reference(beams)
     roll = np.deg2rad(roll_deg)[:, None]

@@ -11,8 +11,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from eusaug.labels import get_preset
-from eusaug.volume import CTCase, CTVolume, LabelMap
+from eusaug.ct.labels import get_preset
+from eusaug.ct.volume import CTCase, CTVolume, LabelMap
 
 STOMACH, AORTA, LIVER, PANCREAS, VERTEBRA = 6, 52, 5, 7, 31
 SPACING_MM = (1.5, 1.5, 2.5)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from eusaug.atomic import atomic_directory, write_text
 from eusaug.errors import EusaugError
+from eusaug.io.atomic import atomic_directory, write_text
 
 
 def test_failed_directory_leaves_nothing(tmp_path):

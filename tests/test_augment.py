@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eusaug.augment import DepthGain, SectorMask, SpeckleNoise, SyntheticSwap, TranslateCT
 from eusaug.errors import EusaugError
-from eusaug.geometry import FieldOfView
-from eusaug.interfaces import Translator
-from eusaug.registry import Registry
+from eusaug.geometry.field_of_view import FieldOfView
+from eusaug.mix.augment import DepthGain, SectorMask, SpeckleNoise, SyntheticSwap, TranslateCT
+from eusaug.plugin.interfaces import Translator
+from eusaug.plugin.registry import Registry
 
 BANK_VALUES = {"aorta": (200, 210, 220), "liver": (40, 50)}
 
@@ -207,7 +207,7 @@ def test_swap_label_errors_and_missing_class(bank):
 
 
 def test_swap_bank_from_mix_manifest_uses_synthetic_rows(tmp_path, bank):
-    from eusaug.mix import mix_folders
+    from eusaug.mix.mixing import mix_folders
 
     real = tmp_path / "real"
     for name in BANK_VALUES:

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eusaug.classfolders import (
+from eusaug.errors import EusaugError
+from eusaug.mix.labelled_sets import (
     LabelledSetWarning,
     as_labelled_set,
     check_class_name,
     image_sizes,
     read_labelled_set,
 )
-from eusaug.errors import EusaugError
 
 
 def write_png(path: Path, value: int = 128, size: tuple[int, int] = (8, 6)) -> Path:

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eusaug.classifier import (
-    PRESETS,
+from eusaug.errors import EusaugError
+from eusaug.evaluate.classifier import (
+    CLASSIFIER_PRESETS,
     ClassifierConfig,
     classification_metrics,
     derived_class_weights,
@@ -21,8 +22,7 @@ from eusaug.classifier import (
     split_by_subject,
     subject_of,
 )
-from eusaug.errors import EusaugError
-from eusaug.imageio import write_png
+from eusaug.io.images import write_png
 
 CENTRES = {"aorta": (12, 12), "liver": (12, 36), "pancreas": (36, 24), "background": None}
 
@@ -58,7 +58,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 def test_tiny_sweep_writes_table2_predictions_and_models(labelled_sets, tmp_path):
     real, synthetic = labelled_sets
-    config = replace(PRESETS["fast"], input_size_px=32, epochs=2, batch_size=8, test_subjects=("d",))
+    config = replace(CLASSIFIER_PRESETS["fast"], input_size_px=32, epochs=2, batch_size=8, test_subjects=("d",))
     result = ratio_sweep(real, synthetic, tmp_path, config)
 
     table = _csv(tmp_path / "table2.csv")

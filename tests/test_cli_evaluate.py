@@ -13,7 +13,7 @@ from cli_helpers import invoke as run
 from click.testing import CliRunner
 
 from eusaug.cli.evaluate_cmd import make_command
-from eusaug.interfaces import EvaluationResult, Evaluator
+from eusaug.plugin.interfaces import EvaluationResult, Evaluator
 
 
 def _link_frames(frames: Path, folder: Path, names: list[str]) -> Path:

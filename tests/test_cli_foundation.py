@@ -5,10 +5,12 @@ import re
 from cli_helpers import assert_clean_error
 from cli_helpers import invoke as run
 
+from eusaug import __version__
+
 
 def test_version():
     result = run("--version")
-    assert result.exit_code == 0 and "0.1.0" in result.output
+    assert result.exit_code == 0 and f"version {__version__}" in result.output
 
 
 def test_plugins_shows_four_kinds():
@@ -45,7 +47,7 @@ def test_unknown_preset_is_one_line(abdomen_ct, abdomen_labels):
 
 
 def test_mismatched_labels_is_one_line(abdomen_ct):
-    from eusaug.sample import sample_labels_path
+    from eusaug.ct.sample_case import sample_labels_path
 
     assert_clean_error(run("info", "--ct", str(abdomen_ct), "--labels", str(sample_labels_path())),
                         "has shape")

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from eusaug import FieldOfView, load_case, sample_ct_path, sample_labels_path
 from eusaug.cli import main
 from eusaug.cli.train_cmd import parse_set
-from eusaug.imageio import write_png
-from eusaug.poses import sample_poses, save_poses
+from eusaug.io.images import write_png
+from eusaug.poses.sampling import sample_poses, save_poses
 
 TINY = ["--image-size", "32", "--ngf", "8", "--blocks", "1", "--precision", "fp32", "--no-denoiser",
         "--set", "ndf=8", "--set", "n_disc_layers=2", "--set", "crop_margin_px=4", "--set", "pool_size=2"]

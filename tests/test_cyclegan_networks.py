@@ -13,7 +13,7 @@ from eusaug_plugins.cyclegan.networks import (
     build_generator,
 )
 
-from eusaug.checkpoint import load_keras_model, save_keras_model
+from eusaug.io.checkpoint import load_keras_model, save_keras_model
 
 
 def _images(n: int, size: int, seed: int = 0) -> np.ndarray:

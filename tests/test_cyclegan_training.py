@@ -15,9 +15,9 @@ from eusaug_plugins.cyclegan.run import train_run
 from eusaug_plugins.cyclegan.training import CycleGAN, ImagePool
 
 from eusaug import FieldOfView, get_preset, pose_from_axes, reference_slice
+from eusaug.ct.volume import CTCase, CTVolume, LabelMap
 from eusaug.errors import EusaugError
-from eusaug.imageio import write_png
-from eusaug.volume import CTCase, CTVolume, LabelMap
+from eusaug.io.images import write_png
 
 TINY = dict(image_size_px=32, ngf=8, ndf=8, n_blocks=1, n_disc_layers=2, pool_size=3, crop_margin_px=4,
             denoiser=False)
@@ -235,8 +235,8 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
 from eusaug import FieldOfView, get_preset, pose_from_axes, reference_slice
-from eusaug.imageio import write_png
-from eusaug.volume import CTCase, CTVolume, LabelMap
+from eusaug.io.images import write_png
+from eusaug.ct.volume import CTCase, CTVolume, LabelMap
 from eusaug_plugins.cyclegan.data import PlaneSource
 from eusaug_plugins.cyclegan.run import train_run
 root = Path(sys.argv[1])

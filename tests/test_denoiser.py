@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from eusaug_plugins.cyclegan.denoiser import denoise, random_patches, train_denoiser
 
-from eusaug.checkpoint import save_keras_model
+from eusaug.io.checkpoint import save_keras_model
 
 
 def _smooth_images(n: int, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from eusaug.errors import EusaugError
-from eusaug.features import (
+from eusaug.evaluate.features import (
     InceptionExtractor,
     PixelExtractor,
     cached_features,
@@ -15,8 +15,8 @@ from eusaug.features import (
     make_extractor,
     resize_image,
 )
-from eusaug.fid_report import FIDConfig, compare_sets
-from eusaug.pretrained import resolve_weights
+from eusaug.evaluate.fid_compare import FIDConfig, compare_sets
+from eusaug.evaluate.weights import resolve_weights
 
 
 def _small_copies(frames, folder, n, size, seed=0):

@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 
 from eusaug.errors import EusaugError
-from eusaug.fid import (
+from eusaug.evaluate.fid import (
     feature_statistics,
     fid_from_features,
     fid_from_stats,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from eusaug.errors import EusaugError
-from eusaug.geometry import FieldOfView, plane_points_world, pose_from_axes, validate_poses
+from eusaug.geometry.field_of_view import FieldOfView, plane_points_world, pose_from_axes, validate_poses
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from eusaug.errors import EusaugError
-from eusaug.gradcam import GridCell, find_last_conv_layer, grad_cam, overlay, save_grid
+from eusaug.evaluate.gradcam import GridCell, find_last_conv_layer, grad_cam, overlay, save_grid
 
 SIZE, SQUARE = 32, 6
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import map_coordinates
 
-from eusaug.geometry import FieldOfView, plane_points_world, pose_from_axes
-from eusaug.interpolate import PlaneSampler, plane_grid
-from eusaug.volume import world_to_voxel
+from eusaug.ct.volume import world_to_voxel
+from eusaug.geometry.field_of_view import FieldOfView, plane_points_world, pose_from_axes
+from eusaug.geometry.interpolate import PlaneSampler, plane_grid
 
 SMALL_FOV = FieldOfView(depth_mm=20.0, opening_deg=70.0, probe_radius_mm=5.0, height_px=48, width_px=64)
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from eusaug.ct.labels import get_preset
 from eusaug.errors import EusaugError
-from eusaug.labels import get_preset
 
 
 def test_totalsegmentator_ids_and_bone():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from eusaug.errors import EusaugError
-from eusaug.mcnemar import (
+from eusaug.evaluate.mcnemar import (
     compare_models,
     contingency_table,
     holm,

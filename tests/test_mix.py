@@ -14,22 +14,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eusaug.classfolders import LabelledSetWarning
 from eusaug.errors import EusaugError
-from eusaug.mix import (
+from eusaug.mix.labelled_sets import LabelledSetWarning
+from eusaug.mix.mixing import (
     MANIFEST_COLUMNS,
     PAPER_RATIOS,
     mix_folders,
     mix_sweep,
     plan_mix,
     ratio_folder_name,
-    read_manifest,
+    read_mix_manifest,
     stream_mixed,
     summarise,
     synthetic_counts,
 )
 
-# (class size, ratio) -> (real kept, synthetic): round half up, as documented in eusaug.mix.
+# (class size, ratio) -> (real kept, synthetic): round half up, as documented in eusaug.mix.mixing.
 REPLACE = {
     (20, 0.0): (20, 0), (20, 0.25): (15, 5), (20, 0.5): (10, 10), (20, 0.75): (5, 15),
     (21, 0.0): (21, 0), (21, 0.25): (16, 5), (21, 0.5): (10, 11), (21, 0.75): (5, 16),
@@ -169,7 +169,7 @@ def test_mix_folders_writes_links_manifest_and_config(tmp_path, sets):
         assert row.output_path.is_symlink()
         assert row.output_path.resolve() == row.original_path.resolve()
         assert (row.source == "synthetic") == (syn in row.original_path.parents)
-    assert read_manifest(out / "manifest.csv") == rows
+    assert read_mix_manifest(out / "manifest.csv") == rows
     header = (out / "manifest.csv").read_text().splitlines()[0]
     assert tuple(header.split(",")) == MANIFEST_COLUMNS
     config = json.loads((out / "mix.json").read_text())
@@ -254,7 +254,7 @@ def test_sweep_writes_one_folder_per_ratio(tmp_path, sets):
     assert sorted(p.name for p in out.iterdir()) == ["ratio_0", "ratio_0.25", "ratio_0.5", "ratio_0.75"]
     for ratio, rows in results.items():
         folder = out / ratio_folder_name(ratio)
-        assert read_manifest(folder / "manifest.csv") == rows
+        assert read_mix_manifest(folder / "manifest.csv") == rows
         for name, n in (("a", 4), ("b", 5)):
             assert sum(r.class_name == name for r in rows) == n
             expected = synthetic_counts(n, ratio)[1]
@@ -315,7 +315,7 @@ def test_stream_rejects_bad_image_size(sets):
 
 def test_mixed_dataset_for_keras(sets):
     pytest.importorskip("tensorflow")
-    from eusaug.mix import mixed_dataset
+    from eusaug.mix.mixing import mixed_dataset
 
     real, syn = sets
     with warnings.catch_warnings():

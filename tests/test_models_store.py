@@ -8,7 +8,7 @@ import os
 import pytest
 
 from eusaug.errors import EusaugError
-from eusaug.models import find_model, forget_model, list_models, register_model, store_path
+from eusaug.translate.model_store import find_model, forget_model, list_models, register_model, store_path
 
 
 def test_store_lives_under_eusaug_home(tmp_path, monkeypatch) -> None:

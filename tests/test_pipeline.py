@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from eusaug.cli import main
 from eusaug.errors import EusaugError
-from eusaug.pipeline import RunConfig, check_eus_dir
-from eusaug.reproduce import find_cases, load_run_config
+from eusaug.pipeline.engine import RunConfig, check_eus_dir
+from eusaug.pipeline.reproduce import find_cases, load_run_config
 
 REPORT_SECTIONS = (
     "Probe poses (Fig. 2)",

@@ -7,9 +7,9 @@ import pytest
 from eusaug_plugins.plane_slicer import PlaneSlicer
 from stomach_phantom import AORTA, phantom_case
 
-from eusaug.geometry import FieldOfView, pose_from_axes
-from eusaug.registry import Registry
-from eusaug.slicing import HUWindow, reference_slice
+from eusaug.geometry.field_of_view import FieldOfView, pose_from_axes
+from eusaug.geometry.planes import HUWindow, reference_slice
+from eusaug.plugin.registry import Registry
 
 
 def poses_around_stomach() -> np.ndarray:

@@ -8,9 +8,9 @@ import numpy as np
 from PIL import Image
 from stomach_phantom import phantom_case
 
-from eusaug.geometry import FieldOfView
-from eusaug.pose_plot import plot_pose_sets
-from eusaug.poses import sample_poses
+from eusaug.geometry.field_of_view import FieldOfView
+from eusaug.poses.plot import plot_pose_sets
+from eusaug.poses.sampling import sample_poses
 
 
 def test_plot_of_two_sets(tmp_path):

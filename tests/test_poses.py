@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 from stomach_phantom import phantom_case, write_phantom
 
+from eusaug.ct.volume import load_case
 from eusaug.errors import EusaugError
-from eusaug.geometry import FieldOfView, pose_from_axes
-from eusaug.interfaces import PoseSampler
-from eusaug.poses import (
+from eusaug.geometry.field_of_view import FieldOfView, pose_from_axes
+from eusaug.geometry.planes import SliceFilter
+from eusaug.plugin.interfaces import PoseSampler
+from eusaug.plugin.registry import Registry
+from eusaug.poses.sampling import (
     PoseSet,
     case_sha256,
     file_sha256,
@@ -20,9 +23,7 @@ from eusaug.poses import (
     sample_poses,
     save_poses,
 )
-from eusaug.registry import Registry
-from eusaug.slicing import SliceFilter, slice_case
-from eusaug.volume import load_case
+from eusaug.poses.slicing import slice_case
 
 
 @pytest.fixture(scope="module")

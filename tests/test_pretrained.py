@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from eusaug.errors import EusaugError
-from eusaug.pretrained import load_into, randomise, resolve_weights
+from eusaug.evaluate.weights import load_into, randomise, resolve_weights
 
 
 def _network(width: int = 4):

@@ -8,8 +8,8 @@ import pytest
 
 from eusaug import hookimpl
 from eusaug.errors import EusaugError
-from eusaug.interfaces import Translator
-from eusaug.registry import Registry
+from eusaug.plugin.interfaces import Translator
+from eusaug.plugin.registry import Registry
 
 
 class Negative(Translator):
@@ -35,7 +35,7 @@ def fake_distribution(tmp_path, monkeypatch):
         textwrap.dedent(
             """
             from eusaug import hookimpl
-            from eusaug.interfaces import Translator
+            from eusaug.plugin.interfaces import Translator
 
             class Echo(Translator):
                 name = "echo"
@@ -110,8 +110,8 @@ def test_wrong_kind_rejected():
 
 
 def test_runtime_translator_translates():
-    from eusaug.geometry import FieldOfView
-    from eusaug.slicing import Planes
+    from eusaug.geometry.field_of_view import FieldOfView
+    from eusaug.geometry.planes import Planes
 
     registry = Registry(load_entry_points=False)
     registry.add("translator", Negative)

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from eusaug.errors import EusaugError
-from eusaug.imageio import write_png
-from eusaug.report import Report
+from eusaug.io.images import write_png
+from eusaug.pipeline.html import Report
 
 
 class Collector(HTMLParser):

@@ -11,12 +11,13 @@ import pytest
 from stomach_phantom import AORTA, phantom_case
 
 from eusaug.errors import EusaugError
-from eusaug.geometry import FieldOfView, pose_from_axes
-from eusaug.imageio import read_grey_uint8, read_label_png, unit_to_uint8
-from eusaug.interfaces import Slicer
-from eusaug.poses import sample_poses
-from eusaug.slice_export import export_slices
-from eusaug.slicing import HUWindow, slice_case
+from eusaug.geometry.field_of_view import FieldOfView, pose_from_axes
+from eusaug.geometry.planes import HUWindow
+from eusaug.io.images import read_grey_uint8, read_label_png, unit_to_uint8
+from eusaug.plugin.interfaces import Slicer
+from eusaug.poses.export import export_slices
+from eusaug.poses.sampling import sample_poses
+from eusaug.poses.slicing import slice_case
 
 FOV = FieldOfView(height_px=128, width_px=128)
 

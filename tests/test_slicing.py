@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 from stomach_phantom import AORTA, VERTEBRA, phantom_case
 
+from eusaug.ct.labels import get_preset
 from eusaug.errors import EusaugError
-from eusaug.geometry import FieldOfView, pose_from_axes
-from eusaug.labels import get_preset
-from eusaug.registry import Registry
-from eusaug.slicing import (
+from eusaug.geometry.field_of_view import FieldOfView, pose_from_axes
+from eusaug.geometry.planes import (
     KEPT,
     TOO_FEW_LANDMARK,
     TOO_MUCH_BONE,
     Planes,
     SliceFilter,
     reference_slice,
-    slice_case,
 )
+from eusaug.poses.slicing import slice_case
+from eusaug.plugin.registry import Registry
 
 FOV = FieldOfView(kind="rectangle", width_mm=64.0, depth_mm=64.0, height_px=256, width_px=256)
 

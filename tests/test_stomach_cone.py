@@ -21,12 +21,12 @@ from stomach_phantom import (
     phantom_case,
 )
 
+from eusaug.ct.labels import LabelPreset
+from eusaug.ct.volume import CTCase, load_case
 from eusaug.errors import EusaugError
-from eusaug.geometry import FieldOfView, validate_poses
-from eusaug.labels import LabelPreset
-from eusaug.registry import Registry
-from eusaug.slicing import SliceFilter, reference_slice
-from eusaug.volume import CTCase, load_case
+from eusaug.geometry.field_of_view import FieldOfView, validate_poses
+from eusaug.geometry.planes import SliceFilter, reference_slice
+from eusaug.plugin.registry import Registry
 
 
 @pytest.fixture(scope="module")

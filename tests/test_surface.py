@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import kstest
 
 from eusaug.errors import EusaugError
-from eusaug.surface import organ_surface
+from eusaug.geometry.surface import organ_surface
 
 
 def sphere(spacing: tuple[float, float, float], radius_mm: float, rotation: np.ndarray | None = None):

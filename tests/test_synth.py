@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from eusaug import FieldOfView, load_case, sample_ct_path, sample_labels_path
 from eusaug.cli import main
 from eusaug.errors import EusaugError
-from eusaug.imageio import read_label_png, write_png
-from eusaug.models import register_model
-from eusaug.poses import sample_poses, save_poses
-from eusaug.synth import parse_pose, read_manifest, synthesize
-from eusaug.train import train_translator
+from eusaug.io.images import read_label_png, write_png
+from eusaug.poses.sampling import sample_poses, save_poses
+from eusaug.translate.model_store import register_model
+from eusaug.translate.synth import parse_pose, read_synth_manifest, synthesize
+from eusaug.translate.train import train_translator
 
 TINY = {"image_size_px": 32, "ngf": 8, "ndf": 8, "n_blocks": 1, "n_disc_layers": 2, "pool_size": 2,
         "crop_margin_px": 4, "denoiser": False, "epochs": 1, "precision": "fp32"}
@@ -51,7 +51,7 @@ def test_seeded_synth_writes_the_same_files_twice(tiny_run, tmp_path) -> None:
     other = synthesize(sample_ct_path(), "liver", 5, tmp_path / "c", **{**kwargs, "seed": 5})
     assert [r["pose"] for r in other] != [r["pose"] for r in rows]
 
-    manifest = read_manifest(tmp_path / "a")
+    manifest = read_synth_manifest(tmp_path / "a")
     assert manifest == [{k: str(v) for k, v in row.items()} for row in rows]
     names = {p.name for p in (tmp_path / "a").iterdir()}
     assert names == {f"seus_{i:04d}.png" for i in range(5)} | {f"label_{i:04d}.png" for i in range(5)} | {

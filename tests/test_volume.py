@@ -7,9 +7,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from eusaug.ct.describe import summarise_case
+from eusaug.ct.volume import find_labels_beside, load_case, load_ct, voxel_to_world, world_to_voxel
 from eusaug.errors import EusaugError
-from eusaug.summary import summarise_case
-from eusaug.volume import find_labels_beside, load_case, load_ct, voxel_to_world, world_to_voxel
 
 
 def _reorient_copy(src: Path, dst: Path, code: str) -> None:

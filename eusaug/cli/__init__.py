@@ -7,7 +7,6 @@ import os
 
 import click
 
-from eusaug import __version__
 from eusaug.cli.base import EusaugGroup, set_quiet
 from eusaug.cli.demo_cmd import demo_command
 from eusaug.cli.evaluate_cmd import evaluate_command
@@ -20,6 +19,7 @@ from eusaug.cli.reproduce_cmd import reproduce_command
 from eusaug.cli.slice_cmd import slice_command
 from eusaug.cli.synth_cmd import synth_command
 from eusaug.cli.train_cmd import train_command
+from eusaug.version import __version__
 
 
 @click.group(cls=EusaugGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from eusaug import progress
 from eusaug.errors import EusaugError
+from eusaug.io import progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,7 +65,7 @@ def ct_options(required: bool = True) -> Callable[[F], F]:
 def resolve_ct_paths(ct: Path | None, labels: Path | None) -> tuple[Path, Path | None]:
     """Fall back to the embedded sample when no CT is given."""
     if ct is None:
-        from eusaug.sample import sample_ct_path, sample_labels_path
+        from eusaug.ct.sample_case import sample_ct_path, sample_labels_path
 
         return sample_ct_path(), labels or sample_labels_path()
     return ct, labels

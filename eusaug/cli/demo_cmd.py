@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from eusaug.demo import DEMO_PRESETS, run_demo
+from eusaug.pipeline.demo import DEMO_PRESETS, run_demo
 
 
 @click.command("demo")

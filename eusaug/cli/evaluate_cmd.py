@@ -14,9 +14,9 @@ from typing import Any
 import click
 from rich.table import Table
 
-from eusaug.interfaces import EvaluationResult, Evaluator
-from eusaug.progress import console
-from eusaug.registry import Registry
+from eusaug.io.progress import console
+from eusaug.plugin.interfaces import EvaluationResult, Evaluator
+from eusaug.plugin.registry import Registry
 
 
 def _format(value: Any) -> str:

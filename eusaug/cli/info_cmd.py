@@ -8,9 +8,9 @@ import click
 from rich.table import Table
 
 from eusaug.cli.base import ct_options, resolve_ct_paths
-from eusaug.progress import console
-from eusaug.summary import summarise_case
-from eusaug.volume import load_case
+from eusaug.ct.describe import summarise_case
+from eusaug.ct.volume import load_case
+from eusaug.io.progress import console
 
 
 @click.command("info")

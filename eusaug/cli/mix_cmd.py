@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from eusaug.classfolders import LabelledSetWarning
 from eusaug.errors import EusaugError
-from eusaug.mix import ClassCount, check_ratio, mix_folders, mix_sweep, summarise
-from eusaug.progress import console
+from eusaug.io.progress import console
+from eusaug.mix.labelled_sets import LabelledSetWarning
+from eusaug.mix.mixing import ClassCount, check_ratio, mix_folders, mix_sweep, summarise
 
 
 def parse_ratios(text: str) -> list[float]:

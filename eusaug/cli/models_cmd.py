@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from eusaug.models import forget_model, list_models, store_path
-from eusaug.progress import console
+from eusaug.io.progress import console
+from eusaug.translate.model_store import forget_model, list_models, store_path
 
 
 @click.command("models")

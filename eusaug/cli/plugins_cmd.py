@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from eusaug.interfaces import KINDS
-from eusaug.progress import console
-from eusaug.registry import Registry
+from eusaug.io.progress import console
+from eusaug.plugin.interfaces import KINDS
+from eusaug.plugin.registry import Registry
 
 
 @click.command("plugins")

@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from eusaug.cli.base import ct_options, resolve_ct_paths
+from eusaug.ct.volume import load_case
 from eusaug.errors import EusaugError
-from eusaug.geometry import FieldOfView
-from eusaug.poses import sample_poses, save_poses
-from eusaug.progress import console
-from eusaug.slicing import SliceFilter
-from eusaug.volume import load_case
+from eusaug.geometry.field_of_view import FieldOfView
+from eusaug.geometry.planes import SliceFilter
+from eusaug.io.progress import console
+from eusaug.plugin.registry import DEFAULT_SAMPLER
+from eusaug.poses.sampling import sample_poses, save_poses
 
 
 def refuse_existing(path: Path | None, force: bool, flag: str) -> None:
@@ -37,7 +38,7 @@ def refuse_existing(path: Path | None, force: bool, flag: str) -> None:
               show_default=True, help="Keep views with more landmark pixels than this (on 256x256).")
 @click.option("--max-bone-px", type=click.IntRange(min=1), default=SliceFilter.max_bone_px,
               show_default=True, help="Keep views with fewer bone pixels than this (on 256x256).")
-@click.option("--sampler", default="stomach-cone", show_default=True, help="Pose sampler plugin.")
+@click.option("--sampler", default=DEFAULT_SAMPLER, show_default=True, help="Pose sampler plugin.")
 @click.option("--plot", type=click.Path(path_type=Path), default=None,
               help="Also write a Fig. 2-style PNG: stomach surface, probe positions and beams.")
 @click.option("--force", is_flag=True, help="Replace existing output files.")
@@ -72,7 +73,7 @@ def poses_command(
     out = console(stderr=False)
     out.print(f"Wrote {len(pose_set)} {pose_set.landmark} poses to {output}")
     if plot is not None:
-        from eusaug.pose_plot import plot_pose_sets
+        from eusaug.poses.plot import plot_pose_sets
 
         plot_pose_sets(case, pose_set, plot)
         out.print(f"Wrote the pose plot to {plot}")

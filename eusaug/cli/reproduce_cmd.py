@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from eusaug.reproduce import REPRODUCE_PRESETS, run_reproduce
+from eusaug.pipeline.reproduce import REPRODUCE_PRESETS, run_reproduce
 
 
 @click.command("reproduce")

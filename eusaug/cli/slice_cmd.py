@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from eusaug.cli.base import ct_options, resolve_ct_paths
-from eusaug.poses import load_poses
-from eusaug.progress import console
-from eusaug.slice_export import export_slices
-from eusaug.slicing import KEPT, HUWindow
-from eusaug.volume import load_case
+from eusaug.ct.volume import load_case
+from eusaug.geometry.planes import KEPT, HUWindow
+from eusaug.io.progress import console
+from eusaug.plugin.registry import DEFAULT_SLICER
+from eusaug.poses.export import export_slices
+from eusaug.poses.sampling import load_poses
 
 
 @click.command("slice")
@@ -22,7 +23,7 @@ from eusaug.volume import load_case
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--window-level", type=float, default=HUWindow.level, show_default=True, help="HU window centre.")
 @click.option("--window-width", type=float, default=HUWindow.width, show_default=True, help="HU window width.")
-@click.option("--slicer", default="plane", show_default=True, help="Slicer plugin.")
+@click.option("--slicer", default=DEFAULT_SLICER, show_default=True, help="Slicer plugin.")
 @click.option("--force", is_flag=True,
               help="Replace an existing output folder; use a poses file made from another CT (with a warning).")
 def slice_command(

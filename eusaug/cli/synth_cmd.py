@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from eusaug.cli.base import ct_options
-from eusaug.progress import console
+from eusaug.io.progress import console
+from eusaug.plugin.registry import DEFAULT_TRANSLATOR
 
 
 @click.command("synth")
@@ -18,7 +19,7 @@ from eusaug.progress import console
               help="Trained model (a run folder). Default: the newest in the model store for the landmark.")
 @click.option("--poses", type=click.Path(path_type=Path), default=None,
               help="Use the first N poses of this file instead of sampling new ones.")
-@click.option("--translator", default="cyclegan", show_default=True, help="Translator plugin (eusaug plugins).")
+@click.option("--translator", default=DEFAULT_TRANSLATOR, show_default=True, help="Translator plugin (eusaug plugins).")
 @click.option("-n", "n", type=int, default=16, show_default=True, help="Number of images.")
 @click.option("--output", "-o", "output_dir", type=click.Path(path_type=Path), default=None,
               help="Output folder. Default: seus-LANDMARK in the current folder.")
@@ -30,7 +31,7 @@ def synth_command(ct: Path, labels: Path | None, preset: str, landmark: str, mod
                   batch_size: int, force: bool) -> None:
     """Write N sEUS PNGs, their label planes and manifest.csv."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    from eusaug.synth import synthesize
+    from eusaug.translate.synth import synthesize
 
     output_dir = output_dir or Path(f"seus-{landmark}")
     rows = synthesize(ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,

@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from eusaug.errors import EusaugError
-from eusaug.progress import console
+from eusaug.io.progress import console
+from eusaug.plugin.registry import DEFAULT_TRANSLATOR
 
 
 def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--landmark", required=True, help="The landmark this model is for (liver, aorta, pancreas, ...).")
 @click.option("--output", "-o", "run_dir", type=click.Path(path_type=Path), required=True,
               help="Run folder; an existing run there is resumed.")
-@click.option("--translator", default="cyclegan", show_default=True, help="Trainable translator plugin.")
+@click.option("--translator", default=DEFAULT_TRANSLATOR, show_default=True, help="Trainable translator plugin.")
 @click.option("--preset", default=None, help="Translator preset (cyclegan: fast or paper). Default: fast, "
               "or the run's own when resuming.")
 @click.option("--epochs", type=int, default=None, help="Epochs in total (a resumed run may extend it).")
@@ -70,8 +71,8 @@ def train_command(ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: 
                   stop_after: int | None) -> None:
     """Train a CT -> EUS translator for one landmark; writes and registers a run folder."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    from eusaug.models import store_path
-    from eusaug.train import train_translator
+    from eusaug.translate.model_store import store_path
+    from eusaug.translate.train import train_translator
 
     if resume and force:
         raise EusaugError("--resume and --force contradict each other: pass one of them.")

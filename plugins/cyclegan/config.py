@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -200,7 +199,3 @@ def parse_override(text: str) -> tuple[str, Any]:
         return name, raw
     except ValueError:
         raise EusaugError(f"Option {name}={raw!r} is not a valid {kind.split(' ')[0]}.") from None
-
-
-def config_json(config: CycleGANConfig) -> str:
-    return json.dumps(config.to_dict(), indent=2, sort_keys=True)

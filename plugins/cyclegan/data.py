@@ -19,8 +19,8 @@ from eusaug_plugins.cyclegan.config import CycleGANConfig
 from PIL import Image
 
 from eusaug import EusaugError, FieldOfView, HUWindow, Planes
-from eusaug.imageio import list_images, read_grey_uint8, uint8_to_unit
-from eusaug.volume import CTCase
+from eusaug.ct import CTCase
+from eusaug.io import list_images, read_grey_uint8, uint8_to_unit
 
 #: ``slice_fn(case, poses (N,4,4), fov) -> Planes``: the slicer the pipeline calls.
 SliceFn = Callable[[CTCase, np.ndarray, FieldOfView], Planes]

@@ -45,9 +45,16 @@ from eusaug_plugins.cyclegan.runfolder import (
 from eusaug_plugins.cyclegan.training import LOSS_NAMES, CycleGAN, Denoisers, choose_strategy
 
 from eusaug import EusaugError, __version__
-from eusaug.atomic import write_bytes, write_text
-from eusaug.checkpoint import latest_checkpoint, load_checkpoint, load_keras_model, save_checkpoint, save_keras_model
-from eusaug.progress import make_progress
+from eusaug.io import (
+    latest_checkpoint,
+    load_checkpoint,
+    load_keras_model,
+    make_progress,
+    save_checkpoint,
+    save_keras_model,
+    write_bytes,
+    write_text,
+)
 
 
 def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[str, Any], resume: bool,

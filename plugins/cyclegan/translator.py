@@ -11,7 +11,7 @@ from eusaug_plugins.cyclegan.config import CycleGANConfig
 from eusaug_plugins.cyclegan.runfolder import CONFIG_FILE, GENERATOR_FILE, read_run_config
 
 from eusaug import EusaugError, FieldOfView, HUWindow, Planes, TrainableTranslator
-from eusaug.checkpoint import load_keras_model
+from eusaug.io import load_keras_model
 
 
 class CycleGANTranslator(TrainableTranslator):
@@ -112,14 +112,14 @@ class CycleGANTranslator(TrainableTranslator):
         from eusaug_plugins.cyclegan.data import PlaneSource
         from eusaug_plugins.cyclegan.run import train_run
 
-        from eusaug.registry import Registry
-        from eusaug.slicing import slice_case
+        from eusaug.plugin import DEFAULT_SLICER, Registry
+        from eusaug.poses import slice_case
 
         cases, pose_sets = options.pop("cases"), options.pop("pose_sets")
-        slicer_name = options.pop("slicer", "plane")
+        slicer_name = options.pop("slicer", DEFAULT_SLICER)
         registry = options.pop("registry", None) or Registry()
         # One slicer instance for the whole run: it keeps each case's prepared volume.
-        slicer = registry.create("slicer", slicer_name)
+        slicer = registry.create_slicer(slicer_name)
         sources = [PlaneSource(case, ps.poses, ps.fov) for case, ps in zip(cases, pose_sets)]
 
         def slice_fn(case: Any, poses: np.ndarray, fov: Any) -> Planes:

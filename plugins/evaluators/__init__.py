@@ -1,6 +1,6 @@
 """Bundled evaluators: FID/KID, classifier sweep, McNemar, Grad-CAM.
 
-Each is a thin :class:`eusaug.interfaces.Evaluator` over one library function, found
+Each is a thin :class:`eusaug.plugin.interfaces.Evaluator` over one library function, found
 through the ``eusaug`` entry-point group like any third-party evaluator.
 """
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from eusaug.classifier import PRESETS, get_preset, parse_class_weights, ratio_sweep
-from eusaug.interfaces import EvaluationResult, Evaluator
+from eusaug.evaluate import CLASSIFIER_PRESETS, classifier_preset, parse_class_weights, ratio_sweep
+from eusaug.plugin import EvaluationResult, Evaluator
 
 
 class ClassifierEvaluator(Evaluator):
@@ -19,7 +19,7 @@ class ClassifierEvaluator(Evaluator):
     @classmethod
     def cli_params(cls) -> list[click.Option]:
         preset_help = "; ".join(f"{k}: {v.epochs} epochs, lr {v.learning_rate:g}, {v.input_size_px} px"
-                                for k, v in PRESETS.items())
+                                for k, v in CLASSIFIER_PRESETS.items())
         return [
             click.Option(["--real"], type=click.Path(path_type=Path), required=True,
                          help="Real labelled images: class folders or a path,class CSV."),
@@ -29,7 +29,7 @@ class ClassifierEvaluator(Evaluator):
                          help="Held-out real test set (default: hold out subjects of --real)."),
             click.Option(["--subjects"], type=click.Path(path_type=Path), default=None,
                          help="CSV of path,subject (default: subjects from file names, --subject-pattern)."),
-            click.Option(["--preset"], type=click.Choice(sorted(PRESETS)), default="paper", show_default=True,
+            click.Option(["--preset"], type=click.Choice(sorted(CLASSIFIER_PRESETS)), default="paper", show_default=True,
                          help=preset_help),
             click.Option(["--ratios"], default=None, help="Synthetic ratios, e.g. 0,0.25,0.5,0.75 (the paper's)."),
             click.Option(["--epochs"], type=int, default=None, help="Override the preset."),
@@ -57,7 +57,7 @@ class ClassifierEvaluator(Evaluator):
     def evaluate(self, output_dir: Path, **options: Any) -> EvaluationResult:
         from eusaug.mix import check_ratio
 
-        config = get_preset(options.get("preset") or "paper")
+        config = classifier_preset(options.get("preset") or "paper")
         overrides: dict[str, Any] = {}
         simple = {"epochs": "epochs", "batch_size": "batch_size", "learning_rate": "learning_rate",
                   "input_size": "input_size_px", "test_fraction": "test_fraction",

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from eusaug.fid_report import PRESETS, FIDConfig, compare_sets
-from eusaug.interfaces import EvaluationResult, Evaluator
+from eusaug.evaluate import FID_PRESETS, FIDConfig, compare_sets
+from eusaug.plugin import EvaluationResult, Evaluator
 
-_DEFAULT = PRESETS["paper"]
+_DEFAULT = FID_PRESETS["paper"]
 
 
 class FIDEvaluator(Evaluator):

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from eusaug.gradcam import gradcam_report
-from eusaug.interfaces import EvaluationResult, Evaluator
+from eusaug.evaluate import gradcam_report
+from eusaug.plugin import EvaluationResult, Evaluator
 
 
 class GradCamEvaluator(Evaluator):

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from eusaug.interfaces import EvaluationResult, Evaluator
-from eusaug.mcnemar import mcnemar_report
+from eusaug.evaluate import mcnemar_report
+from eusaug.plugin import EvaluationResult, Evaluator
 
 
 class McNemarEvaluator(Evaluator):

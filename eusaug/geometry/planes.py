@@ -1,0 +1,158 @@
+"""Sliced CT planes, the HU window that feeds translators, and the paper's slice filter.
+
+The slicing itself is done by slicer plugins (the bundled one is ``plane``); this
+module holds the data they return and the reference sampling they must agree with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from eusaug.ct.labels import LabelPreset
+from eusaug.ct.volume import AIR_HU, DEFAULT_BONE_HU, CTCase, bone_mask
+from eusaug.errors import EusaugError
+from eusaug.geometry.field_of_view import FieldOfView, plane_points_world
+
+#: The grid size (pixels) at which the paper's thresholds (1000 / 50 px) are meant.
+PAPER_GRID_PX = 256 * 256
+
+#: Verdicts of the slice filter (the ``status`` column of ``manifest.csv``).
+KEPT = "kept"
+TOO_FEW_LANDMARK = "too few landmark pixels"
+TOO_MUCH_BONE = "too much bone"
+
+
+@dataclass(frozen=True)
+class HUWindow:
+    """A CT display window; the default is the usual abdominal soft-tissue window."""
+
+    level: float = 40.0
+    width: float = 400.0
+
+    def __post_init__(self) -> None:
+        if not self.width > 0:
+            raise EusaugError(f"HU window width {self.width} must be positive.")
+
+    def to_unit(self, hu: np.ndarray) -> np.ndarray:
+        """Map HU to float32 in [-1, 1] (window bottom -> -1, top -> +1)."""
+        low = self.level - self.width / 2.0
+        out = (np.asarray(hu, dtype=np.float32) - np.float32(low)) * np.float32(2.0 / self.width) - 1.0
+        return np.clip(out, -1.0, 1.0)
+
+
+@dataclass
+class Planes:
+    """A batch of sliced planes.
+
+    ``hu``: ``(N, H, W)`` float32 HU (air, -1024, outside the CT); ``labels``: ``(N, H, W)``
+    integer label ids (0 outside the CT); ``mask``: ``(N, H, W)`` bool, True inside the
+    field of view; ``poses``: ``(N, 4, 4)`` float64 world mm; ``preset``: the label preset
+    that names the ids in ``labels`` (None when unknown), so translators that use labels
+    read BTCV and TotalSegmentator maps alike.
+    """
+
+    hu: np.ndarray
+    labels: np.ndarray
+    mask: np.ndarray
+    poses: np.ndarray
+    fov: FieldOfView
+    preset: LabelPreset | None = None
+
+    def __len__(self) -> int:
+        return int(self.hu.shape[0])
+
+    def windowed(self, window: HUWindow | None = None) -> np.ndarray:
+        """``(N, H, W)`` float32 in [-1, 1]; -1 outside the field of view."""
+        unit = (window or HUWindow()).to_unit(self.hu)
+        return np.where(self.mask, unit, np.float32(-1.0)).astype(np.float32, copy=False)
+
+    def subset(self, index: np.ndarray | slice | list[int]) -> Planes:
+        return Planes(self.hu[index], self.labels[index], self.mask[index], self.poses[index], self.fov,
+                      self.preset)
+
+
+def reference_slice(case: CTCase, poses: np.ndarray, fov: FieldOfView) -> Planes:
+    """Slice with ``scipy.ndimage.map_coordinates``: slow but obviously right.
+
+    The baseline that fast slicers are checked against (trilinear HU, nearest labels).
+    """
+    from scipy.ndimage import map_coordinates
+
+    poses = np.asarray(poses, dtype=np.float64).reshape(-1, 4, 4)
+    points = plane_points_world(poses, fov)
+    ijk = case.ct.world_to_voxel(points)
+    coords = np.moveaxis(ijk, -1, 0)
+    hu = map_coordinates(case.ct.hu, coords, order=1, mode="constant", cval=AIR_HU).astype(np.float32)
+    labels = map_coordinates(case.labels.ids, coords, order=0, mode="constant", cval=0)
+    mask = np.broadcast_to(fov.mask(), hu.shape).copy()
+    return Planes(hu, labels.astype(case.labels.ids.dtype), mask, poses, fov, case.preset)
+
+
+@dataclass(frozen=True)
+class SliceFilter:
+    """The paper's plane filter: > ``min_landmark_px`` landmark and < ``max_bone_px`` bone pixels.
+
+    Counts are taken inside the field of view on the output grid. The paper's numbers
+    are meant at 256x256 (:data:`PAPER_GRID_PX`); with ``scale_with_grid`` they scale
+    with the number of grid pixels, so a 128x128 grid asks for > 250 and < 12.5.
+    Bone is bone labels where the preset has them, else HU > ``bone_hu``.
+    """
+
+    min_landmark_px: int = 1000
+    max_bone_px: int = 50
+    bone_hu: float = DEFAULT_BONE_HU
+    scale_with_grid: bool = True
+
+    def __post_init__(self) -> None:
+        if self.min_landmark_px < 0 or self.max_bone_px <= 0:
+            raise EusaugError(
+                f"Slice filter thresholds min_landmark_px={self.min_landmark_px} (>= 0) and "
+                f"max_bone_px={self.max_bone_px} (> 0) are out of range."
+            )
+
+    def thresholds(self, fov: FieldOfView) -> tuple[float, float]:
+        """(landmark, bone) thresholds on ``fov``'s grid."""
+        scale = fov.height_px * fov.width_px / PAPER_GRID_PX if self.scale_with_grid else 1.0
+        return self.min_landmark_px * scale, self.max_bone_px * scale
+
+    def counts(self, planes: Planes, landmark_id: int, preset: LabelPreset | None) -> tuple[np.ndarray, np.ndarray]:
+        """``(landmark_px, bone_px)``, each ``(N,)`` int64, inside the field of view."""
+        inside = planes.mask
+        landmark_px = ((planes.labels == landmark_id) & inside).sum(axis=(1, 2))
+        bone = bone_mask(planes.hu, planes.labels, preset, self.bone_hu)
+        bone_px = (bone & inside).sum(axis=(1, 2))
+        return landmark_px.astype(np.int64), bone_px.astype(np.int64)
+
+    def reasons(self, planes: Planes, landmark_id: int, preset: LabelPreset | None) -> list[str]:
+        """Per plane: :data:`KEPT`, :data:`TOO_FEW_LANDMARK` or :data:`TOO_MUCH_BONE`."""
+        landmark_px, bone_px = self.counts(planes, landmark_id, preset)
+        return self.verdicts(landmark_px, bone_px, planes.fov)
+
+    def verdicts(self, landmark_px: np.ndarray, bone_px: np.ndarray, fov: FieldOfView) -> list[str]:
+        """The verdict for each pair of counts (landmark is checked first)."""
+        min_landmark, max_bone = self.thresholds(fov)
+        out = []
+        for lm, bn in zip(np.asarray(landmark_px), np.asarray(bone_px)):
+            if lm <= min_landmark:
+                out.append(TOO_FEW_LANDMARK)
+            elif bn >= max_bone:
+                out.append(TOO_MUCH_BONE)
+            else:
+                out.append(KEPT)
+        return out
+
+    def describe(self, fov: FieldOfView) -> str:
+        """The thresholds in words, on ``fov``'s grid (for messages)."""
+        landmark, bone = self.thresholds(fov)
+        return f"> {landmark:g} landmark px and < {bone:g} bone px on {fov.height_px}x{fov.width_px}"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SliceFilter:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)

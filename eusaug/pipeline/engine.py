@@ -1,0 +1,301 @@
+"""The paper's whole protocol as resumable stages: the engine of ``eusaug demo`` and ``eusaug reproduce``.
+
+For each landmark: sample probe poses on the stomach wall of every CT, train one
+CycleGAN on their CT planes and the landmark's real EUS frames, synthesise sEUS with it
+(and with the physics simulator ``raysim`` as a training-free baseline), mix the
+synthetic images into the real training set at the paper's ratios, and evaluate: FID/KID
+with the controls, the classifier ratio sweep, one-sided McNemar tests and Grad-CAM.
+Each stage writes into its own folder and is skipped when an earlier run finished it
+(:mod:`eusaug.pipeline.stages`); everything ends in ``report.html``.
+
+When no real frames are given, the "real" domain is raysim frames simulated from
+*other* poses than those the CycleGAN translates, and the report says so plainly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from eusaug.ct.volume import load_case
+from eusaug.errors import EusaugError
+from eusaug.io.images import list_images, write_png
+from eusaug.io.progress import console
+from eusaug.io.tables import write_csv, write_json
+from eusaug.pipeline.run_config import (
+    RESERVED_AFTER_TRAINING_S,
+    CaseInput,
+    RunConfig,
+    RunContext,
+)
+from eusaug.pipeline.stages import Stage, StageResult, run_stages
+from eusaug.pipeline.steps import (
+    environment_versions,
+    resolve_network_weights,
+    run_evaluator,
+    synthesized_images,
+    write_labelled_csv,
+)
+from eusaug.plugin.registry import Registry
+
+# ----------------------------------------------------------------------------- stages
+
+
+def _stage_poses(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    from eusaug.poses.plot import plot_pose_sets
+    from eusaug.poses.sampling import sample_poses, save_poses
+
+    cfg = ctx.config
+    roles = {"planes": cfg.planes_per_case, "synth": cfg.synth_per_case}
+    counts: dict[str, int] = {}
+    for case_index, (case_input, case) in enumerate(ctx.cases):
+        shown = []
+        roles_here = dict(roles)
+        if ctx.simulated_real and case_index == 0:
+            roles_here.update(real_train=cfg.real_train_per_landmark, real_test=cfg.real_test_per_landmark)
+        for landmark_index, landmark in enumerate(cfg.landmarks):
+            for role_index, (role, n) in enumerate(roles_here.items()):
+                seed = cfg.seed * 100_000 + case_index * 1000 + landmark_index * 10 + role_index
+                pose_set = sample_poses(case, landmark, n, seed=seed, fov=ctx.fov, registry=ctx.registry)
+                save_poses(folder / ctx.poses_file(case_input, landmark, role).name, pose_set)
+                counts[f"{case_input.name}/{landmark}/{role}"] = len(pose_set)
+                if role == "planes":
+                    shown.append(pose_set)
+        if case_index == 0:
+            plot_pose_sets(case, shown, folder / "poses.png",
+                           title=f"Sampled EUS probe poses on the stomach wall ({case_input.name})")
+    return counts
+
+
+def _stage_real(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    """The real labelled set: the user's frames, or raysim frames from other poses."""
+    from eusaug.translate.synth import synthesize
+
+    cfg = ctx.config
+    if not ctx.simulated_real:
+        assert ctx.eus_dir is not None
+        train = [(p, lm) for lm in cfg.landmarks for p in list_images(ctx.eus_dir / lm, recursive=True)]
+        background = ctx.eus_dir / "background"
+        if background.is_dir():
+            train += [(p, "background") for p in list_images(background, recursive=True)]
+        write_labelled_csv(folder / "train.csv", train)
+        return {"source": str(ctx.eus_dir), "train": len(train)}
+    case_input, _ = ctx.cases[0]
+    rows: dict[str, list[tuple[Path, str]]] = {"real_train": [], "real_test": []}
+    for landmark in cfg.landmarks:
+        for role, n in (("real_train", cfg.real_train_per_landmark), ("real_test", cfg.real_test_per_landmark)):
+            raw = folder / "raysim" / role / landmark
+            synthesize(case_input.ct, landmark, n, raw, labels=case_input.labels,
+                       poses=ctx.poses_file(case_input, landmark, role), translator="raysim",
+                       preset=cfg.label_preset, seed=cfg.seed, registry=ctx.registry)
+            # A folder of frames only (no label planes), as the CycleGAN's target domain expects.
+            frames = folder / role / landmark
+            frames.mkdir(parents=True)
+            for image in synthesized_images(raw):
+                os.link(image, frames / image.name)
+                rows[role].append((frames / image.name, landmark))
+    write_labelled_csv(folder / "train.csv", rows["real_train"])
+    write_labelled_csv(folder / "test.csv", rows["real_test"])
+    return {"source": "raysim frames from other poses", "train": len(rows["real_train"]),
+            "test": len(rows["real_test"])}
+
+
+def _cyclegan_target(ctx: RunContext, landmark: str) -> Path:
+    """The folder of EUS frames the CycleGAN for ``landmark`` learns to produce."""
+    if ctx.eus_dir is not None:
+        return ctx.eus_dir / landmark
+    return ctx.root / "real" / "real_train" / landmark
+
+
+def _stage_cyclegan(ctx: RunContext, landmark: str, index: int) -> Callable[[Path], Any]:
+    def run(folder: Path) -> dict[str, Any]:
+        from eusaug.translate.train import train_translator
+
+        cfg = ctx.config
+        overrides: dict[str, Any] = {"image_size_px": cfg.image_size_px, "seed": cfg.seed, **cfg.cyclegan_overrides}
+        if cfg.cyclegan_epochs is not None:
+            overrides["epochs"] = cfg.cyclegan_epochs
+        common: dict[str, Any] = dict(
+            ct=[c.ct for c, _ in ctx.cases],
+            labels=[c.labels for c, _ in ctx.cases],
+            poses=[ctx.poses_file(c, landmark, "planes") for c, _ in ctx.cases],
+            eus_dir=_cyclegan_target(ctx, landmark), landmark=landmark, preset=cfg.cyclegan_preset,
+            overrides=overrides, register=False, registry=ctx.registry, label_preset=cfg.label_preset,
+        )
+        if cfg.minutes is None:
+            train_translator(folder, **common)
+            return {"landmark": landmark}
+        # Under a budget: one epoch, then as many more as this landmark's share allows. The
+        # first epoch also trains the denoisers and traces the step, so it over-estimates.
+        start = time.perf_counter()
+        train_translator(folder, stop_after=1, **common)
+        epoch_s = time.perf_counter() - start
+        share = max(0.0, ctx.seconds_left() - RESERVED_AFTER_TRAINING_S) / (len(cfg.landmarks) - index)
+        planned = (cfg.cyclegan_epochs or 1) - 1
+        more = int(min(planned, share // max(epoch_s, 1e-6)))
+        if more > 0:
+            train_translator(folder, stop_after=more, **common)
+        return {"landmark": landmark, "first_epoch_s": round(epoch_s, 1), "epochs_trained": 1 + max(more, 0)}
+
+    return run
+
+
+def _stage_synth(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    from eusaug.poses.sampling import load_poses
+    from eusaug.poses.slicing import slice_case
+    from eusaug.translate.synth import load_translator, synthesize
+
+    cfg = ctx.config
+    rows: dict[str, list[tuple[Path, str]]] = {"cyclegan": [], "raysim": []}
+    for landmark in cfg.landmarks:
+        models = {"cyclegan": ctx.root / f"cyclegan-{landmark}", "raysim": None}
+        # One loaded translator per landmark, reused for every CT.
+        translators = {name: load_translator(name, landmark, model, ctx.registry)[0] for name, model in models.items()}
+        for case_input, _ in ctx.cases:
+            poses = ctx.poses_file(case_input, landmark, "synth")
+            for name, translator in translators.items():
+                out = folder / name / landmark / case_input.name
+                synthesize(case_input.ct, landmark, cfg.synth_per_case, out, labels=case_input.labels,
+                           model=models[name], poses=poses, translator=translator, preset=cfg.label_preset,
+                           seed=cfg.seed, registry=ctx.registry)
+                rows[name].extend((p, landmark) for p in synthesized_images(out))
+        case_input, case = ctx.cases[0]
+        pose_set = load_poses(ctx.poses_file(case_input, landmark, "synth"), case=case)
+        planes = slice_case(case, pose_set.poses[:4], ctx.fov, registry=ctx.registry)
+        for k, image in enumerate(planes.windowed()):
+            write_png(folder / "ct" / landmark / f"ct_{k:04d}.png", image)
+    for translator, labelled in rows.items():
+        write_labelled_csv(folder / f"{translator}.csv", labelled)
+    return {t: len(r) for t, r in rows.items()}
+
+
+def _stage_mix(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    from eusaug.mix.mixing import mix_sweep, summarise
+
+    sweep = mix_sweep(ctx.root / "real" / "train.csv", ctx.root / "synth" / "cyclegan.csv", ctx.config.ratios,
+                      folder / "sets", seed=ctx.config.seed, link=True)
+    table = [{"ratio": ratio, **asdict(count)} for ratio, manifest in sweep.items()
+             for count in summarise(manifest, ratio)]
+    write_csv(folder / "counts.csv", table)
+    return {"ratios": list(sweep)}
+
+
+def _stage_fid(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    real = ctx.root / "real" / "train.csv"
+    return {
+        translator: run_evaluator(ctx.registry, "fid", folder / translator, real=real,
+                                  synthetic=ctx.root / "synth" / f"{translator}.csv", weights=ctx.weights,
+                                  controls=translator == "cyclegan", seed=ctx.config.seed)
+        for translator in ("cyclegan", "raysim")
+    }
+
+
+def _stage_classifier(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    cfg = ctx.config
+    options: dict[str, Any] = {
+        "real": ctx.root / "real" / "train.csv",
+        "synthetic": ctx.root / "synth" / "cyclegan.csv",
+        "preset": cfg.classifier_preset,
+        "weights": ctx.weights,
+        "ratios": ",".join(f"{r:g}" for r in cfg.ratios),
+        "seed": cfg.seed,
+        **cfg.classifier_overrides,
+    }
+    test = ctx.root / "real" / "test.csv"
+    if test.is_file():
+        options["test"] = test
+    if cfg.test_subjects:
+        options["test_subjects"] = ",".join(cfg.test_subjects)
+    summary = {"classifier": run_evaluator(ctx.registry, "classifier", folder / "sweep", **options)}
+    summary["mcnemar"] = run_evaluator(ctx.registry, "mcnemar", folder / "mcnemar",
+                                       predictions=(folder / "sweep" / "predictions.csv",))
+    models = sorted((folder / "sweep" / "models").glob("*.keras"))
+    if models:
+        summary["gradcam"] = run_evaluator(ctx.registry, "gradcam", folder / "gradcam",
+                                           model=models[len(models) // 2], real=options["real"],
+                                           synthetic=options["synthetic"])
+    return summary
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def check_eus_dir(eus_dir: Path, landmarks: Sequence[str]) -> None:
+    """Real frames must come in one sub-folder per landmark (the classifier needs labels)."""
+    if not eus_dir.is_dir():
+        raise EusaugError(f"EUS folder {eus_dir} does not exist or is not a folder: pass a folder of frames.")
+    missing = [lm for lm in landmarks if not (eus_dir / lm).is_dir()]
+    if missing:
+        raise EusaugError(
+            f"EUS folder {eus_dir} has no sub-folder for {', '.join(missing)}: put each landmark's real frames in "
+            f"a sub-folder of that name ({', '.join(landmarks)}; optionally background/)."
+        )
+    for landmark in landmarks:
+        list_images(eus_dir / landmark, recursive=True)  # a clear error for an empty class
+
+
+def run_pipeline(
+    root: str | Path,
+    cases: Sequence[CaseInput],
+    config: RunConfig,
+    eus_dir: str | Path | None = None,
+    title: str = "eusaug run",
+    redo: bool = False,
+    registry: Registry | None = None,
+) -> Path:
+    """Run every stage into ``root`` (reusing finished ones unless ``redo``); return ``report.html``."""
+    from eusaug.pipeline.run_report import write_run_report
+
+    root = Path(root)
+    if not cases:
+        raise EusaugError("No CT volumes to run on.")
+    eus = Path(eus_dir) if eus_dir is not None else None
+    if eus is not None:
+        check_eus_dir(eus, config.landmarks)
+    loaded = [(c, load_case(c.ct, c.labels, config.label_preset)) for c in cases]
+    for _, case in loaded:
+        for landmark in ("stomach", *config.landmarks):
+            case.mask(landmark)  # fail now, not after an hour of training
+    registry = registry or Registry()
+    weights, weights_note = resolve_network_weights(config.weights)
+    ctx = RunContext(config, root, loaded, eus, registry, weights, weights_note, time.perf_counter(), title)
+    out = console()
+    stages = [
+        Stage("poses", lambda f: _stage_poses(ctx, f), description="sampling probe poses"),
+        Stage("real", lambda f: _stage_real(ctx, f), description="preparing the real labelled set"),
+        *[Stage(f"cyclegan-{lm}", _stage_cyclegan(ctx, lm, i), atomic=False, description=f"training CycleGAN ({lm})")
+          for i, lm in enumerate(config.landmarks)],
+        Stage("synth", lambda f: _stage_synth(ctx, f), description="synthesising sEUS (CycleGAN and raysim)"),
+        Stage("mix", lambda f: _stage_mix(ctx, f), description="mixing at the synthetic ratios"),
+        Stage("fid", lambda f: _stage_fid(ctx, f), description="FID/KID with controls"),
+        Stage("classifier", lambda f: _stage_classifier(ctx, f),
+              description="classifier ratio sweep, McNemar, Grad-CAM"),
+    ]
+    names = [s.name for s in stages]
+
+    def announce(stage: Stage) -> None:
+        elapsed = time.perf_counter() - ctx.started
+        out.print(f"[bold cyan][{names.index(stage.name) + 1}/{len(stages)}][/bold cyan] {stage.description}  "
+                  f"[dim]({elapsed:.0f} s)[/dim]")
+
+    root.mkdir(parents=True, exist_ok=True)
+    results: list[StageResult] = run_stages(root, stages, redo=redo, on_start=announce)
+    run_info = {
+        "title": title,
+        "config": asdict(config),
+        "cases": [{"name": c.name, "ct": str(c.ct), "labels": str(c.labels)} for c in cases],
+        "eus_dir": str(eus) if eus else None,
+        "weights": weights,
+        "versions": environment_versions(),
+        "timings_s": {r.name: round(r.seconds, 1) for r in results},
+        "reused_stages": [r.name for r in results if r.skipped],
+        "total_s": round(time.perf_counter() - ctx.started, 1),
+    }
+    write_json(root / "run.json", run_info)
+    report = write_run_report(ctx, run_info)
+    out.print(f"[bold green]Done[/bold green] in {run_info['total_s']:.0f} s. Report: [bold]{report.resolve()}[/bold]")
+    return report

@@ -1,0 +1,131 @@
+"""``report.html`` of a whole-protocol run: every figure and table on one self-contained page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eusaug.io.images import list_images
+from eusaug.io.tables import read_csv_rows
+from eusaug.pipeline.html import Report
+
+if TYPE_CHECKING:
+    from eusaug.pipeline.run_config import RunContext
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a stage's CSV, or none when that stage wrote no such file."""
+    return read_csv_rows(path) if path.is_file() else []
+
+
+def _first(folder: Path, pattern: str) -> Path | None:
+    """The first file matching ``pattern`` in ``folder``, if any."""
+    found = sorted(folder.glob(pattern)) if folder.is_dir() else []
+    return found[0] if found else None
+
+
+def _fig1_rows(ctx: RunContext) -> tuple[list[list[Path | None]], list[str]]:
+    """One row per landmark: CT plane | raysim | CycleGAN sEUS | a real frame."""
+    synth = ctx.root / "synth"
+    first_case = ctx.cases[0][0].name
+    real_label = "real frame" if ctx.eus_dir else "simulated 'real' frame (raysim, other pose)"
+    rows, columns = [], ["CT plane", "raysim", "CycleGAN sEUS", real_label]
+    for landmark in ctx.config.landmarks:
+        if ctx.eus_dir is not None:
+            reals = list_images(ctx.eus_dir / landmark, recursive=True)
+        else:
+            reals = list_images(ctx.root / "real" / "real_train" / landmark)
+        for k in range(2):
+            ct = synth / "ct" / landmark / f"ct_{k:04d}.png"
+            raysim = synth / "raysim" / landmark / first_case / f"seus_{k:04d}.png"
+            cyclegan = synth / "cyclegan" / landmark / first_case / f"seus_{k:04d}.png"
+            real = reals[k] if len(reals) > k else None
+            rows.append([p if p is not None and p.is_file() else None for p in (ct, raysim, cyclegan, real)])
+    return rows, columns
+
+
+def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
+    """Build ``report.html`` in the run folder from what the stages wrote."""
+    root = ctx.root
+    cfg = ctx.config
+    names = ", ".join(c.name for c, _ in ctx.cases)
+    report = Report(
+        ctx.title,
+        subtitle=(f"CT: {names}; landmarks {', '.join(cfg.landmarks)}; "
+                  f"{run_info['total_s']:.0f} s on {run_info['versions']['cpu']}"),
+    )
+    report.section(
+        "What this run did",
+        f"Probe poses were sampled on the stomach wall of {len(ctx.cases)} CT volume(s) (within a 30 degree "
+        "cone of the outward normal, keeping views with more than the paper's share of landmark pixels and "
+        "little bone). CT planes were cut along them, translated to ultrasound by the physics simulator "
+        f"raysim and by one CycleGAN per landmark ({cfg.cyclegan_preset} preset), mixed into a classifier "
+        "training set at the paper's synthetic ratios, and evaluated as in the paper.",
+    )
+    if ctx.eus_dir is None:
+        report.note(
+            "No real EUS frames were given (--eus). The 'real' domain here is raysim frames simulated from "
+            "other poses of the same CT: the CycleGAN learned to imitate the simulator, and the classifier "
+            "was trained and tested on simulated frames. Give a folder with class sub-folders "
+            "(aorta/, liver/, pancreas/) of real frames with --eus for the real thing.",
+            kind="warning", title="The real domain is simulated",
+        )
+    if ctx.weights_note:
+        report.note(ctx.weights_note, kind="warning", title="Random network weights")
+
+    report.section("Probe poses (Fig. 2)", "Stomach surface and the kept probe positions with their beam directions.")
+    pose_plot = root / "poses" / "poses.png"
+    if pose_plot.is_file():
+        report.image(pose_plot, caption="Sampled probe poses, coloured by landmark", width_px=760)
+
+    report.section("CT planes and synthetic EUS (Fig. 1)")
+    grid, columns = _fig1_rows(ctx)
+    labels = [f"{lm} ({k + 1})" for lm in cfg.landmarks for k in range(2)]
+    report.image_grid(grid, row_labels=labels, col_labels=columns, cell_px=170,
+                      caption="Each row: one pose; the CT plane, its raysim and CycleGAN translations, and a "
+                              "frame of the real domain.")
+
+    report.section("CycleGAN training", "Losses per epoch (train and validation) of each landmark's CycleGAN.")
+    for landmark in cfg.landmarks:
+        run = root / f"cyclegan-{landmark}"
+        losses = run / "losses.png"
+        if losses.is_file():
+            report.subheading(landmark)
+            report.image(losses, caption=f"{landmark}: losses per epoch", width_px=700)
+        grids = sorted((run / "samples").glob("epoch-*.png")) if (run / "samples").is_dir() else []
+        if grids:
+            report.image(grids[-1], caption=f"{landmark}: {grids[-1].stem} samples (CT | sEUS | reconstructed CT; "
+                                            "EUS | sCT | reconstructed EUS)", width_px=600)
+
+    report.section("Fréchet Inception Distance (Table 3)",
+                   "FID and KID of the synthetic sets against the real training set, with the paper's controls "
+                   "(two random halves of the real set: the ideal; real vs real plus Gaussian noise: the bad).")
+    for translator in ("cyclegan", "raysim"):
+        rows = _csv_rows(root / "fid" / translator / "fid.csv")
+        if rows:
+            report.table(rows, caption=f"{translator}: FID/KID against the real set")
+
+    report.section("Classifier ratio sweep (Table 2) and McNemar tests",
+                   "One classifier per synthetic ratio, tested on held-out real frames.")
+    table2 = _csv_rows(root / "classifier" / "sweep" / "table2.csv")
+    if table2:
+        report.table(table2, caption="Precision, recall, per-class F1 and accuracy by synthetic ratio")
+    mixed = _csv_rows(root / "mix" / "counts.csv")
+    if mixed:
+        report.table(mixed, caption="Training set composition per ratio (eusaug mix)")
+    mcnemar = _csv_rows(root / "classifier" / "mcnemar" / "mcnemar.csv")
+    if mcnemar:
+        report.table(mcnemar, caption="One-sided McNemar tests between classifiers")
+
+    report.section("Grad-CAM (Fig. 3)", "Where the classifier looked, on real and synthetic examples.")
+    cam = _first(root / "classifier" / "gradcam", "*.png")
+    if cam is not None:
+        report.image(cam, caption="Grad-CAM maps of real and synthetic images per class", width_px=760)
+
+    report.section("Configuration, versions and timings")
+    report.key_values(run_info["config"], caption="Configuration")
+    report.key_values(run_info["versions"], caption="Versions")
+    report.key_values({**run_info["timings_s"], "total": run_info["total_s"]}, caption="Seconds per stage")
+    if run_info["reused_stages"]:
+        report.note("Stages reused from an earlier run in this folder: " + ", ".join(run_info["reused_stages"]))
+    return report.write(root / "report.html", force=True)

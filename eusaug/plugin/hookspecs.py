@@ -1,0 +1,90 @@
+"""The hooks through which plugins contribute to eusaug.
+
+A plugin is any module or object with functions marked ``@hookimpl`` and named like
+the specs below, made known through the ``eusaug`` entry-point group::
+
+    # pyproject.toml of your package
+    [project.entry-points.eusaug]
+    my-plugin = "my_package.eusaug_plugin"
+
+    # my_package/eusaug_plugin.py
+    from eusaug import hookimpl
+    from eusaug.plugin.interfaces import Translator
+
+    class Inverted(Translator):
+        name = "inverted"
+        description = "Negative of the windowed CT plane."
+        def translate(self, planes, rng):
+            return -planes.windowed()
+
+    @hookimpl
+    def eusaug_translators():
+        return [Inverted]
+
+Each hook returns a list of plugin *classes* (not instances); eusaug instantiates them.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "eusaug"
+#: The entry-point group that bundled and third-party plugins are found through.
+ENTRY_POINT_GROUP = "eusaug"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def eusaug_pose_samplers() -> list[type]:
+    """Contribute :class:`eusaug.plugin.interfaces.PoseSampler` subclasses.
+
+    ``sample(case, landmark, n, fov, rng, slice_filter)`` returns ``(n, 4, 4)`` float64
+    poses in world millimetres (RAS+): origin at the transducer on the stomach wall,
+    column 0 lateral (across the image), column 1 the beam (depth), column 2 their
+    cross product. It raises ``EusaugError`` with per-reason rejection counts when it
+    cannot find ``n`` poses.
+    """
+
+
+@hookspec
+def eusaug_slicers() -> list[type]:
+    """Contribute :class:`eusaug.plugin.interfaces.Slicer` subclasses.
+
+    ``slice(case, poses, fov)`` returns :class:`eusaug.geometry.planes.Planes`: ``hu``
+    ``(N, H, W)`` float32 HU by trilinear interpolation (-1024 outside the CT),
+    ``labels`` ``(N, H, W)`` ints by nearest neighbour (0 outside), ``mask``
+    ``(N, H, W)`` bool (inside the field of view), for ``(N, 4, 4)`` poses on the
+    ``fov.height_px`` x ``fov.width_px`` grid.
+    """
+
+
+@hookspec
+def eusaug_translators() -> list[type]:
+    """Contribute :class:`eusaug.plugin.interfaces.Translator` subclasses.
+
+    ``load(model, **options)`` builds an instance (``model`` is a path, or None for
+    translators that need no training); ``translate(planes, rng)`` returns ``(N, H, W)``
+    float32 images in [-1, 1]. Subclass ``TrainableTranslator`` to take part in
+    ``eusaug train``.
+    """
+
+
+@hookspec
+def eusaug_evaluators() -> list[type]:
+    """Contribute :class:`eusaug.plugin.interfaces.Evaluator` subclasses.
+
+    ``cli_params()`` lists ``click.Option`` objects for ``eusaug evaluate NAME``;
+    ``evaluate(output_dir, **options)`` writes CSV/PNG files into ``output_dir`` and
+    returns an ``EvaluationResult`` (title, table rows, files, notes).
+    """
+
+
+#: Hook name for each plugin kind.
+HOOK_OF_KIND = {
+    "sampler": "eusaug_pose_samplers",
+    "slicer": "eusaug_slicers",
+    "translator": "eusaug_translators",
+    "evaluator": "eusaug_evaluators",
+}
