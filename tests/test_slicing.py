@@ -17,8 +17,8 @@ from eusaug.geometry.planes import (
     SliceFilter,
     reference_slice,
 )
-from eusaug.poses.slicing import slice_case
 from eusaug.plugin.registry import Registry
+from eusaug.poses.slicing import slice_case
 
 FOV = FieldOfView(kind="rectangle", width_mm=64.0, depth_mm=64.0, height_px=256, width_px=256)
 

@@ -30,14 +30,18 @@ from eusaug.geometry.planes import (
     reference_slice,
 )
 from eusaug.geometry.surface import (
+    BODY_THRESHOLD_HU,
     ISO_LEVEL,
     MIN_NORMAL_SMOOTHING_MM,
     Surface,
+    body_mask,
+    body_surface,
     organ_surface,
 )
 
 __all__ = [
     "BLOCK_PX",
+    "BODY_THRESHOLD_HU",
     "EDGE_TOLERANCE",
     "FieldOfView",
     "FovKind",
@@ -54,6 +58,8 @@ __all__ = [
     "Surface",
     "TOO_FEW_LANDMARK",
     "TOO_MUCH_BONE",
+    "body_mask",
+    "body_surface",
     "organ_surface",
     "plane_grid",
     "plane_points_world",

@@ -1,4 +1,4 @@
-"""Organ surfaces from label maps: a triangle mesh in world mm with smooth outward normals.
+"""Organ and body surfaces: a triangle mesh in world mm with smooth outward normals.
 
 The mask is smoothed with a Gaussian whose width is set in millimetres (so it is the same
 physical smoothing on anisotropic voxels) and the 0.5 iso-surface is extracted by
@@ -8,6 +8,7 @@ come from the gradient of a second, wider smoothing of the mask mapped through t
 affine: smooth (not faceted, no voxel staircase) and correct for any voxel size or
 orientation, while the narrow smoothing keeps the surface where the organ is (a wide one
 would shrink it). On a voxelised sphere the normals are within 4 degrees of radial.
+The body (skin) surface needs no label: it is the outline of the CT above -500 HU.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter, map_coordinates
+from scipy.ndimage import binary_fill_holes, gaussian_filter, label, map_coordinates
 
-from eusaug.ct.volume import spacing_mm
+from eusaug.ct.volume import CTCase, CTVolume, spacing_mm
 from eusaug.errors import EusaugError
+
+#: Body outline threshold (HU): halfway between air (-1000) and fat (-100); gas enclosed by
+#: the body (lungs, bowel) is filled in afterwards.
+BODY_THRESHOLD_HU = -500.0
 
 #: The iso-level of the smoothed mask taken as the organ boundary.
 ISO_LEVEL = 0.5
@@ -83,6 +88,10 @@ class Surface:
         s = np.sqrt(r1)[:, None]
         return (1.0 - s) * a + s * (1.0 - r2[:, None]) * b + s * r2[:, None] * c
 
+    def subset(self, keep: np.ndarray) -> Surface:
+        """The same surface restricted to the triangles selected by ``keep`` (bool or indices)."""
+        return Surface(self.triangles_mm[keep], self.areas_mm2[keep], self.normal_field, self.crop_affine)
+
     def gradient_at(self, points_mm: np.ndarray) -> np.ndarray:
         """World-space gradient (per mm) of the smoothed mask at ``(n, 3)`` points."""
         inverse = np.linalg.inv(self.crop_affine)
@@ -118,6 +127,77 @@ def organ_surface(
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         raise EusaugError("The organ mask is empty: there is no surface to sample.")
+    return _mask_surface(mask, affine, smoothing_mm, normal_smoothing_mm, extend_edges=False)
+
+
+def body_mask(hu: np.ndarray, threshold_hu: float = BODY_THRESHOLD_HU) -> np.ndarray:
+    """The patient's body in a CT: ``hu > threshold_hu``, largest connected part, holes filled.
+
+    Holes are filled slice by slice across the last voxel axis (superior-inferior in volumes
+    loaded by :func:`eusaug.volume.load_case`) as well as in 3-D, so lungs
+    and bowel gas that reach the scan's ends still count as inside. The CT table and
+    other loose objects are separate components and drop out. Empty when nothing
+    exceeds the threshold.
+    """
+    tissue = np.asarray(hu) > threshold_hu
+    components, count = label(tissue)
+    if count == 0:
+        return np.zeros(tissue.shape, dtype=bool)
+    sizes = np.bincount(components.ravel())
+    sizes[0] = 0
+    body = components == int(np.argmax(sizes))
+    for k in range(body.shape[2]):
+        body[:, :, k] = binary_fill_holes(body[:, :, k])
+    return binary_fill_holes(body)
+
+
+def body_surface(
+    ct: CTVolume | CTCase,
+    threshold_hu: float = BODY_THRESHOLD_HU,
+    smoothing_mm: float | None = None,
+    normal_smoothing_mm: float | None = None,
+) -> Surface:
+    """The skin: the outline of :func:`body_mask`, with outward normals, label-free.
+
+    Where the body is cut by the scan (its head and foot ends, or an arm or hip at the
+    edge of the reconstruction), the mask is continued past the edge instead of closed,
+    and triangles outside the scanned box are dropped: those cut planes are not skin, and
+    normals near them stay those of the skin. Smoothing as in :func:`organ_surface`.
+    No tissue above ``threshold_hu`` is an error.
+    """
+    volume = ct.ct if isinstance(ct, CTCase) else ct
+    mask = body_mask(volume.hu, threshold_hu)
+    if not mask.any():
+        name = volume.path or "the CT"
+        raise EusaugError(
+            f"No body in {name}: no voxel is above threshold_hu={threshold_hu:g} HU (its maximum is "
+            f"{float(np.max(volume.hu)):g} HU). Pass a CT in Hounsfield units, or a lower threshold_hu."
+        )
+    surface = _mask_surface(mask, volume.affine, smoothing_mm, normal_smoothing_mm, extend_edges=True)
+    inverse = np.linalg.inv(volume.affine)
+    corners_ijk = surface.triangles_mm @ inverse[:3, :3].T + inverse[:3, 3]
+    inside = np.asarray(((corners_ijk >= -0.5) & (corners_ijk <= np.array(mask.shape) - 0.5)).all(axis=(1, 2)))
+    if not inside.any():
+        raise EusaugError(
+            f"The body in {volume.path or 'the CT'} fills the whole scan, so there is no skin in it: pass a CT "
+            f"whose field of view shows the body outline, or check threshold_hu={threshold_hu:g} HU against its air."
+        )
+    return surface.subset(inside)
+
+
+def _mask_surface(
+    mask: np.ndarray,
+    affine: np.ndarray,
+    smoothing_mm: float | None,
+    normal_smoothing_mm: float | None,
+    extend_edges: bool,
+) -> Surface:
+    """Mesh and normal field of a non-empty mask.
+
+    ``extend_edges``: continue the mask past the volume's edges (replicate the border) for
+    a surface that is open where the volume cuts it; otherwise pad with outside, so a cut
+    organ is closed.
+    """
     spacing = spacing_mm(affine)
     sigma_mm = float(spacing.max()) if smoothing_mm is None else float(smoothing_mm)
     if normal_smoothing_mm is None:
@@ -134,12 +214,13 @@ def organ_surface(
     nonzero = np.argwhere(mask)
     lo = nonzero.min(axis=0) - margin
     hi = nonzero.max(axis=0) + margin + 1
-    # Pad rather than clip at the volume edge, so an organ cut by the scan is closed.
-    padded = np.pad(mask, [(m, m) for m in margin])
+    # Pad rather than clip at the volume edge: zeros close a cut organ, edge values continue a cut body.
+    padded = np.pad(mask, [(m, m) for m in margin], mode="edge" if extend_edges else "constant")
     crop = padded[tuple(slice(a + m, b + m) for a, b, m in zip(lo, hi, margin))]
     crop = crop.astype(np.float32)
-    smoothed = gaussian_filter(crop, sigma=sigma_vox, mode="constant", cval=0.0)
-    normal_field = gaussian_filter(crop, sigma=normal_sigma_vox, mode="constant", cval=0.0)
+    mode = "nearest" if extend_edges else "constant"
+    smoothed = gaussian_filter(crop, sigma=sigma_vox, mode=mode, cval=0.0)
+    normal_field = gaussian_filter(crop, sigma=normal_sigma_vox, mode=mode, cval=0.0)
     crop_affine = np.array(affine, dtype=np.float64)
     crop_affine[:3, 3] = affine[:3, 3] + affine[:3, :3] @ lo
     triangles_ijk = _marching_tetrahedra(smoothed, ISO_LEVEL)
