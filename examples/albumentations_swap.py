@@ -23,9 +23,8 @@ import albumentations as A
 import numpy as np
 from PIL import Image
 
-from eusaug.geometry.field_of_view import FieldOfView
-from eusaug.mix.augment import DepthGain, SectorMask, SpeckleNoise, SyntheticSwap
-from eusaug.mix.labelled_sets import read_labelled_set
+from eusaug.geometry import FieldOfView
+from eusaug.mix import DepthGain, SectorMask, SpeckleNoise, SyntheticSwap, read_labelled_set
 
 SHARED_FRAMES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "us" / "abdominal_rus_train"
 

@@ -28,8 +28,7 @@ import albumentations as A
 import numpy as np
 from PIL import Image
 
-from eusaug.mix.augment import DepthGain, SpeckleNoise
-from eusaug.mix.mixing import mixed_dataset
+from eusaug.mix import DepthGain, SpeckleNoise, mixed_dataset
 
 # TensorFlow is imported later (in main and mixed_dataset), so this still quiets its log.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -11,11 +11,10 @@ from click.testing import CliRunner
 
 from eusaug import FieldOfView, load_case, sample_ct_path, sample_labels_path
 from eusaug.cli import main
-from eusaug.cli.train_cmd import parse_set
 from eusaug.io.images import write_png
 from eusaug.poses.sampling import sample_poses, save_poses
 
-TINY = ["--image-size", "32", "--ngf", "8", "--blocks", "1", "--precision", "fp32", "--no-denoiser",
+TINY = ["--image-size-px", "32", "--ngf", "8", "--n-blocks", "1", "--precision", "fp32", "--no-denoiser",
         "--set", "ndf=8", "--set", "n_disc_layers=2", "--set", "crop_margin_px=4", "--set", "pool_size=2"]
 
 
@@ -64,11 +63,11 @@ def test_tiny_run_trains_registers_and_resumes(inputs, tmp_path) -> None:
     [
         (["--set", "ngf=0"], None, "ngf=0 is out of range"),
         (["--set", "colour=1"], None, "Unknown CycleGAN option(s) colour"),
-        (["--image-size", "30"], None, "image_size_px=30 is out of range"),
+        (["--image-size-px", "30"], None, "image_size_px=30 is out of range"),
         (["--resume"], None, "holds no run to resume"),
         ([], "empty", "holds no images"),
         ([], "missing", "does not exist or is not a folder"),
-        (["--image-size", "32"], "small", "smaller than the training size 32"),
+        (["--image-size-px", "32"], "small", "smaller than the training size 32"),
         (["--poses", "EXTRA"], None, "1 CT volume(s) but 2 poses file(s)"),
         (["--translator", "raysim"], None, "needs no training"),
         (["--resume", "--force"], None, "contradict"),
@@ -96,5 +95,10 @@ def test_poses_for_another_landmark_or_ct_are_refused(inputs, tmp_path) -> None:
 
 
 def test_parse_set_types_values() -> None:
-    assert parse_set(("ngf=16", "denoiser=False", "learning_rate=1e-4", "precision=fp32", "decay_start_epoch=none")) \
+    from eusaug_plugins.cyclegan.config import CycleGANConfig
+
+    from eusaug.plugin import parse_assignments
+
+    assert parse_assignments(("ngf=16", "denoiser=False", "learning_rate=1e-4", "precision=fp32",
+                              "decay_start_epoch=none"), CycleGANConfig) \
         == {"ngf": 16, "denoiser": False, "learning_rate": 1e-4, "precision": "fp32", "decay_start_epoch": None}

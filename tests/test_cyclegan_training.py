@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from eusaug_plugins.cyclegan.config import CycleGANConfig, parse_override, resolve_config
+from eusaug_plugins.cyclegan.config import CycleGANConfig, resolve_config
 from eusaug_plugins.cyclegan.data import PlaneSource, TrainingData, load_eus_frames
 from eusaug_plugins.cyclegan.run import train_run
 from eusaug_plugins.cyclegan.training import CycleGAN, ImagePool
@@ -18,6 +18,7 @@ from eusaug import FieldOfView, get_preset, pose_from_axes, reference_slice
 from eusaug.ct.volume import CTCase, CTVolume, LabelMap
 from eusaug.errors import EusaugError
 from eusaug.io.images import write_png
+from eusaug.plugin import parse_assignments
 
 TINY = dict(image_size_px=32, ngf=8, ndf=8, n_blocks=1, n_disc_layers=2, pool_size=3, crop_margin_px=4,
             denoiser=False)
@@ -116,8 +117,8 @@ def test_learning_rate_is_constant_then_decays_linearly() -> None:
 
 def test_config_validation_and_overrides() -> None:
     assert resolve_config("fast", ngf=16).ngf == 16
-    assert parse_override("denoiser=false") == ("denoiser", False)
-    assert parse_override("decay_start_epoch=none") == ("decay_start_epoch", None)
+    assert parse_assignments(["denoiser=false"], CycleGANConfig) == {"denoiser": False}
+    assert parse_assignments(["decay_start_epoch=none"], CycleGANConfig) == {"decay_start_epoch": None}
     with pytest.raises(EusaugError, match="image_size_px=30"):
         resolve_config("fast", image_size_px=30)
     with pytest.raises(EusaugError, match="Unknown CycleGAN option"):

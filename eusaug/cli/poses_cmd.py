@@ -12,7 +12,8 @@ from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.geometry.planes import SliceFilter
 from eusaug.io.progress import console
-from eusaug.plugin.registry import DEFAULT_SAMPLER
+from eusaug.plugin.options import plugin_options
+from eusaug.plugin.registry import DEFAULT_SAMPLER, Registry
 from eusaug.poses.sampling import sample_poses, save_poses
 
 
@@ -42,6 +43,8 @@ def refuse_existing(path: Path | None, force: bool, flag: str) -> None:
 @click.option("--plot", type=click.Path(path_type=Path), default=None,
               help="Also write a Fig. 2-style PNG: stomach surface, probe positions and beams.")
 @click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the sampler, e.g. --option threshold_hu=-400 for skin-surface (repeatable).")
 def poses_command(
     ct: Path | None,
     labels: Path | None,
@@ -58,8 +61,9 @@ def poses_command(
     sampler: str,
     plot: Path | None,
     force: bool,
+    options: tuple[str, ...],
 ) -> None:
-    """Find N probe poses on the stomach wall that view LANDMARK, and save them."""
+    """Find N probe poses that view LANDMARK (on the stomach wall by default), and save them."""
     refuse_existing(output, force, "-o")
     refuse_existing(plot, force, "--plot")
     ct, labels = resolve_ct_paths(ct, labels)
@@ -68,6 +72,7 @@ def poses_command(
     pose_set = sample_poses(
         case, landmark, n, seed=seed, fov=FieldOfView(), cone_deg=cone_deg, slice_filter=slice_filter,
         sampler=sampler, max_draws=max_draws, roll_range_deg=roll_deg,
+        sampler_options=plugin_options(options, Registry().sampler(sampler)),
     )
     save_poses(output, pose_set)
     out = console(stderr=False)

@@ -1,8 +1,13 @@
-"""``eusaug train``: train a translator (the CycleGAN by default) for one landmark."""
+"""``eusaug train``: train a translator (the CycleGAN by default) for one landmark.
+
+The training options are the translator's own: a trainable translator declares its
+config dataclass (``training_config_class``), and this command adds one option per
+field for the translator named by ``--translator`` (``eusaug train --translator NAME
+--help`` lists them). ``--set FIELD=VALUE`` reaches the same fields.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -11,27 +16,40 @@ import click
 
 from eusaug.errors import EusaugError
 from eusaug.io.progress import console
-from eusaug.plugin.registry import DEFAULT_TRANSLATOR
+from eusaug.plugin.options import override_options, parse_assignments
+from eusaug.plugin.registry import DEFAULT_TRANSLATOR, Registry
+
+#: Options of the command itself; everything else comes from the translator's config.
+_OWN = ("ct", "labels", "label_preset", "poses", "eus_dir", "landmark", "run_dir", "translator", "preset",
+        "settings", "resume", "force", "stop_after")
 
 
-def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
-    """``("ngf=32", "denoiser=false")`` -> ``{"ngf": 32, "denoiser": False}`` (JSON values, else text)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise EusaugError(f"--set {item!r} must look like FIELD=VALUE, e.g. --set ngf=32.")
-        name, raw = (part.strip() for part in item.split("=", 1))
-        if raw.lower() in ("none", "null"):
-            out[name] = None
-            continue
+def _translator_named(args: list[str]) -> str:
+    """The ``--translator`` value in raw arguments (the default when absent)."""
+    for k, arg in enumerate(args):
+        if arg == "--translator" and k + 1 < len(args):
+            return args[k + 1]
+        if arg.startswith("--translator="):
+            return arg.split("=", 1)[1]
+    return DEFAULT_TRANSLATOR
+
+
+class TranslatorOptionsCommand(click.Command):
+    """Adds the chosen translator's training options before parsing (and to --help)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        own = [p for p in self.params if p.name in _OWN]
+        config_cls = None
         try:
-            out[name] = json.loads(raw.lower() if raw.lower() in ("true", "false") else raw)
-        except json.JSONDecodeError:
-            out[name] = raw
-    return out
+            config_cls = getattr(Registry().translator(_translator_named(args)), "training_config_class", None)
+        except EusaugError:
+            pass  # an unknown translator is reported, with the list, when the command runs
+        self.params = own + (override_options(config_cls) if config_cls is not None else [])
+        ctx.meta["training_config_class"] = config_cls
+        return super().parse_args(ctx, args)
 
 
-@click.command("train")
+@click.command("train", cls=TranslatorOptionsCommand)
 @click.option("--ct", "ct", type=click.Path(path_type=Path), multiple=True, required=True,
               help="CT volume (NIfTI); repeat for several volumes.")
 @click.option("--labels", type=click.Path(path_type=Path), multiple=True,
@@ -45,30 +63,20 @@ def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--landmark", required=True, help="The landmark this model is for (liver, aorta, pancreas, ...).")
 @click.option("--output", "-o", "run_dir", type=click.Path(path_type=Path), required=True,
               help="Run folder; an existing run there is resumed.")
-@click.option("--translator", default=DEFAULT_TRANSLATOR, show_default=True, help="Trainable translator plugin.")
+@click.option("--translator", default=DEFAULT_TRANSLATOR, show_default=True,
+              help="Trainable translator plugin; its own training options follow below.")
 @click.option("--preset", default=None, help="Translator preset (cyclegan: fast or paper). Default: fast, "
               "or the run's own when resuming.")
-@click.option("--epochs", type=int, default=None, help="Epochs in total (a resumed run may extend it).")
-@click.option("--image-size", "image_size_px", type=int, default=None, help="Training image size in px.")
-@click.option("--ngf", type=int, default=None, help="Generator width (filters of the first layer).")
-@click.option("--blocks", "n_blocks", type=int, default=None, help="Residual blocks in each generator.")
-@click.option("--batch-size", type=int, default=None, help="Images per step (the paper: 1).")
-@click.option("--lr", "learning_rate", type=float, default=None, help="Adam learning rate.")
-@click.option("--seed", type=int, default=None, help="Seed of everything random in the run.")
-@click.option("--no-denoiser", is_flag=True, help="Train without the denoisers before the discriminators.")
-@click.option("--precision", type=click.Choice(["bf16", "fp32"]), default=None,
-              help="bf16: mixed bfloat16 with float32 losses; fp32: plain float32.")
 @click.option("--set", "settings", multiple=True, metavar="FIELD=VALUE",
-              help="Any other config field, e.g. --set cycle_weight=5 (repeatable).")
+              help="Any training option by its field name, e.g. --set cycle_weight=5 (repeatable).")
 @click.option("--resume", is_flag=True, help="Require an existing run in -o and continue it.")
 @click.option("--force", is_flag=True, help="Delete the run in -o and start over.")
 @click.option("--stop-after", type=int, default=None, help="Train at most this many epochs now; resume later.")
-def train_command(ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: str, poses: tuple[Path, ...],
-                  eus_dir: Path, landmark: str, run_dir: Path, translator: str, preset: str | None,
-                  epochs: int | None, image_size_px: int | None, ngf: int | None, n_blocks: int | None,
-                  batch_size: int | None, learning_rate: float | None, seed: int | None, no_denoiser: bool,
-                  precision: str | None, settings: tuple[str, ...], resume: bool, force: bool,
-                  stop_after: int | None) -> None:
+@click.pass_context
+def train_command(ctx: click.Context, ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: str,
+                  poses: tuple[Path, ...], eus_dir: Path, landmark: str, run_dir: Path, translator: str,
+                  preset: str | None, settings: tuple[str, ...], resume: bool, force: bool, stop_after: int | None,
+                  **training: Any) -> None:
     """Train a CT -> EUS translator for one landmark; writes and registers a run folder."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.translate.model_store import store_path
@@ -78,12 +86,8 @@ def train_command(ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: 
         raise EusaugError("--resume and --force contradict each other: pass one of them.")
     if stop_after is not None and stop_after < 1:
         raise EusaugError(f"--stop-after {stop_after}: must be at least 1.")
-    overrides = parse_set(settings)
-    overrides.update({k: v for k, v in {
-        "epochs": epochs, "image_size_px": image_size_px, "ngf": ngf, "n_blocks": n_blocks,
-        "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed, "precision": precision,
-        "denoiser": False if no_denoiser else None,
-    }.items() if v is not None})
+    overrides = parse_assignments(settings, ctx.meta.get("training_config_class"))
+    overrides.update({k: v for k, v in training.items() if v is not None})
     model = train_translator(
         run_dir, ct, poses, eus_dir, landmark, labels=labels or None, translator=translator,
         label_preset=label_preset, preset=preset, overrides=overrides, resume=resume, force=force,

@@ -23,6 +23,12 @@ from eusaug.evaluate.classifier import (
     subject_of,
     train_classifier,
 )
+from eusaug.evaluate.evaluator_options import (
+    ClassifierOptions,
+    FIDOptions,
+    GradCamOptions,
+    McNemarOptions,
+)
 from eusaug.evaluate.features import (
     BACKBONES,
     CACHE_FORMAT,
@@ -120,13 +126,16 @@ __all__ = [
     "CSV_NAME",
     "CamResult",
     "ClassifierConfig",
+    "ClassifierOptions",
     "FIDConfig",
+    "FIDOptions",
     "FIDReport",
     "FIDRow",
     "FID_PRESETS",
     "FeatureExtractor",
     "FeatureSet",
     "GaussianStats",
+    "GradCamOptions",
     "GradCamReport",
     "GridCell",
     "IMAGENET_FILES",
@@ -135,6 +144,7 @@ __all__ = [
     "InceptionExtractor",
     "KIDResult",
     "KerasFileExtractor",
+    "McNemarOptions",
     "McNemarReport",
     "McNemarResult",
     "NoisyImage",

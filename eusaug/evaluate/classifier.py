@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -74,6 +74,23 @@ class ClassifierConfig:
     #: Regular expression on file names; its first group (or the match) is the subject.
     subject_pattern: str = r"^([A-Za-z]+)"
     seed: int = 0
+
+    #: Command-line help of each field (``eusaug evaluate classifier``).
+    FIELD_HELP: ClassVar[dict[str, str]] = {
+        "input_size_px": "Input size in pixels (paper 224, fast 64).",
+        "batch_size": "Images per training step.",
+        "learning_rate": "Adam learning rate.",
+        "epochs": "Training epochs of each classifier.",
+        "weights": "imagenet (from Keras' cache, never downloaded), a weights file, or none (random).",
+        "class_weights": "Loss weights, e.g. aorta=4.23,background=4.40,liver=4.48,pancreas=2.78.",
+        "background_class": "Class used in training only (none: no such class).",
+        "ratios": "Synthetic ratios, comma-separated, e.g. 0,0.25,0.5,0.75 (the paper's).",
+        "mix_mode": "replace: class sizes kept; add: synthetic added to all real.",
+        "test_subjects": "Subjects held out for testing, comma-separated.",
+        "test_fraction": "Share of subjects held out when none are named.",
+        "subject_pattern": "Regex on file names whose first group is the subject.",
+        "seed": "Seed of split, mixing, shuffling and random weights.",
+    }
 
 
 CLASSIFIER_PRESETS: dict[str, ClassifierConfig] = {

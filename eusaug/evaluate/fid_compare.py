@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -67,6 +67,23 @@ class FIDConfig:
     sqrt_method: SqrtMethod = "eigen"
     cache: bool = True
     cache_dir: Path | None = None
+
+    #: Command-line help of each field (``eusaug evaluate fid``).
+    FIELD_HELP: ClassVar[dict[str, str]] = {
+        "backbone": "Feature network: inception, none (16x16 pixels), or a .keras feature model.",
+        "weights": "imagenet (from Keras' cache, never downloaded), a weights file, or none (random).",
+        "precision": "bf16 mixed precision (faster) or fp32.",
+        "batch_size": "Images per feature batch.",
+        "controls": "Add the paper's controls: real split halves (ideal) and real + noise (bad).",
+        "noise_sd": "Noise of the bad-FID control, on [-1, 1] intensities.",
+        "seed": "Seed of the split halves, the noise, KID subsets and random weights.",
+        "kid_subsets": "Number of KID subsets.",
+        "kid_subset_size": "Images per KID subset (at most the set size).",
+        "small_sets": "Sets with no more images than feature dimensions: FID with a warning, KID only, or an error.",
+        "sqrt_method": "Trace of the matrix square root: exact eigenvalues, or scipy sqrtm.",
+        "cache": "Re-use features of folders seen before (keyed by contents and backbone).",
+        "cache_dir": "Feature cache folder (default $EUSAUG_CACHE_DIR or ~/.cache/eusaug/features).",
+    }
 
 
 #: ``paper``: Keras' ImageNet InceptionV3, as the paper; ``random``: random weights, for demos.

@@ -15,9 +15,10 @@ When no real frames are given, the "real" domain is raysim frames simulated from
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from eusaug.pipeline.run_config import (
     RunConfig,
     RunContext,
 )
+from eusaug.pipeline.split import split_frames
 from eusaug.pipeline.stages import Stage, StageResult, run_stages
 from eusaug.pipeline.steps import (
     environment_versions,
@@ -77,13 +79,19 @@ def _stage_real(ctx: RunContext, folder: Path) -> dict[str, Any]:
 
     cfg = ctx.config
     if not ctx.simulated_real:
-        assert ctx.eus_dir is not None
-        train = [(p, lm) for lm in cfg.landmarks for p in list_images(ctx.eus_dir / lm, recursive=True)]
-        background = ctx.eus_dir / "background"
-        if background.is_dir():
-            train += [(p, "background") for p in list_images(background, recursive=True)]
-        write_labelled_csv(folder / "train.csv", train)
-        return {"source": str(ctx.eus_dir), "train": len(train)}
+        split = ctx.require_split()
+        write_labelled_csv(folder / "train.csv", [(p, c) for c, paths in split.train.items() for p in paths])
+        write_labelled_csv(folder / "test.csv", [(p, c) for c, paths in split.test.items() for p in paths])
+        # The CycleGAN of each landmark learns from the training subjects' frames only.
+        for landmark in cfg.landmarks:
+            target = folder / "cyclegan_train" / landmark
+            target.mkdir(parents=True)
+            for k, image in enumerate(split.train.get(landmark, ())):
+                # Keep the file name: it carries the subject, which the guard reads.
+                name = image.name if not (target / image.name).exists() else f"{image.stem}_{k}{image.suffix}"
+                _link(image, target / name)
+        write_json(folder / "split.json", split.to_dict())
+        return {"source": str(ctx.eus_dir), **split.to_dict()}
     case_input, _ = ctx.cases[0]
     rows: dict[str, list[tuple[Path, str]]] = {"real_train": [], "real_test": []}
     for landmark in cfg.landmarks:
@@ -104,10 +112,18 @@ def _stage_real(ctx: RunContext, folder: Path) -> dict[str, Any]:
             "test": len(rows["real_test"])}
 
 
+def _link(source: Path, target: Path) -> None:
+    """A hard link where the file system allows one, else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def _cyclegan_target(ctx: RunContext, landmark: str) -> Path:
     """The folder of EUS frames the CycleGAN for ``landmark`` learns to produce."""
     if ctx.eus_dir is not None:
-        return ctx.eus_dir / landmark
+        return ctx.root / "real" / "cyclegan_train" / landmark
     return ctx.root / "real" / "real_train" / landmark
 
 
@@ -116,14 +132,20 @@ def _stage_cyclegan(ctx: RunContext, landmark: str, index: int) -> Callable[[Pat
         from eusaug.translate.train import train_translator
 
         cfg = ctx.config
-        overrides: dict[str, Any] = {"image_size_px": cfg.image_size_px, "seed": cfg.seed, **cfg.cyclegan_overrides}
+        overrides: dict[str, Any] = {"image_size_px": cfg.image_size_px, "seed": cfg.seed}
         if cfg.cyclegan_epochs is not None:
             overrides["epochs"] = cfg.cyclegan_epochs
+        # Run-wide settings reach the translator where its training config has such a field.
+        config_cls = getattr(ctx.registry.translator(cfg.translator), "training_config_class", None)
+        known = {f.name for f in fields(config_cls)} if config_cls is not None else set()
+        overrides = {**{k: v for k, v in overrides.items() if k in known}, **cfg.cyclegan_overrides}
+        target = _cyclegan_target(ctx, landmark)
+        ctx.require_split().guard(f"{cfg.translator}-{landmark}", list_images(target, recursive=True))
         common: dict[str, Any] = dict(
             ct=[c.ct for c, _ in ctx.cases],
             labels=[c.labels for c, _ in ctx.cases],
             poses=[ctx.poses_file(c, landmark, "planes") for c, _ in ctx.cases],
-            eus_dir=_cyclegan_target(ctx, landmark), landmark=landmark, preset=cfg.cyclegan_preset,
+            eus_dir=target, landmark=landmark, preset=cfg.cyclegan_preset, translator=cfg.translator,
             overrides=overrides, register=False, registry=ctx.registry, label_preset=cfg.label_preset,
         )
         if cfg.minutes is None:
@@ -150,9 +172,10 @@ def _stage_synth(ctx: RunContext, folder: Path) -> dict[str, Any]:
     from eusaug.translate.synth import load_translator, synthesize
 
     cfg = ctx.config
-    rows: dict[str, list[tuple[Path, str]]] = {"cyclegan": [], "raysim": []}
+    trained, baseline = cfg.translator, cfg.baseline_translator
+    rows: dict[str, list[tuple[Path, str]]] = {trained: [], baseline: []}
     for landmark in cfg.landmarks:
-        models = {"cyclegan": ctx.root / f"cyclegan-{landmark}", "raysim": None}
+        models = {trained: ctx.root / f"{trained}-{landmark}", baseline: None}
         # One loaded translator per landmark, reused for every CT.
         translators = {name: load_translator(name, landmark, model, ctx.registry)[0] for name, model in models.items()}
         for case_input, _ in ctx.cases:
@@ -176,7 +199,9 @@ def _stage_synth(ctx: RunContext, folder: Path) -> dict[str, Any]:
 def _stage_mix(ctx: RunContext, folder: Path) -> dict[str, Any]:
     from eusaug.mix.mixing import mix_sweep, summarise
 
-    sweep = mix_sweep(ctx.root / "real" / "train.csv", ctx.root / "synth" / "cyclegan.csv", ctx.config.ratios,
+    ctx.require_split().guard("mix (real training set)", _real_rows(ctx.root / "real" / "train.csv"))
+    sweep = mix_sweep(ctx.root / "real" / "train.csv", ctx.root / "synth" / f"{ctx.config.translator}.csv",
+                      ctx.config.ratios,
                       folder / "sets", seed=ctx.config.seed, link=True)
     table = [{"ratio": ratio, **asdict(count)} for ratio, manifest in sweep.items()
              for count in summarise(manifest, ratio)]
@@ -184,40 +209,52 @@ def _stage_mix(ctx: RunContext, folder: Path) -> dict[str, Any]:
     return {"ratios": list(sweep)}
 
 
+def _real_rows(csv_path: Path) -> list[Path]:
+    """The image paths of a labelled CSV written by this run."""
+    from eusaug.io.tables import read_csv_rows
+
+    return [(csv_path.parent / row["path"]).resolve() for row in read_csv_rows(csv_path, ("path", "class"))]
+
+
 def _stage_fid(ctx: RunContext, folder: Path) -> dict[str, Any]:
-    real = ctx.root / "real" / "train.csv"
-    return {
-        translator: run_evaluator(ctx.registry, "fid", folder / translator, real=real,
-                                  synthetic=ctx.root / "synth" / f"{translator}.csv", weights=ctx.weights,
-                                  controls=translator == "cyclegan", seed=ctx.config.seed)
-        for translator in ("cyclegan", "raysim")
-    }
+    """FID/KID of each translator's sEUS against the training subjects' frames and the held-out ones'."""
+    from eusaug.evaluate import FID_PRESETS, FIDOptions
+
+    real_train, real_test = ctx.root / "real" / "train.csv", ctx.root / "real" / "test.csv"
+    ctx.require_split().guard("fid (training-subject reference)", _real_rows(real_train))
+    base = FID_PRESETS[ctx.config.fid_preset]
+    out: dict[str, Any] = {}
+    for translator in (ctx.config.translator, ctx.config.baseline_translator):
+        synthetic = ctx.root / "synth" / f"{translator}.csv"
+        config = replace(base, weights=None if ctx.weights == "none" else ctx.weights, seed=ctx.config.seed,
+                         controls=translator == ctx.config.translator)
+        out[translator] = run_evaluator(ctx.registry, "fid", folder / translator,
+                                        FIDOptions(real=real_train, synthetic=synthetic, config=config))
+        if real_test.is_file():
+            out[f"{translator}-heldout"] = run_evaluator(
+                ctx.registry, "fid", folder / f"{translator}-heldout",
+                FIDOptions(real=real_test, synthetic=synthetic, config=replace(config, controls=False)))
+    return out
 
 
 def _stage_classifier(ctx: RunContext, folder: Path) -> dict[str, Any]:
+    from eusaug.evaluate import CLASSIFIER_PRESETS, ClassifierOptions, GradCamOptions, McNemarOptions
+
     cfg = ctx.config
-    options: dict[str, Any] = {
-        "real": ctx.root / "real" / "train.csv",
-        "synthetic": ctx.root / "synth" / "cyclegan.csv",
-        "preset": cfg.classifier_preset,
-        "weights": ctx.weights,
-        "ratios": ",".join(f"{r:g}" for r in cfg.ratios),
-        "seed": cfg.seed,
-        **cfg.classifier_overrides,
-    }
-    test = ctx.root / "real" / "test.csv"
-    if test.is_file():
-        options["test"] = test
-    if cfg.test_subjects:
-        options["test_subjects"] = ",".join(cfg.test_subjects)
-    summary = {"classifier": run_evaluator(ctx.registry, "classifier", folder / "sweep", **options)}
+    real, synthetic, test = (ctx.root / "real" / "train.csv", ctx.root / "synth" / f"{cfg.translator}.csv",
+                             ctx.root / "real" / "test.csv")
+    ctx.require_split().guard("classifier training set", _real_rows(real))
+    config = replace(CLASSIFIER_PRESETS[cfg.classifier_preset], weights=None if ctx.weights == "none" else ctx.weights,
+                     ratios=tuple(cfg.ratios), seed=cfg.seed, **cfg.classifier_overrides)
+    options = ClassifierOptions(real=real, synthetic=synthetic, test=test if test.is_file() else None, config=config)
+    summary = {"classifier": run_evaluator(ctx.registry, "classifier", folder / "sweep", options)}
     summary["mcnemar"] = run_evaluator(ctx.registry, "mcnemar", folder / "mcnemar",
-                                       predictions=(folder / "sweep" / "predictions.csv",))
+                                       McNemarOptions(predictions=(folder / "sweep" / "predictions.csv",)))
     models = sorted((folder / "sweep" / "models").glob("*.keras"))
     if models:
         summary["gradcam"] = run_evaluator(ctx.registry, "gradcam", folder / "gradcam",
-                                           model=models[len(models) // 2], real=options["real"],
-                                           synthetic=options["synthetic"])
+                                           GradCamOptions(model=models[len(models) // 2], real=real,
+                                                          synthetic=synthetic))
     return summary
 
 
@@ -262,14 +299,22 @@ def run_pipeline(
             case.mask(landmark)  # fail now, not after an hour of training
     registry = registry or Registry()
     weights, weights_note = resolve_network_weights(config.weights)
-    ctx = RunContext(config, root, loaded, eus, registry, weights, weights_note, time.perf_counter(), title)
+    split = None
+    if eus is not None:
+        frames = {lm: list_images(eus / lm, recursive=True) for lm in config.landmarks}
+        if (eus / "background").is_dir():
+            frames["background"] = list_images(eus / "background", recursive=True)
+        split = split_frames(frames, config.test_subjects, config.test_fraction, config.seed, config.subject_pattern)
+    ctx = RunContext(config, root, loaded, eus, registry, weights, weights_note, time.perf_counter(), title, split)
     out = console()
     stages = [
         Stage("poses", lambda f: _stage_poses(ctx, f), description="sampling probe poses"),
         Stage("real", lambda f: _stage_real(ctx, f), description="preparing the real labelled set"),
-        *[Stage(f"cyclegan-{lm}", _stage_cyclegan(ctx, lm, i), atomic=False, description=f"training CycleGAN ({lm})")
+        *[Stage(f"{config.translator}-{lm}", _stage_cyclegan(ctx, lm, i), atomic=False,
+                description=f"training {config.translator} ({lm})")
           for i, lm in enumerate(config.landmarks)],
-        Stage("synth", lambda f: _stage_synth(ctx, f), description="synthesising sEUS (CycleGAN and raysim)"),
+        Stage("synth", lambda f: _stage_synth(ctx, f),
+              description=f"synthesising sEUS ({config.translator} and {config.baseline_translator})"),
         Stage("mix", lambda f: _stage_mix(ctx, f), description="mixing at the synthetic ratios"),
         Stage("fid", lambda f: _stage_fid(ctx, f), description="FID/KID with controls"),
         Stage("classifier", lambda f: _stage_classifier(ctx, f),
@@ -290,6 +335,7 @@ def run_pipeline(
         "cases": [{"name": c.name, "ct": str(c.ct), "labels": str(c.labels)} for c in cases],
         "eus_dir": str(eus) if eus else None,
         "weights": weights,
+        "split": ctx.require_split().to_dict(),
         "versions": environment_versions(),
         "timings_s": {r.name: round(r.seconds, 1) for r in results},
         "reused_stages": [r.name for r in results if r.skipped],

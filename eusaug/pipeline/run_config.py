@@ -10,7 +10,8 @@ from typing import Any
 from eusaug.ct.volume import CTCase
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
-from eusaug.plugin.registry import Registry
+from eusaug.pipeline.split import SubjectSplit, split_from_labelled_csvs
+from eusaug.plugin.registry import DEFAULT_TRANSLATOR, Registry
 
 PAPER_LANDMARKS = ("aorta", "liver", "pancreas")
 PAPER_RATIOS = (0.0, 0.25, 0.5, 0.75)
@@ -37,14 +38,22 @@ class RunConfig:
     synth_per_case: int = 40
     real_train_per_landmark: int = 40
     real_test_per_landmark: int = 16
+    #: The trainable translator of the protocol (one model per landmark) and the training-free baseline.
+    translator: str = DEFAULT_TRANSLATOR
+    baseline_translator: str = "raysim"
     cyclegan_preset: str = "fast"
     cyclegan_epochs: int | None = 6
     cyclegan_overrides: dict[str, Any] = field(default_factory=dict)
     classifier_preset: str = "fast"
+    fid_preset: str = "paper"
     classifier_overrides: dict[str, Any] = field(default_factory=dict)
     ratios: tuple[float, ...] = PAPER_RATIOS
     weights: str = "auto"
+    #: Real-frame subjects held out from every training input (None: drawn, ``test_fraction`` of them).
     test_subjects: tuple[str, ...] | None = None
+    test_fraction: float = 0.2
+    #: Regular expression on frame file names; its first group is the subject.
+    subject_pattern: str = r"^([A-Za-z]+)"
     minutes: float | None = 8.0
     seed: int = 0
 
@@ -95,6 +104,17 @@ class RunContext:
     weights_note: str
     started: float
     title: str
+    #: The real frames' subject split (None until known: simulated frames are made by a stage).
+    split: SubjectSplit | None = None
+
+    def require_split(self) -> SubjectSplit:
+        """The split; for simulated "real" frames, read from the real stage's two CSVs."""
+        if self.split is None:
+            self.split = split_from_labelled_csvs(
+                self.root / "real" / "train.csv", self.root / "real" / "test.csv",
+                "No real frames were given: the held-out set is raysim frames from other poses of the same CT.",
+            )
+        return self.split
 
     @property
     def simulated_real(self) -> bool:

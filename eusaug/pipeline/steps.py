@@ -52,10 +52,10 @@ def resolve_network_weights(weights: str) -> tuple[str, str]:
     return "imagenet", ""
 
 
-def run_evaluator(registry: Registry, name: str, output_dir: Path, **options: Any) -> dict[str, Any]:
-    """Run the evaluator plugin ``name`` and return a JSON-ready summary of its result."""
+def run_evaluator(registry: Registry, name: str, output_dir: Path, options: Any) -> dict[str, Any]:
+    """Run the evaluator plugin ``name`` with typed ``options``; return a JSON-ready summary of its result."""
     evaluator = registry.create_evaluator(name)
-    result = evaluator.evaluate(output_dir, **options)
+    result = evaluator.run(options, output_dir)
     return {"title": result.title, "rows": result.rows, "notes": result.notes,
             "files": [str(p) for p in result.files]}
 

@@ -24,6 +24,15 @@ from eusaug.plugin.interfaces import (
     TrainableTranslator,
     Translator,
 )
+from eusaug.plugin.options import (
+    click_options,
+    config_from_options,
+    opt,
+    override_options,
+    parse_assignments,
+    parse_value,
+    plugin_options,
+)
 from eusaug.plugin.registry import (
     BASE_OF_KIND,
     DEFAULT_SAMPLER,
@@ -31,7 +40,6 @@ from eusaug.plugin.registry import (
     DEFAULT_TRANSLATOR,
     DEFAULTS,
     DISABLE_ENV,
-    P,
     PluginInfo,
     Registry,
 )
@@ -50,7 +58,6 @@ __all__ = [
     "Evaluator",
     "HOOK_OF_KIND",
     "KINDS",
-    "P",
     "PROJECT",
     "Plugin",
     "PluginInfo",
@@ -59,8 +66,15 @@ __all__ = [
     "Slicer",
     "TrainableTranslator",
     "Translator",
+    "click_options",
+    "config_from_options",
     "eusaug_evaluators",
     "eusaug_pose_samplers",
     "eusaug_slicers",
     "eusaug_translators",
+    "opt",
+    "override_options",
+    "parse_assignments",
+    "parse_value",
+    "plugin_options",
 ]

@@ -9,6 +9,7 @@ Units, shapes and value ranges are stated here once; the pose convention is in
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,15 +63,32 @@ class Slicer(Plugin):
 
 
 class Translator(Plugin):
-    """Turns CT planes into (synthetic) ultrasound images (pipeline stage 3)."""
+    """Turns CT planes into (synthetic) ultrasound images (pipeline stage 3).
+
+    Besides :meth:`translate`, the core reads these (all optional, with the defaults here):
+    ``image_size_px`` and ``field_of_view`` (the grid and sector a trained model expects:
+    ``eusaug synth`` slices planes to match), :meth:`get_config` (written to
+    ``synth.json`` beside the images) and ``options_class`` (the dataclass whose fields
+    ``eusaug synth --option KEY=VALUE`` is typed by; the values reach :meth:`load`).
+    """
 
     #: True when the translator needs a trained model (``--model``).
     needs_model: ClassVar[bool] = False
+    #: Dataclass of the keyword options :meth:`load` takes (None: untyped strings).
+    options_class: ClassVar[type | None] = None
+    #: Square grid (pixels) the translator works on; None: any size.
+    image_size_px: int | None = None
+    #: The field of view the translator was trained on; None: the caller's.
+    field_of_view: FieldOfView | None = None
 
     @classmethod
     def load(cls, model: Path | None = None, **options: Any) -> Translator:
         """Build a ready translator, from a model folder/file when it needs one."""
         return cls(**options)
+
+    def get_config(self) -> dict[str, Any]:
+        """Everything that shapes this translator's output, JSON-ready (recorded beside its images)."""
+        return {"translator": self.name}
 
     @abstractmethod
     def translate(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
@@ -78,14 +96,51 @@ class Translator(Plugin):
 
 
 class TrainableTranslator(Translator):
-    """A translator that learns from CT planes and real EUS frames (``eusaug train``)."""
+    """A translator that learns from CT planes and real EUS frames (``eusaug train``).
+
+    ``training_config_class`` is the dataclass of its training options: ``eusaug train
+    --translator NAME`` gets one command-line option per field (see
+    :mod:`eusaug.plugin.options`), and ``--set FIELD=VALUE`` is typed by it.
+    ``training_presets`` names ready configs (``--preset``).
+    """
 
     needs_model = True
+    #: Dataclass of the training options (fields become ``eusaug train`` options).
+    training_config_class: ClassVar[type | None] = None
+    #: Named training configs, e.g. ``{"paper": ..., "fast": ...}``.
+    training_presets: ClassVar[Mapping[str, Any]] = {}
 
     @classmethod
     @abstractmethod
-    def train(cls, run_dir: Path, **options: Any) -> Path:
-        """Train (or resume) into ``run_dir``; return the exported model's path."""
+    def train(
+        cls,
+        run_dir: Path,
+        *,
+        cases: list[CTCase],
+        pose_sets: list[Any],
+        eus_dir: Path,
+        landmark: str,
+        preset: str | None,
+        overrides: Mapping[str, Any],
+        resume: bool,
+        force: bool,
+        slicer: str,
+        registry: Any,
+        stop_after: int | None,
+        inputs: Mapping[str, Any],
+    ) -> Path:
+        """Train (or resume) into ``run_dir``; return the exported model's path.
+
+        ``cases`` and ``pose_sets`` (:class:`eusaug.poses.PoseSet`) are paired; CT planes
+        are cut with the slicer plugin ``slicer`` from ``registry``; ``eus_dir`` holds the
+        real frames; ``overrides`` are typed ``training_config_class`` fields; ``inputs``
+        is the provenance to record in the run folder.
+        """
+
+    @classmethod
+    def summary(cls, run_dir: Path) -> str:
+        """One line about a trained run, for the model store (``eusaug models``)."""
+        return ""
 
 
 @dataclass
@@ -101,15 +156,32 @@ class EvaluationResult:
 class Evaluator(Plugin):
     """Measures synthetic data or the classifiers trained with it (pipeline stage 5).
 
-    ``eusaug evaluate NAME`` is built from :meth:`cli_params`, so an evaluator from a
-    third-party package gets its own sub-command with no CLI code.
+    An evaluator declares ``options_class``, a dataclass of its options, and implements
+    :meth:`run`. ``eusaug evaluate NAME`` gets one option per field (so a third-party
+    evaluator gets its own sub-command with no CLI code), and the pipeline calls
+    :meth:`run` with an instance: typed values, never comma strings.
     """
+
+    #: Dataclass of the evaluator's options (fields become ``eusaug evaluate NAME`` options).
+    options_class: ClassVar[type | None] = None
 
     @classmethod
     def cli_params(cls) -> list[Any]:
-        """``click.Option`` objects for ``eusaug evaluate NAME``; their names are the kwargs."""
-        return []
+        """``click.Option`` objects for ``eusaug evaluate NAME``, derived from ``options_class``."""
+        if cls.options_class is None:
+            return []
+        from eusaug.plugin.options import click_options
 
-    @abstractmethod
+        return click_options(cls.options_class)
+
+    def run(self, options: Any, output_dir: Path) -> EvaluationResult:
+        """Evaluate with ``options`` (an ``options_class`` instance); write CSV/PNG under ``output_dir``."""
+        raise NotImplementedError(f"Evaluator {self.name!r} implements neither run() nor evaluate().")
+
     def evaluate(self, output_dir: Path, **options: Any) -> EvaluationResult:
-        """Run, write CSV (and PNG) results under ``output_dir``, and return them."""
+        """Run from command-line keyword options (strings are typed by ``options_class``)."""
+        if self.options_class is None:
+            return self.run(options, output_dir)
+        from eusaug.plugin.options import config_from_options
+
+        return self.run(config_from_options(self.options_class, options), Path(output_dir))

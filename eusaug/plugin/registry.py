@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import pluggy
 
+import eusaug.plugin.hookspecs as hookspecs
 from eusaug.errors import EusaugError
-from eusaug.plugin import hookspecs
 from eusaug.plugin.interfaces import KINDS, Evaluator, Plugin, PoseSampler, Slicer, Translator
 
 BASE_OF_KIND: dict[str, type[Plugin]] = {
@@ -38,7 +38,7 @@ DEFAULTS = {"sampler": DEFAULT_SAMPLER, "slicer": DEFAULT_SLICER, "translator": 
 #: Comma-separated plugin or entry-point names to leave out (like ``pytest -p no:NAME``).
 DISABLE_ENV = "EUSAUG_DISABLE_PLUGINS"
 
-P = TypeVar("P", bound=Plugin)
+_P = TypeVar("_P", bound=Plugin)
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ class Registry:
         """Instantiate the plugin called ``name`` with ``options``."""
         return self.get(kind, name)(**options)
 
-    def _typed(self, kind: str, name: str | None, base: type[P]) -> type[P]:
+    def _typed(self, kind: str, name: str | None, base: type[_P]) -> type[_P]:
         cls = self.get(kind, name)
         if not issubclass(cls, base):  # guaranteed by _rows; keeps type checkers honest
             raise EusaugError(f"Plugin {name!r} is not a {base.__name__}.")

@@ -14,6 +14,7 @@ import inspect
 import json
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,12 +127,14 @@ def sample_poses(
     registry: Registry | None = None,
     max_draws: int | None = None,
     roll_range_deg: tuple[float, float] = (-180.0, 180.0),
+    sampler_options: Mapping[str, Any] | None = None,
 ) -> PoseSet:
     """Find ``n`` probe poses that view ``landmark`` (and pass ``slice_filter``), seeded.
 
     The sampler plugin is found through ``registry`` (a new :class:`Registry` when
     None). It gets ``cone_deg``, ``roll_range_deg`` and ``max_draws`` (None: its own
-    budget) as options. Raises :class:`EusaugError` with per-reason rejection counts
+    budget) as options, and any ``sampler_options`` of its own (e.g. skin-surface's
+    ``threshold_hu``). Raises :class:`EusaugError` with per-reason rejection counts
     when ``n`` poses are not found.
     """
     from eusaug.version import __version__
@@ -139,7 +142,8 @@ def sample_poses(
     landmark = normalise_name(landmark)
     registry = registry or Registry()
     cls = registry.sampler(sampler)
-    options: dict[str, Any] = {"cone_deg": cone_deg, "roll_range_deg": tuple(roll_range_deg), "max_draws": max_draws}
+    options: dict[str, Any] = {"cone_deg": cone_deg, "roll_range_deg": tuple(roll_range_deg), "max_draws": max_draws,
+                               **(sampler_options or {})}
     accepted = inspect.signature(cls).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     missing = [k for k in options if k not in accepted and not takes_any]

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -54,12 +55,15 @@ def load_translator(
     landmark: str,
     model: str | os.PathLike[str] | None = None,
     registry: Registry | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[Translator, Path | None]:
     """The ready translator and the model it loaded (None for translators without one).
 
     A translator that needs a model takes ``model``, else the newest registered one for
-    ``landmark`` (see :mod:`eusaug.translate.model_store`).
+    ``landmark`` (see :mod:`eusaug.translate.model_store`). ``options`` go to its
+    ``load`` (typed values; :func:`eusaug.plugin.plugin_options` reads them from strings).
     """
+    options = dict(options or {})
     registry = registry or Registry()
     cls = registry.translator(translator)
     model_path: Path | None = None
@@ -70,10 +74,10 @@ def load_translator(
             model_path = find_model(landmark, translator)
         else:
             model_path = Path(model)
-        return cls.load(model_path), model_path
+        return cls.load(model_path, **options), model_path
     if model is not None:
         raise EusaugError(f"Translator {translator!r} needs no model: drop --model {model}.")
-    return cls.load(None), None
+    return cls.load(None, **options), None
 
 
 def synthesize(
@@ -91,6 +95,7 @@ def synthesize(
     force: bool = False,
     registry: Registry | None = None,
     slicer: str = DEFAULT_SLICER,
+    translator_options: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``n`` sEUS images of ``landmark`` from ``ct`` into ``output_dir``; return the manifest rows.
 
@@ -100,7 +105,8 @@ def synthesize(
     ``labels``: the CT's label map (found beside the CT when None). ``model``: the
     translator's model (a run folder for ``cyclegan``; the model store's newest for the
     landmark when None). ``poses``: a poses file to use (its first ``n`` poses) instead of
-    sampling with ``seed``.
+    sampling with ``seed``. ``translator_options``: keyword options of the translator's
+    ``load`` (e.g. raysim's ``frequency_mhz``).
     """
     from eusaug.poses.sampling import load_poses, sample_poses
 
@@ -118,7 +124,7 @@ def synthesize(
         instance, model_path = translator, (Path(model) if model is not None else None)
         translator = instance.name
     else:
-        instance, model_path = load_translator(translator, landmark, model, registry)
+        instance, model_path = load_translator(translator, landmark, model, registry, translator_options)
     case = load_case(Path(ct), None if labels is None else Path(labels), preset)
     case.mask(landmark)
     size = getattr(instance, "image_size_px", None)

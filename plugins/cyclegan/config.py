@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from eusaug import EusaugError
 
@@ -61,6 +61,38 @@ class CycleGANConfig:
     jit_compile: bool = False
     distribute: str = "auto"
     seed: int = 0
+
+    #: Command-line help of each field (``eusaug train --translator cyclegan --help``).
+    FIELD_HELP: ClassVar[dict[str, str]] = {
+        "image_size_px": "Training image size in px (square).",
+        "ngf": "Generator width (filters of its first layer).",
+        "ndf": "Discriminator width (filters of its first layer).",
+        "n_blocks": "Residual blocks in each generator (paper: 9).",
+        "n_disc_layers": "Strided layers of the PatchGAN discriminator.",
+        "epochs": "Epochs in total (a resumed run may extend it).",
+        "decay_start_epoch": "Epochs at the full learning rate before linear decay (default: half).",
+        "batch_size": "Images per step (the paper: 1).",
+        "learning_rate": "Adam learning rate (paper: 2e-4).",
+        "beta_1": "Adam beta_1 (paper: 0.5).",
+        "cycle_weight": "Weight of the cycle-consistency loss (paper: 10).",
+        "identity_weight": "Weight of the identity loss, relative to the cycle weight (paper: 0.5).",
+        "pool_size": "Generated images kept to train the discriminators on (paper: 50).",
+        "crop_margin_px": "Images are made this much larger and randomly cropped back (paper: 40).",
+        "flip": "Random horizontal flips.",
+        "validation_fraction": "Share of the data held out to report validation losses.",
+        "hu_level": "Centre of the HU window that maps CT to [-1, 1].",
+        "hu_width": "Width of that HU window.",
+        "denoiser": "Pre-trained Gaussian denoisers in front of both discriminators (the paper's).",
+        "denoiser_depth": "Convolution layers of each denoiser.",
+        "denoiser_filters": "Filters per denoiser layer.",
+        "denoiser_steps": "Pre-training steps of each denoiser.",
+        "denoiser_patch_px": "Patch size the denoisers are pre-trained on.",
+        "denoise_sigma_max": "Largest noise (in [-1, 1] units) the denoisers learn to remove.",
+        "precision": "bf16: mixed bfloat16 with float32 losses; fp32: plain float32.",
+        "jit_compile": "XLA compilation (helps on GPUs; far slower on CPUs).",
+        "distribute": "auto: mirrored over several GPUs when present; mirrored: always; none: never.",
+        "seed": "Seed of everything random in the run.",
+    }
 
     def __post_init__(self) -> None:
         def need(ok: bool, field: str, rule: str) -> None:
@@ -174,28 +206,3 @@ def resolve_config(preset: str = "fast", **overrides: Any) -> CycleGANConfig:
     if preset not in PRESETS:
         raise EusaugError(f"Unknown CycleGAN preset {preset!r}: use one of {', '.join(PRESETS)}.")
     return PRESETS[preset].replace(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"field=value"`` -> ``(field, typed value)``, typed by the field's default."""
-    if "=" not in text:
-        raise EusaugError(f"Option {text!r} must look like FIELD=VALUE, e.g. ngf=32.")
-    name, raw = (part.strip() for part in text.split("=", 1))
-    types = {f.name: f.type for f in dataclasses.fields(CycleGANConfig)}
-    if name not in types:
-        raise EusaugError(f"Unknown CycleGAN option {name!r}: known options are {', '.join(field_names())}.")
-    kind = str(types[name])
-    try:
-        if raw.lower() in ("none", "null") and "None" in kind:
-            return name, None
-        if kind.startswith("bool"):
-            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(raw)
-            return name, raw.lower() in ("true", "1", "yes")
-        if kind.startswith("int"):
-            return name, int(raw)
-        if kind.startswith("float"):
-            return name, float(raw)
-        return name, raw
-    except ValueError:
-        raise EusaugError(f"Option {name}={raw!r} is not a valid {kind.split(' ')[0]}.") from None

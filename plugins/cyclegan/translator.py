@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from eusaug_plugins.cyclegan.config import CycleGANConfig
+from eusaug_plugins.cyclegan.config import PRESETS, CycleGANConfig
 from eusaug_plugins.cyclegan.runfolder import CONFIG_FILE, GENERATOR_FILE, read_run_config
 
 from eusaug import EusaugError, FieldOfView, HUWindow, Planes, TrainableTranslator
@@ -20,6 +20,8 @@ class CycleGANTranslator(TrainableTranslator):
     name: ClassVar[str] = "cyclegan"
     description: ClassVar[str] = "CycleGAN CT->EUS generator with denoised discriminators (the paper's method)."
     needs_model: ClassVar[bool] = True
+    training_config_class: ClassVar[type] = CycleGANConfig
+    training_presets: ClassVar[dict[str, CycleGANConfig]] = PRESETS
 
     def __init__(self, generator: Any, config: CycleGANConfig, batch_size: int = 8,
                  source: Path | None = None, field_of_view: FieldOfView | None = None) -> None:

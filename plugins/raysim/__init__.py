@@ -210,6 +210,7 @@ class RaySim(Translator):
     name = "raysim"
     description = "Physics-based (ray) ultrasound simulation from CT, no training; the baseline."
     needs_model = False
+    options_class = RaySimParams
 
     def __init__(self, preset: str = "eus", **overrides: Any) -> None:
         if preset not in PRESETS:

@@ -52,4 +52,6 @@ class EdgeEcho(Translator):
 @hookimpl
 def eusaug_translators() -> list[type]:
     """eusaug calls this to learn which translators the package adds."""
-    return [EdgeEcho]
+    from .matched import EchoMatch  # beside EdgeEcho, which it builds on
+
+    return [EdgeEcho, EchoMatch]
