@@ -127,7 +127,7 @@ def test_any_evaluator_class_becomes_a_command(tmp_path):
             return EvaluationResult("Count", [{"files": n}], [], ["counted"])
 
     (tmp_path / "a.txt").write_text("x")
-    result = CliRunner().invoke(make_command(Counter), ["--folder", str(tmp_path)])
+    result = CliRunner().invoke(make_command(Counter), ["--folder", str(tmp_path), "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "Count" in result.output and "counted" in result.output and "1" in result.output
 

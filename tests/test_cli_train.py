@@ -83,12 +83,10 @@ def test_errors_are_one_line_without_traceback(inputs, tmp_path, extra, eus, mes
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
-def test_poses_for_another_landmark_or_ct_are_refused(inputs, tmp_path) -> None:
+def test_poses_for_another_landmark_or_ct_are_refused(inputs, tmp_path, abdomen_ct, abdomen_labels) -> None:
     result = run(*base(inputs, tmp_path / "run")[:-4], "--landmark", "aorta", "-o", str(tmp_path / "run"))
     assert result.exit_code == 2 and "sampled for landmark 'liver', not 'aorta'" in result.output
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ct"
-    other = ["train", "--ct", str(data / "totalseg_abdomen_ct.nii.gz"), "--labels",
-             str(data / "totalseg_abdomen_labels.nii.gz"), "--poses", str(inputs["poses"]), "--eus",
+    other = ["train", "--ct", str(abdomen_ct), "--labels", str(abdomen_labels), "--poses", str(inputs["poses"]), "--eus",
              str(inputs["eus"]), "--landmark", "liver", "-o", str(tmp_path / "run")]
     result = run(*other)
     assert result.exit_code == 2 and "made from another volume" in result.output

@@ -120,3 +120,37 @@ def test_runtime_translator_translates():
     planes = Planes(hu, np.zeros_like(hu, np.int16), np.ones_like(hu, bool), np.tile(np.eye(4), (2, 1, 1)), fov)
     out = registry.create("translator", "negative").translate(planes, np.random.default_rng(0))
     np.testing.assert_allclose(out, -0.0 * out - 0.0 + -(planes.windowed()))
+
+
+def test_two_plugins_with_one_name_are_an_error_naming_both() -> None:
+    import numpy as np
+
+    from eusaug import EusaugError, Registry, Translator
+
+    class First(Translator):
+        name = "twin"
+
+        def translate(self, planes, rng):
+            return np.zeros(planes.hu.shape, np.float32)
+
+    class Second(First):
+        pass
+
+    registry = Registry(load_entry_points=False)
+    registry.add("translator", First)
+    registry.add("translator", Second)
+    with pytest.raises(EusaugError, match=r"Two translator plugins are named 'twin'.*test_registry.*and.*test_registry"):
+        registry.translator("twin")
+
+
+def test_plugins_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from eusaug import EusaugError, Registry
+
+    assert Registry().translator("raysim").name == "raysim"
+    monkeypatch.setenv("EUSAUG_DISABLE_PLUGINS", "raysim, plane")
+    registry = Registry()
+    assert "raysim" not in {r.name for r in registry.plugins("translator")}
+    with pytest.raises(EusaugError, match="turned off by EUSAUG_DISABLE_PLUGINS"):
+        registry.translator("raysim")
+    assert "stomach-cone" in {r.name for r in registry.plugins("sampler")}
+    assert "raysim" in {r.name for r in Registry(disabled=[]).plugins("translator")}

@@ -8,7 +8,6 @@ Anisotropic 2 x 2 x 3 mm voxels on purpose.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +41,6 @@ TABLE_Y_MM = (-96.0, -90.0)
 #: A transabdominal view on a coarser grid (fast tests; the filter scales with the grid).
 FOV = FieldOfView(depth_mm=150.0, opening_deg=60.0, probe_radius_mm=50.0, height_px=128, width_px=128)
 
-REPO = Path(__file__).resolve().parents[1]
-ABDOMEN_CT = REPO.parent / "shared" / "data" / "ct" / "totalseg_abdomen_ct.nii.gz"
-ABDOMEN_LABELS = ABDOMEN_CT.with_name("totalseg_abdomen_labels.nii.gz")
 
 
 def body_case(hu_scale: float = 1.0, with_liver: bool = True) -> CTCase:
@@ -207,7 +203,7 @@ def test_bad_options_are_rejected(options):
 
 def test_registered_by_hook_entry_point_and_at_run_time(case):
     assert eusaug_pose_samplers() == [SkinSurfaceSampler]
-    pyproject = (REPO / "pyproject.toml").read_text()
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     entry_points = pyproject.split("[project.entry-points.eusaug]")[1].split("\n[")[0]
     assert 'skin-surface = "eusaug_plugins.skin_surface"' in entry_points.splitlines()
     registry = Registry(load_entry_points=False)
@@ -218,12 +214,8 @@ def test_registered_by_hook_entry_point_and_at_run_time(case):
     assert pose_set.sampler == "skin-surface" and len(pose_set) == 2
 
 
-def test_real_liver_poses_are_on_the_front_skin_and_look_in():
-    if not (ABDOMEN_CT.exists() and ABDOMEN_LABELS.exists()):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"shared CT missing on CI: {ABDOMEN_CT}")
-        pytest.skip(f"shared CT not found: {ABDOMEN_CT}")
-    real = load_case(ABDOMEN_CT, ABDOMEN_LABELS)
+def test_real_liver_poses_are_on_the_front_skin_and_look_in(abdomen_ct, abdomen_labels):
+    real = load_case(abdomen_ct, abdomen_labels)
     poses = SkinSurfaceSampler().sample(real, "liver", 12, TRANSABDOMINAL_FOV, np.random.default_rng(0),
                                         SliceFilter())
     body = body_mask(real.ct.hu)

@@ -58,8 +58,8 @@ def make_command(cls: type[Evaluator]) -> click.Command:
         print_result(cls().evaluate(output, **options))
 
     params = [*cls.cli_params(),
-              click.Option(["-o", "--output"], type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-                           show_default=True, help="Folder for the result files.")]
+              click.Option(["-o", "--output"], type=click.Path(file_okay=False, path_type=Path), required=True,
+                           help="Folder for the result files (created if needed).")]
     help_text = cls.description or (cls.__doc__ or "").strip()
     return click.Command(cls.name, params=params, callback=callback, help=help_text, short_help=help_text)
 
@@ -67,16 +67,13 @@ def make_command(cls: type[Evaluator]) -> click.Command:
 class EvaluateGroup(click.Group):
     """A group whose commands are the registry's evaluators, looked up when needed."""
 
-    def _evaluators(self) -> dict[str, type[Evaluator]]:
-        rows = Registry().plugins("evaluator")
-        return {row.name: row.cls for row in rows if row.cls is not None}  # type: ignore[misc]
-
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(self._evaluators())
+        return sorted({row.name for row in Registry().plugins("evaluator") if row.cls is not None})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        cls = self._evaluators().get(cmd_name)
-        return make_command(cls) if cls is not None else None
+        if cmd_name not in self.list_commands(ctx):
+            return None
+        return make_command(Registry().evaluator(cmd_name))  # two plugins of one name: a clear error
 
 
 @click.group("evaluate", cls=EvaluateGroup)

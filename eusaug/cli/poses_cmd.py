@@ -26,7 +26,7 @@ def refuse_existing(path: Path | None, force: bool, flag: str) -> None:
 @click.command("poses")
 @ct_options(required=False)
 @click.option("--landmark", required=True, help="What the probe must see: aorta, liver, pancreas, ...")
-@click.option("-n", "n", type=click.IntRange(min=1), default=50, show_default=True, help="Poses to find.")
+@click.option("-n", "--n-poses", "n", type=click.IntRange(min=1), default=50, show_default=True, help="Poses to find.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same poses).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Poses file to write (JSON).")
 @click.option("--cone-deg", type=float, default=30.0, show_default=True,
