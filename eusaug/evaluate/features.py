@@ -113,6 +113,22 @@ class FeatureExtractor(ABC):
     def features(self, batch: np.ndarray) -> np.ndarray:
         """Features of a batch of resized images, float32."""
 
+    def features_of(self, sources: Sequence[ImageSource], batch_size: int, description: str) -> np.ndarray:
+        """``(N, D)`` features of image files or in-memory images, with a progress bar.
+
+        Resizes each image to ``input_size_px`` (antialiased) first; an extractor whose
+        reference preprocessing differs (the standard FID network) overrides this.
+        """
+        out = np.empty((len(sources), self.dims), dtype=np.float32)
+        done = 0
+        with make_progress() as progress:
+            task = progress.add_task(description, total=len(sources))
+            for batch in _batches(sources, self.input_size_px, batch_size):
+                out[done:done + len(batch)] = self.features(batch)
+                done += len(batch)
+                progress.advance(task, len(batch))
+        return out
+
 
 class PixelExtractor(FeatureExtractor):
     """No network: the antialiased ``size_px`` x ``size_px`` image itself as the feature vector."""
@@ -245,8 +261,17 @@ class KerasFileExtractor(_KerasExtractor):
 #: ``factory(weights, precision, seed) -> FeatureExtractor`` by backbone name.
 BackboneFactory = Callable[[str | os.PathLike | None, Precision, int], FeatureExtractor]
 
+def _standard(weights: str | os.PathLike[str] | None, precision: Precision, seed: int) -> FeatureExtractor:
+    from eusaug.evaluate.standard_inception import StandardExtractor  # torch only when asked for
+
+    return StandardExtractor()
+
+
 BACKBONES: dict[str, BackboneFactory] = {
+    # The paper's: Keras' ImageNet InceptionV3 (weights from Keras' cache, or random with a warning).
     "inception": lambda weights, precision, seed: InceptionExtractor(weights, precision, seed),
+    # The literature's: the 2015 TensorFlow Inception graph of TTUR / pytorch-fid / clean-fid (legacy).
+    "standard": _standard,
     "none": lambda weights, precision, seed: PixelExtractor(),
 }
 
@@ -293,15 +318,7 @@ def extract_features(sources: Sequence[ImageSource], extractor: FeatureExtractor
     """``(N, D)`` float32 features of image files or in-memory images, with a progress bar."""
     if batch_size < 1:
         raise EusaugError(f"batch_size={batch_size} must be >= 1.")
-    out = np.empty((len(sources), extractor.dims), dtype=np.float32)
-    done = 0
-    with make_progress() as progress:
-        task = progress.add_task(description, total=len(sources))
-        for batch in _batches(sources, extractor.input_size_px, batch_size):
-            out[done:done + len(batch)] = extractor.features(batch)
-            done += len(batch)
-            progress.advance(task, len(batch))
-    return out
+    return extractor.features_of(sources, batch_size, description)
 
 
 def default_cache_dir() -> Path:

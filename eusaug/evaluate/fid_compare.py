@@ -86,8 +86,11 @@ class FIDConfig:
     }
 
 
-#: ``paper``: Keras' ImageNet InceptionV3, as the paper; ``random``: random weights, for demos.
-FID_PRESETS = {"paper": FIDConfig(), "random": FIDConfig(weights=None)}
+#: ``paper``: Keras' ImageNet InceptionV3, as the paper; ``standard``: the literature's FID network
+#: (pytorch-fid / clean-fid / TTUR, offline through the ``standard-fid`` extra); ``random``: random
+#: weights, for demos.
+FID_PRESETS = {"paper": FIDConfig(), "standard": FIDConfig(backbone="standard", precision="fp32"),
+               "random": FIDConfig(weights=None)}
 
 
 @dataclass(frozen=True)
