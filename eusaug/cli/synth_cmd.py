@@ -25,8 +25,9 @@ from eusaug.plugin.registry import DEFAULT_TRANSLATOR
               help="Output folder. Default: seus-LANDMARK in the current folder.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for pose sampling and the translator.")
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Planes translated at once.")
-@click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
-def synth_command(ct: Path, labels: Path | None, preset: str, landmark: str, model: Path | None,
+@click.option("--force", is_flag=True,
+              help="Replace a non-empty output folder; use a label map whose organs look implausible for the preset.")
+def synth_command(ct: Path, labels: Path | None, label_preset: str, landmark: str, model: Path | None,
                   poses: Path | None, translator: str, n: int, output_dir: Path | None, seed: int,
                   batch_size: int, force: bool) -> None:
     """Write N sEUS PNGs, their label planes and manifest.csv."""
@@ -35,5 +36,5 @@ def synth_command(ct: Path, labels: Path | None, preset: str, landmark: str, mod
 
     output_dir = output_dir or Path(f"seus-{landmark}")
     rows = synthesize(ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,
-                      preset=preset, seed=seed, batch_size=batch_size, force=force)
+                      label_preset=label_preset, seed=seed, batch_size=batch_size, force=force)
     console(stderr=False).print(f"wrote {len(rows)} sEUS images, label planes and manifest.csv to {output_dir}")
