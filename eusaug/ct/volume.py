@@ -242,7 +242,7 @@ def load_segmentations_dir(folder: str | Path) -> LabelMap:
             skipped.append(mask_path.name)
             continue
         image, raw, code = _load_canonical(mask_path, "Organ mask")
-        if ids is None:
+        if ids is None or affine is None:
             ids, affine, original = np.zeros(raw.shape, np.int16), image.affine.astype(np.float64), code
         elif raw.shape != ids.shape or not np.allclose(image.affine, affine, atol=AFFINE_ATOL):
             raise EusaugError(
