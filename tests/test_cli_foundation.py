@@ -21,7 +21,7 @@ def test_plugins_shows_four_kinds():
 
 
 def test_info_reports_liver_volume(abdomen_ct, abdomen_labels):
-    result = run("info", "--ct", str(abdomen_ct), "--labels", str(abdomen_labels), "--preset", "totalsegmentator")
+    result = run("info", "--ct", str(abdomen_ct), "--labels", str(abdomen_labels), "--label-preset", "totalsegmentator")
     assert result.exit_code == 0, result.output
     liver = re.search(r"liver\s*\W\s*5\s*\W\s*41692\s*\W\s*([\d.]+)", result.output)
     assert liver and abs(float(liver.group(1)) - 1126) < 1
@@ -42,7 +42,7 @@ def test_missing_ct_is_one_line(abdomen_labels):
 
 
 def test_unknown_preset_is_one_line(abdomen_ct, abdomen_labels):
-    assert_clean_error(run("info", "--ct", str(abdomen_ct), "--labels", str(abdomen_labels), "--preset", "amos"),
+    assert_clean_error(run("info", "--ct", str(abdomen_ct), "--labels", str(abdomen_labels), "--label-preset", "amos"),
                         "amos", "btcv")
 
 

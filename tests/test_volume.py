@@ -133,7 +133,7 @@ def test_bone_from_labels_and_from_hu(abdomen_ct, abdomen_labels):
     bone = case.bone_mask()
     l3 = case.labels.ids == case.preset.id_of("vertebrae_l3")
     assert bone[l3].all() and not bone[case.mask("liver")].any()
-    btcv_like = load_case(abdomen_ct, abdomen_labels, preset="btcv")
+    btcv_like = load_case(abdomen_ct, abdomen_labels, label_preset="btcv", force=True)  # a deliberate misreading
     from_hu = btcv_like.bone_mask()
     np.testing.assert_array_equal(from_hu, case.ct.hu > 200)
     assert from_hu[bone].mean() > 0.4  # the default threshold finds much of the labelled bone

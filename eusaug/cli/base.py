@@ -37,22 +37,27 @@ class EusaugGroup(click.Group):
             sys.exit(130)
 
 
+LABEL_PRESET_HELP = (
+    "Label preset: auto (the built-in preset whose organ volumes and HU are plausible), "
+    "totalsegmentator, btcv, or a JSON file mapping names to ids."
+)
+LABELS_HELP = (
+    "Organ label map (NIfTI), or TotalSegmentator's segmentations/ folder of per-organ masks. "
+    "Default: found beside the CT (NAME_labels.nii.gz, ../label/labelXXXX, ../labelsTr/CASE, segmentations/)."
+)
+
+
+def label_preset_option(func: F) -> F:
+    """``--label-preset``: the one spelling of the label preset on every command."""
+    return click.option("--label-preset", default="auto", show_default=True, help=LABEL_PRESET_HELP)(func)
+
+
 def ct_options(required: bool = True) -> Callable[[F], F]:
-    """``--ct``, ``--labels`` and ``--preset``, shared by every command that reads a CT."""
+    """``--ct``, ``--labels`` and ``--label-preset``, shared by every command that reads a CT."""
 
     def decorate(func: F) -> F:
-        func = click.option(
-            "--preset",
-            default="totalsegmentator",
-            show_default=True,
-            help="Label preset: totalsegmentator, btcv, or a JSON file mapping names to ids.",
-        )(func)
-        func = click.option(
-            "--labels",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Organ label map (NIfTI). Default: found beside the CT (NAME_labels.nii.gz, ...).",
-        )(func)
+        func = label_preset_option(func)
+        func = click.option("--labels", type=click.Path(path_type=Path), default=None, help=LABELS_HELP)(func)
         help_ct = "CT volume (NIfTI .nii/.nii.gz)."
         if not required:
             help_ct += " Default: the embedded sample CT."

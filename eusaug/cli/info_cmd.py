@@ -9,23 +9,27 @@ from rich.table import Table
 
 from eusaug.cli.base import ct_options, resolve_ct_paths
 from eusaug.ct.describe import summarise_case
+from eusaug.ct.preset_check import AUTO
 from eusaug.ct.volume import load_case
 from eusaug.io.progress import console
 
 
 @click.command("info")
 @ct_options(required=False)
-def info_command(ct: Path | None, labels: Path | None, preset: str) -> None:
-    """Print shape, spacing, orientation, HU range and organ volumes of a CT."""
+def info_command(ct: Path | None, labels: Path | None, label_preset: str) -> None:
+    """Print shape, spacing, orientation, HU range, organ volumes and which label preset fits."""
     ct, labels = resolve_ct_paths(ct, labels)
-    summary = summarise_case(load_case(ct, labels, preset))
+    # info reports an implausible preset instead of stopping: it is where users look to find out.
+    summary = summarise_case(load_case(ct, labels, label_preset, force=True))
     out = console(stderr=False)
-    out.print(f"[bold]CT[/bold]          {summary.ct_path}")
-    out.print(f"[bold]labels[/bold]      {summary.labels_path}  (preset {summary.preset})")
-    out.print(f"[bold]shape[/bold]       {' x '.join(map(str, summary.shape))} voxels")
-    out.print(f"[bold]spacing[/bold]     {' x '.join(f'{s:.3g}' for s in summary.spacing_mm)} mm")
-    out.print(f"[bold]orientation[/bold] {summary.orientation} on disk (loaded as RAS+)")
-    out.print(f"[bold]HU range[/bold]    {summary.hu_min:.0f} .. {summary.hu_max:.0f}")
+    preset_line, *warnings = summary.preset_lines(auto=label_preset.strip().lower() == AUTO)
+    out.print(f"[bold]CT[/bold]           {summary.ct_path}")
+    out.print(f"[bold]labels[/bold]       {summary.labels_path}")
+    out.print(f"[bold]label preset[/bold] {preset_line}", highlight=False)
+    out.print(f"[bold]shape[/bold]        {' x '.join(map(str, summary.shape))} voxels")
+    out.print(f"[bold]spacing[/bold]      {' x '.join(f'{s:.3g}' for s in summary.spacing_mm)} mm")
+    out.print(f"[bold]orientation[/bold]  {summary.orientation} on disk (loaded as RAS+)")
+    out.print(f"[bold]HU range[/bold]     {summary.hu_min:.0f} .. {summary.hu_max:.0f}")
     table = Table(title="Organs present")
     table.add_column("organ")
     table.add_column("label", justify="right")
@@ -34,5 +38,7 @@ def info_command(ct: Path | None, labels: Path | None, preset: str) -> None:
     for organ in summary.organs:
         table.add_row(organ.name, str(organ.label_id), str(organ.voxels), f"{organ.volume_ml:.1f}")
     out.print(table)
+    for warning in warnings:
+        out.print(f"[yellow]Warning: {warning}[/yellow]")
     if summary.unnamed_label_ids:
         out.print(f"[yellow]Label ids not in preset {summary.preset}: {summary.unnamed_label_ids}[/yellow]")

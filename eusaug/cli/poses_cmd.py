@@ -42,13 +42,14 @@ def refuse_existing(path: Path | None, force: bool, flag: str) -> None:
 @click.option("--sampler", default=DEFAULT_SAMPLER, show_default=True, help="Pose sampler plugin.")
 @click.option("--plot", type=click.Path(path_type=Path), default=None,
               help="Also write a Fig. 2-style PNG: stomach surface, probe positions and beams.")
-@click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option("--force", is_flag=True,
+              help="Replace existing output files; use a label map whose organs look implausible for the preset.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An option of the sampler, e.g. --option threshold_hu=-400 for skin-surface (repeatable).")
 def poses_command(
     ct: Path | None,
     labels: Path | None,
-    preset: str,
+    label_preset: str,
     landmark: str,
     n: int,
     seed: int,
@@ -67,7 +68,7 @@ def poses_command(
     refuse_existing(output, force, "-o")
     refuse_existing(plot, force, "--plot")
     ct, labels = resolve_ct_paths(ct, labels)
-    case = load_case(ct, labels, preset)
+    case = load_case(ct, labels, label_preset, organs=[landmark], force=force)
     slice_filter = SliceFilter(min_landmark_px=min_landmark_px, max_bone_px=max_bone_px)
     pose_set = sample_poses(
         case, landmark, n, seed=seed, fov=FieldOfView(), cone_deg=cone_deg, slice_filter=slice_filter,

@@ -11,7 +11,8 @@ from eusaug.pipeline.reproduce import REPRODUCE_PRESETS, run_reproduce
 
 @click.command("reproduce")
 @click.option("--ct-dir", type=click.Path(path_type=Path), required=True,
-              help="Folder of CT volumes with their label maps beside them (NAME_labels.nii.gz, ...).")
+              help="Folder of CT volumes with their label maps (NAME_labels.nii.gz, BTCV img/ + label/, nnU-Net "
+                   "imagesTr/ + labelsTr/, or TotalSegmentator ct.nii.gz + segmentations/).")
 @click.option("--eus-dir", type=click.Path(path_type=Path), required=True,
               help="Real EUS frames, one sub-folder per landmark (aorta/, liver/, pancreas/; optional background/).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
@@ -20,8 +21,11 @@ from eusaug.pipeline.reproduce import REPRODUCE_PRESETS, run_reproduce
               help="'paper' is the paper's setting (GPU); 'fast' checks a set-up in minutes on a CPU.")
 @click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), required=True,
               help="Run folder; rerunning into it skips finished stages.")
+@click.option("--label-preset", default=None,
+              help="Label preset of the CTs (auto, totalsegmentator, btcv or a JSON file). Default: the config's, else auto.")
 @click.option("--redo", is_flag=True, help="Run every stage again instead of reusing finished ones.")
 def reproduce_command(ct_dir: Path, eus_dir: Path, config_file: Path | None, preset: str, output_dir: Path,
-                      redo: bool) -> None:
+                      label_preset: str | None, redo: bool) -> None:
     """Train one CycleGAN per landmark, synthesise, sweep the ratios, and evaluate as the paper did."""
-    run_reproduce(ct_dir, eus_dir, output_dir, config=config_file, preset=preset, redo=redo)
+    overrides = {} if label_preset is None else {"label_preset": label_preset}
+    run_reproduce(ct_dir, eus_dir, output_dir, config=config_file, preset=preset, redo=redo, **overrides)

@@ -25,11 +25,12 @@ from eusaug.poses.sampling import load_poses
 @click.option("--window-width", type=float, default=HUWindow.width, show_default=True, help="HU window width.")
 @click.option("--slicer", default=DEFAULT_SLICER, show_default=True, help="Slicer plugin.")
 @click.option("--force", is_flag=True,
-              help="Replace an existing output folder; use a poses file made from another CT (with a warning).")
+              help="Replace an existing output folder; use a poses file made from another CT (with a warning), "
+                   "or a label map whose organs look implausible for the preset.")
 def slice_command(
     ct: Path | None,
     labels: Path | None,
-    preset: str,
+    label_preset: str,
     poses_path: Path,
     output: Path,
     window_level: float,
@@ -39,7 +40,7 @@ def slice_command(
 ) -> None:
     """Write one image PNG and one label PNG per kept pose, and manifest.csv."""
     ct, labels = resolve_ct_paths(ct, labels)
-    case = load_case(ct, labels, preset)
+    case = load_case(ct, labels, label_preset, force=force)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pose_set = load_poses(poses_path, case, force=force)

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from eusaug.cli.base import label_preset_option
 from eusaug.errors import EusaugError
 from eusaug.io.progress import console
 from eusaug.plugin.options import override_options, parse_assignments
@@ -53,9 +54,8 @@ class TranslatorOptionsCommand(click.Command):
 @click.option("--ct", "ct", type=click.Path(path_type=Path), multiple=True, required=True,
               help="CT volume (NIfTI); repeat for several volumes.")
 @click.option("--labels", type=click.Path(path_type=Path), multiple=True,
-              help="Label map of each --ct, in order. Default: found beside each CT.")
-@click.option("--label-preset", default="totalsegmentator", show_default=True,
-              help="Label preset: totalsegmentator, btcv, or a JSON file mapping names to ids.")
+              help="Label map (or segmentations/ folder) of each --ct, in order. Default: found beside each CT.")
+@label_preset_option
 @click.option("--poses", type=click.Path(path_type=Path), multiple=True, required=True,
               help="Poses file of each --ct, in order (from eusaug poses).")
 @click.option("--eus", "eus_dir", type=click.Path(path_type=Path), required=True,

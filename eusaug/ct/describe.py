@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eusaug.ct.preset_check import PresetFit, assess_preset, known_fits, label_stats
 from eusaug.ct.volume import CTCase
 
 
@@ -29,11 +30,36 @@ class CaseSummary:
     preset: str
     organs: list[OrganSummary]
     unnamed_label_ids: list[int]
+    preset_fit: PresetFit | None = None
+    other_fits: tuple[PresetFit, ...] = ()
+
+    def preset_lines(self, auto: bool = False) -> list[str]:
+        """Which preset fits the map, in words: the line ``eusaug info`` prints, then any warning.
+
+        e.g. ``totalsegmentator (fits: liver 1126 ml, stomach 131 ml); btcv would read liver as 131 ml``;
+        ``auto`` marks a preset that was chosen rather than given.
+        """
+        name = f"{self.preset} (auto)" if auto else self.preset
+        if self.preset_fit is None:
+            return [name]
+        own = self.preset_fit
+        head = f"{name}, fits: {own.summary()}" if own.fits else f"{name}, does not fit: {'; '.join(own.problems)}"
+        others = [_other_reading(f, own.fits) for f in self.other_fits]
+        lines = ["; ".join([head, *others])]
+        if not own.fits:
+            better = [f for f in self.other_fits if f.fits]
+            if better:
+                lines.append(f"this map looks like {better[0].preset} ids: pass --label-preset {better[0].preset} (or auto)")
+            else:
+                lines.append("no known preset fits this map: pass --label-preset FILE.json naming its ids")
+        return lines
 
 
 def summarise_case(case: CTCase) -> CaseSummary:
-    """Shape, spacing, orientation, HU range and the volume of every preset organ present."""
+    """Shape, spacing, orientation, HU range, the volume of every preset organ present, and
+    how well the case's preset and the other built-in ones read the map."""
     voxel_ml = float(abs(np.linalg.det(case.affine[:3, :3]))) / 1000.0
+    stats = label_stats(case.labels.ids, case.ct.hu, case.affine)
     counts = np.bincount(case.labels.ids.ravel().astype(np.int64))
     organs, unnamed = [], []
     for label_id in np.nonzero(counts)[0]:
@@ -56,4 +82,18 @@ def summarise_case(case: CTCase) -> CaseSummary:
         preset=case.preset.name,
         organs=organs,
         unnamed_label_ids=unnamed,
+        preset_fit=assess_preset(stats, case.preset),
+        other_fits=tuple(f for f in known_fits(stats) if f.preset != case.preset.name),
     )
+
+
+def _other_reading(fit: PresetFit, own_fits: bool) -> str:
+    """``btcv would read liver as 131 ml`` for a preset that does not fit, else that it fits."""
+    if fit.fits:
+        return f"{fit.preset} would fit too ({fit.summary()})" if own_fits else f"{fit.preset} fits: {fit.summary()}"
+    wrong = [r for r in fit.readings if r.problem]
+    if wrong:
+        first = wrong[0]
+        reading = f"{first.name} as {first.volume_ml:.0f} ml" if not first.volume_ok else f"{first.name} at {first.mean_hu:.0f} HU"
+        return f"{fit.preset} would read {reading}"
+    return f"{fit.preset} would not fit ({'; '.join(fit.problems)})"

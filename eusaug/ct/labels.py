@@ -59,7 +59,7 @@ class LabelPreset:
             known = ", ".join(sorted(self.ids))
             raise EusaugError(
                 f"Unknown landmark {landmark!r} for label preset {self.name!r}. "
-                f"Known names: {known}. Pass one of these, or --preset FILE.json with your own map."
+                f"Known names: {known}. Pass one of these, or --label-preset FILE.json with your own map."
             )
         return int(self.ids[key])
 
@@ -92,7 +92,7 @@ def _from_json(path: Path) -> LabelPreset:
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
-        raise EusaugError(f"Label preset file {path} does not exist: check the --preset path.") from None
+        raise EusaugError(f"Label preset file {path} does not exist: check the --label-preset path.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EusaugError(f"Label preset file {path} is not valid JSON ({exc}): fix the file.") from None
     bone: list[int] = []
@@ -131,7 +131,9 @@ def get_preset(name_or_path: str | Path | LabelPreset) -> LabelPreset:
         return LabelPreset("btcv", dict(BTCV_LABELS))
     if text.lower().endswith(".json"):
         return _from_json(Path(text))
+    if key == "auto":
+        raise EusaugError("Label preset 'auto' is chosen from a label map: pass it to load_case, not get_preset.")
     raise EusaugError(
-        f"Unknown label preset {text!r}: use one of {', '.join(PRESET_NAMES)} "
+        f"Unknown label preset {text!r}: use auto, {', '.join(PRESET_NAMES)} "
         "or the path of a JSON file mapping names to label ids."
     )

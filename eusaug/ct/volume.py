@@ -7,14 +7,18 @@ inside this module and the slicer, always together with the affine they belong t
 from __future__ import annotations
 
 import gzip
+import warnings
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
+from eusaug.ct.discover import NIFTI_SUFFIXES, SEGMENTATIONS_DIR, find_labels_beside, is_segmentations_dir, refuse_unreadable
 from eusaug.ct.labels import LabelPreset, get_preset
+from eusaug.ct.preset_check import AUTO, label_stats, resolve_preset
 from eusaug.errors import EusaugError
 
 #: HU above which a voxel counts as bone when the preset has no bone labels.
@@ -29,8 +33,6 @@ AIR_HU = -1024.0
 
 #: Tolerance (mm, and unitless for the rotation part) for "same affine".
 AFFINE_ATOL = 1e-3
-
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
 def voxel_to_world(affine: np.ndarray, ijk: np.ndarray) -> np.ndarray:
@@ -109,7 +111,7 @@ class CTCase:
         if not mask.any():
             raise EusaugError(
                 f"Landmark {landmark!r} (label {label_id} in preset {self.preset.name!r}) is absent "
-                f"from {self.labels.path or 'the label map'}: check --preset, or choose a landmark "
+                f"from {self.labels.path or 'the label map'}: check --label-preset, or choose a landmark "
                 "the label map contains (eusaug info lists them)."
             )
         return mask
@@ -150,6 +152,7 @@ def _check_path(path: Path, what: str) -> None:
         )
     if not path.exists():
         raise EusaugError(f"{what} {path} does not exist: check the path.")
+    refuse_unreadable(path, what)
     if path.suffix.lower() in {".dcm", ".ima"}:
         raise EusaugError(
             f"{what} {path} is a DICOM file. Convert the series to NIfTI first, "
@@ -200,8 +203,10 @@ def load_ct(path: str | Path) -> CTVolume:
 
 
 def load_labels(path: str | Path) -> LabelMap:
-    """Load an integer label map NIfTI in RAS+ orientation."""
+    """Load an integer label map NIfTI, or a ``segmentations/`` folder of masks, in RAS+ orientation."""
     path = Path(path)
+    if is_segmentations_dir(path):
+        return load_segmentations_dir(path)
     image, raw, original = _load_canonical(path, "Label map")
     if not np.issubdtype(raw.dtype, np.integer):
         rounded = np.rint(raw)
@@ -215,6 +220,45 @@ def load_labels(path: str | Path) -> LabelMap:
         raise EusaugError(f"Label map {path} holds ids outside 0..2^31: it is not an organ label map.")
     dtype = np.int16 if raw.max() <= np.iinfo(np.int16).max else np.int32
     return LabelMap(np.ascontiguousarray(raw, dtype=dtype), image.affine.astype(np.float64), path, original)
+
+
+def load_segmentations_dir(folder: str | Path) -> LabelMap:
+    """TotalSegmentator's default output, one binary mask per organ, as one label map.
+
+    Masks are named as in TotalSegmentator's "total" task (``liver.nii.gz``, ...) and get
+    its ids, so the map reads with the ``totalsegmentator`` preset. Files with other names
+    are skipped with a warning; masks must share one grid.
+    """
+    folder = Path(folder)
+    ids_by_name = get_preset("totalsegmentator").ids
+    ids: np.ndarray | None = None
+    affine: np.ndarray | None = None
+    original = "RAS"
+    skipped: list[str] = []
+    for mask_path in sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(NIFTI_SUFFIXES)):
+        name = mask_path.name[: -len(".nii.gz")] if mask_path.name.lower().endswith(".nii.gz") else mask_path.stem
+        label_id = ids_by_name.get(name.lower())
+        if label_id is None:
+            skipped.append(mask_path.name)
+            continue
+        image, raw, code = _load_canonical(mask_path, "Organ mask")
+        if ids is None or affine is None:
+            ids, affine, original = np.zeros(raw.shape, np.int16), image.affine.astype(np.float64), code
+        elif raw.shape != ids.shape or not np.allclose(image.affine, affine, atol=AFFINE_ATOL):
+            raise EusaugError(
+                f"Organ mask {mask_path} is not on the grid of the other masks in {folder}: "
+                "pass masks from one TotalSegmentator run."
+            )
+        ids[np.asarray(raw) > 0.5] = label_id
+    if ids is None or affine is None:
+        raise EusaugError(
+            f"{folder} holds no organ mask named as TotalSegmentator names them (liver.nii.gz, stomach.nii.gz, ...): "
+            f"pass a label map NIfTI, or the {SEGMENTATIONS_DIR}/ folder of a TotalSegmentator run."
+        )
+    if skipped:
+        warnings.warn(f"{folder}: skipped masks with names TotalSegmentator's total task does not use: "
+                      f"{', '.join(skipped[:8])}{', ...' if len(skipped) > 8 else ''}", UserWarning, stacklevel=2)
+    return LabelMap(ids, affine, folder, original)
 
 
 def check_same_grid(ct: CTVolume, labels: LabelMap) -> None:
@@ -232,38 +276,29 @@ def check_same_grid(ct: CTVolume, labels: LabelMap) -> None:
         )
 
 
-def find_labels_beside(ct_path: str | Path) -> Path:
-    """Find a CT's label map by naming convention.
-
-    For ``NAME_ct.nii.gz`` or ``NAME.nii.gz`` beside it: ``NAME_labels``, ``NAME_label``,
-    ``NAME_seg`` (any NIfTI suffix); for BTCV-style ``imgXXXX.nii.gz``: ``labelXXXX.nii.gz``.
-    """
-    ct_path = Path(ct_path)
-    name = ct_path.name
-    stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(name).stem
-    bases = [stem[: -len("_ct")]] if stem.lower().endswith("_ct") else []
-    bases.append(stem)
-    candidates: list[str] = [f"{b}{tag}" for b in bases for tag in ("_labels", "_label", "_seg")]
-    if stem.startswith("img"):
-        candidates.append("label" + stem[3:])
-    for candidate in candidates:
-        for suffix in NIFTI_SUFFIXES:
-            path = ct_path.with_name(candidate + suffix)
-            if path.is_file():
-                return path
-    raise EusaugError(
-        f"No label map found beside {ct_path} (looked for {', '.join(c + '.nii.gz' for c in candidates)}): "
-        "pass --labels LABELS.nii.gz."
-    )
-
-
 def load_case(
     ct_path: str | Path,
     labels_path: str | Path | None = None,
-    preset: str | Path | LabelPreset = "totalsegmentator",
+    label_preset: str | Path | LabelPreset = AUTO,
+    organs: Sequence[str] = (),
+    force: bool = False,
+    *,
+    preset: str | Path | LabelPreset | None = None,
 ) -> CTCase:
-    """Load a CT and its label map (found beside the CT when not given) on one RAS+ grid."""
+    """Load a CT and its label map (found beside the CT when not given) on one RAS+ grid.
+
+    ``label_preset`` ``auto`` picks the built-in preset that reads the map plausibly. The
+    anchor organs (liver, stomach) and ``organs`` (what the caller will image) must have
+    plausible volumes and densities under the preset, else one line names the preset that
+    fits (:mod:`eusaug.ct.preset_check`); ``force`` skips that check. ``preset`` is the old
+    name of ``label_preset`` (deprecated).
+    """
+    if preset is not None:
+        warnings.warn("load_case(preset=...) is deprecated: use label_preset=...", DeprecationWarning, stacklevel=2)
+        label_preset = preset
     ct = load_ct(ct_path)
     labels = load_labels(labels_path if labels_path is not None else find_labels_beside(ct_path))
     check_same_grid(ct, labels)
-    return CTCase(ct, labels, get_preset(preset))
+    stats = label_stats(labels.ids, ct.hu, ct.affine)
+    chosen = resolve_preset(stats, label_preset, organs, labels.path, force)
+    return CTCase(ct, labels, chosen)

@@ -134,7 +134,7 @@ def body_mask(hu: np.ndarray, threshold_hu: float = BODY_THRESHOLD_HU) -> np.nda
     """The patient's body in a CT: ``hu > threshold_hu``, largest connected part, holes filled.
 
     Holes are filled slice by slice across the last voxel axis (superior-inferior in volumes
-    loaded by :func:`eusaug.volume.load_case`) as well as in 3-D, so lungs
+    loaded by :func:`eusaug.ct.load_case`) as well as in 3-D, so lungs
     and bowel gas that reach the scan's ends still count as inside. The CT table and
     other loose objects are separate components and drop out. Empty when nothing
     exceeds the threshold.

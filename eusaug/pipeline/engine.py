@@ -99,7 +99,7 @@ def _stage_real(ctx: RunContext, folder: Path) -> dict[str, Any]:
             raw = folder / "raysim" / role / landmark
             synthesize(case_input.ct, landmark, n, raw, labels=case_input.labels,
                        poses=ctx.poses_file(case_input, landmark, role), translator="raysim",
-                       preset=cfg.label_preset, seed=cfg.seed, registry=ctx.registry)
+                       label_preset=cfg.label_preset, seed=cfg.seed, registry=ctx.registry)
             # A folder of frames only (no label planes), as the CycleGAN's target domain expects.
             frames = folder / role / landmark
             frames.mkdir(parents=True)
@@ -183,7 +183,7 @@ def _stage_synth(ctx: RunContext, folder: Path) -> dict[str, Any]:
             for name, translator in translators.items():
                 out = folder / name / landmark / case_input.name
                 synthesize(case_input.ct, landmark, cfg.synth_per_case, out, labels=case_input.labels,
-                           model=models[name], poses=poses, translator=translator, preset=cfg.label_preset,
+                           model=models[name], poses=poses, translator=translator, label_preset=cfg.label_preset,
                            seed=cfg.seed, registry=ctx.registry)
                 rows[name].extend((p, landmark) for p in synthesized_images(out))
         case_input, case = ctx.cases[0]

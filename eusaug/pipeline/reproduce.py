@@ -22,19 +22,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from eusaug.ct.volume import NIFTI_SUFFIXES, find_labels_beside
+from eusaug.ct.discover import find_cases as discover_cases
 from eusaug.errors import EusaugError
 from eusaug.pipeline.engine import CaseInput, RunConfig, run_pipeline
 from eusaug.plugin.registry import Registry
 
 REPRODUCE_PRESETS: dict[str, RunConfig] = {
     "paper": RunConfig(
-        label_preset="btcv",
+        label_preset="auto",
         image_size_px=256,
         planes_per_case=200,
         synth_per_case=400,
@@ -45,7 +44,7 @@ REPRODUCE_PRESETS: dict[str, RunConfig] = {
         minutes=None,
     ),
     "fast": RunConfig(
-        label_preset="btcv",
+        label_preset="auto",
         image_size_px=128,
         planes_per_case=24,
         synth_per_case=24,
@@ -58,40 +57,9 @@ REPRODUCE_PRESETS: dict[str, RunConfig] = {
 }
 
 
-def _nifti_stem(path: Path) -> str:
-    name = path.name
-    for suffix in NIFTI_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
-
-
 def find_cases(ct_dir: str | os.PathLike[str]) -> list[CaseInput]:
-    """Every CT in ``ct_dir`` with its label map beside it (see :func:`find_labels_beside`)."""
-    ct_dir = Path(ct_dir)
-    if not ct_dir.is_dir():
-        raise EusaugError(f"CT folder {ct_dir} does not exist or is not a folder: pass --ct-dir FOLDER.")
-    niftis = sorted(p for p in ct_dir.iterdir() if p.is_file() and p.name.lower().endswith(NIFTI_SUFFIXES))
-    if not niftis:
-        raise EusaugError(f"CT folder {ct_dir} holds no NIfTI files (.nii, .nii.gz): convert DICOM with dcm2niix first.")
-    pairs: dict[Path, Path] = {}
-    for path in niftis:
-        try:
-            pairs[path] = find_labels_beside(path)
-        except EusaugError:
-            continue
-    label_maps = set(pairs.values())
-    cases = [CaseInput(re.sub(r"_ct$", "", _nifti_stem(ct)), ct, labels)
-             for ct, labels in pairs.items() if ct not in label_maps]
-    orphans = [p.name for p in niftis if p not in pairs and p not in label_maps]
-    if orphans:
-        raise EusaugError(
-            f"No label map found beside {', '.join(orphans)} in {ct_dir}: name them NAME_labels.nii.gz "
-            "(or NAME_seg / labelXXXX for imgXXXX), or move them out of the folder."
-        )
-    if not cases:
-        raise EusaugError(f"CT folder {ct_dir} holds label maps but no CT beside them.")
-    return cases
+    """Every CT under ``ct_dir`` with its label map, in any layout :func:`eusaug.ct.find_cases` knows."""
+    return discover_cases(ct_dir)
 
 
 def load_run_config(path: str | os.PathLike[str] | None, preset: str = "paper") -> RunConfig:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from eusaug.ct.discover import CaseFiles
 from eusaug.ct.volume import CTCase
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
@@ -32,7 +33,7 @@ class RunConfig:
     """
 
     landmarks: tuple[str, ...] = PAPER_LANDMARKS
-    label_preset: str = "totalsegmentator"
+    label_preset: str = "auto"
     image_size_px: int = 128
     planes_per_case: int = 40
     synth_per_case: int = 40
@@ -82,13 +83,8 @@ class RunConfig:
         return cls(**merged)
 
 
-@dataclass(frozen=True)
-class CaseInput:
-    """One CT of the run: a short name (used in file names) and its files."""
-
-    name: str
-    ct: Path
-    labels: Path | None
+#: One CT of the run: a short name (used in file names) and its files (see :func:`eusaug.ct.find_cases`).
+CaseInput = CaseFiles
 
 
 @dataclass

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -89,13 +90,15 @@ def synthesize(
     model: str | os.PathLike[str] | None = None,
     poses: str | os.PathLike[str] | None = None,
     translator: str | Translator = DEFAULT_TRANSLATOR,
-    preset: str = "totalsegmentator",
+    label_preset: str = "auto",
     seed: int = 0,
     batch_size: int = 8,
     force: bool = False,
     registry: Registry | None = None,
     slicer: str = DEFAULT_SLICER,
     translator_options: Mapping[str, Any] | None = None,
+    *,
+    preset: str | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``n`` sEUS images of ``landmark`` from ``ct`` into ``output_dir``; return the manifest rows.
 
@@ -105,10 +108,16 @@ def synthesize(
     ``labels``: the CT's label map (found beside the CT when None). ``model``: the
     translator's model (a run folder for ``cyclegan``; the model store's newest for the
     landmark when None). ``poses``: a poses file to use (its first ``n`` poses) instead of
-    sampling with ``seed``. ``translator_options``: keyword options of the translator's
-    ``load`` (e.g. raysim's ``frequency_mhz``).
+    sampling with ``seed``. ``label_preset``: see :func:`eusaug.ct.load_case` (``preset`` is
+    its deprecated old name). ``force`` replaces a non-empty ``output_dir`` and accepts a
+    label map whose organs look implausible for the preset. ``translator_options``: keyword options of the
+    translator's ``load`` (e.g. raysim's ``frequency_mhz``).
     """
     from eusaug.poses.sampling import load_poses, sample_poses
+
+    if preset is not None:
+        warnings.warn("synthesize(preset=...) is deprecated: use label_preset=...", DeprecationWarning, stacklevel=2)
+        label_preset = preset
 
     if n < 1:
         raise EusaugError(f"-n {n}: ask for at least one image.")
@@ -125,7 +134,7 @@ def synthesize(
         translator = instance.name
     else:
         instance, model_path = load_translator(translator, landmark, model, registry, translator_options)
-    case = load_case(Path(ct), None if labels is None else Path(labels), preset)
+    case = load_case(Path(ct), None if labels is None else Path(labels), label_preset, organs=[landmark], force=force)
     case.mask(landmark)
     size = getattr(instance, "image_size_px", None)
     trained_fov = getattr(instance, "field_of_view", None)
@@ -190,6 +199,7 @@ def synthesize(
             "n": n,
             "seed": seed,
             "poses": str(poses) if poses is not None else "sampled",
+            "label_preset": case.preset.name,
             "field_of_view": fov.to_dict(),
             "translator": config,
         }

@@ -30,7 +30,7 @@ def train_translator(
     landmark: str,
     labels: Sequence[PathLike] | None = None,
     translator: str = DEFAULT_TRANSLATOR,
-    label_preset: str = "totalsegmentator",
+    label_preset: str = "auto",
     preset: str | None = None,
     overrides: dict[str, Any] | None = None,
     resume: bool = False,
@@ -73,7 +73,10 @@ def train_translator(
 
     cases, pose_sets = [], []
     for ct_path, labels_path, poses_path in zip(ct, labels, poses):
-        case = load_case(Path(ct_path), None if labels_path is None else Path(labels_path), label_preset)
+        # The preset check ran (or was overridden with --force) when the poses file was made, and
+        # load_poses below refuses a preset other than the poses file's: no second gate here.
+        case = load_case(Path(ct_path), None if labels_path is None else Path(labels_path), label_preset,
+                         organs=[landmark], force=True)
         case.mask(landmark)
         pose_set = load_poses(poses_path, case=case)
         if normalise_name(str(pose_set.landmark)) != normalise_name(landmark):
@@ -91,7 +94,7 @@ def train_translator(
         "labels": [str(Path(c.labels.path).resolve()) if c.labels.path else None for c in cases],
         "poses": [str(Path(p).resolve()) for p in poses],
         "eus_dir": str(eus_dir.resolve()),
-        "label_preset": label_preset,
+        "label_preset": [c.preset.name for c in cases],
     }
     model_path = cls.train(
         Path(run_dir),
