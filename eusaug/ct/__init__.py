@@ -22,8 +22,10 @@ from eusaug.ct.sample_case import (
 from eusaug.ct.volume import (
     AFFINE_ATOL,
     AIR_HU,
+    BONE_RULES,
     DEFAULT_BONE_HU,
     NIFTI_SUFFIXES,
+    BoneRule,
     CTCase,
     CTVolume,
     LabelMap,
@@ -41,7 +43,9 @@ from eusaug.ct.volume import (
 __all__ = [
     "AFFINE_ATOL",
     "AIR_HU",
+    "BONE_RULES",
     "BTCV_LABELS",
+    "BoneRule",
     "CTCase",
     "CTVolume",
     "CaseSummary",
