@@ -14,11 +14,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from eusaug_plugins.cyclegan import run as cyclegan_run
-from eusaug_plugins.cyclegan.config import PRESETS, resolve_config
-from eusaug_plugins.cyclegan.data import PlaneSource
-from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers
-from eusaug_plugins.stomach_cone import StomachConeSampler
 
 from eusaug import FieldOfView, get_preset, pose_from_axes, reference_slice
 from eusaug.ct.volume import DEFAULT_BONE_HU, CTCase, CTVolume, LabelMap
@@ -27,6 +22,11 @@ from eusaug.geometry.planes import KEPT, PAPER_GRID_PX, TOO_FEW_LANDMARK, TOO_MU
 from eusaug.io.images import write_png
 from eusaug.pipeline.reproduce import REPRODUCE_PRESETS
 from eusaug.poses.sampling import PAPER_FILTER
+from eusaug_plugins.cyclegan import run as cyclegan_run
+from eusaug_plugins.cyclegan.config import PRESETS, resolve_config
+from eusaug_plugins.cyclegan.data import PlaneSource
+from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers
+from eusaug_plugins.stomach_cone import StomachConeSampler
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TINY = dict(image_size_px=32, ngf=4, ndf=4, n_blocks=1, n_disc_layers=2, pool_size=2, crop_margin_px=4,

@@ -39,8 +39,8 @@ class ClassifierEvaluator(Evaluator):
             click.Option(["--weights"], default=None,
                          help="imagenet (from Keras' cache, never downloaded), a weights file, or none (random)."),
             click.Option(["--class-weights"], default=None,
-                         help="Loss weights, e.g. aorta=4.23,background=4.40,liver=4.48,pancreas=2.78 "
-                              "(default: from class counts)."),
+                         help="Loss weights NAME=W,... or 'balanced' (from class counts). Default: the "
+                              "preset's (paper: aorta=4.23,background=4.40,liver=4.48,pancreas=2.78)."),
             click.Option(["--background-class"], default="background", show_default=True,
                          help="Class used in training only ('' for none)."),
             click.Option(["--test-subjects"], default=None, help="Comma-separated subjects to hold out."),
