@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from eusaug.ct.volume import BONE_RULES, DEFAULT_BONE_HU, CTCase
+from eusaug.ct.volume import BONE_RULES, DEFAULT_BONE_HU, BoneRule, CTCase
 from eusaug.errors import EusaugError
-from eusaug.evaluate.mcnemar import SIGNIFICANCE_CHOICES
+from eusaug.evaluate.features import Precision
+from eusaug.evaluate.mcnemar import SIGNIFICANCE_CHOICES, Significance
 from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.geometry.planes import SliceFilter
 from eusaug.plugin.registry import Registry
@@ -59,11 +60,11 @@ class RunConfig:
     minutes: float | None = 8.0
     seed: int = 0
     class_weights: dict[str, float] | str | None = None
-    bone_rule: str = "hu"
+    bone_rule: BoneRule = "hu"
     bone_hu: float = DEFAULT_BONE_HU
-    fid_precision: str = "bf16"
-    classifier_precision: str | None = None
-    mcnemar_significance: str = "uncorrected"
+    fid_precision: Precision = "bf16"
+    classifier_precision: Precision | None = None
+    mcnemar_significance: Significance = "uncorrected"
 
     def __post_init__(self) -> None:
         if not self.landmarks:
@@ -92,7 +93,7 @@ class RunConfig:
     @property
     def slice_filter(self) -> SliceFilter:
         """The slice filter of this run: the paper's thresholds with this run's bone rule."""
-        return SliceFilter(bone_rule=self.bone_rule, bone_hu=self.bone_hu)  # type: ignore[arg-type]
+        return SliceFilter(bone_rule=self.bone_rule, bone_hu=self.bone_hu)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: RunConfig | None = None) -> RunConfig:
