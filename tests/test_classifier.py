@@ -13,15 +13,19 @@ import pytest
 from eusaug.errors import EusaugError
 from eusaug.evaluate.classifier import (
     CLASSIFIER_PRESETS,
+    PAPER_CLASS_WEIGHTS,
     ClassifierConfig,
+    build_classifier,
     classification_metrics,
     derived_class_weights,
     load_classifier,
     parse_class_weights,
     ratio_sweep,
+    resolve_class_weights,
     split_by_subject,
     subject_of,
 )
+from eusaug.evaluate.weights import resolve_weights
 from eusaug.io.images import write_png
 
 CENTRES = {"aorta": (12, 12), "liver": (12, 36), "pancreas": (36, 24), "background": None}
@@ -58,7 +62,9 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 def test_tiny_sweep_writes_table2_predictions_and_models(labelled_sets, tmp_path):
     real, synthetic = labelled_sets
-    config = replace(CLASSIFIER_PRESETS["fast"], input_size_px=32, epochs=2, batch_size=8, test_subjects=("d",))
+    # Fast sizes, the paper's class weights: the sweep must train with the stated values.
+    config = replace(CLASSIFIER_PRESETS["fast"], input_size_px=32, epochs=2, batch_size=8, test_subjects=("d",),
+                     class_weights=CLASSIFIER_PRESETS["paper"].class_weights)
     result = ratio_sweep(real, synthetic, tmp_path, config)
 
     table = _csv(tmp_path / "table2.csv")
@@ -87,9 +93,11 @@ def test_tiny_sweep_writes_table2_predictions_and_models(labelled_sets, tmp_path
 
     model, metadata = load_classifier(tmp_path / "models" / "ratio_0.5.keras")
     assert metadata["classes"] == ["aorta", "background", "liver", "pancreas"]
+    assert metadata["class_weights"] == {"aorta": 4.23, "background": 4.40, "liver": 4.48, "pancreas": 2.78}
     assert model.outputs[0].shape[-1] == 4 and model.inputs[0].shape[1:] == (32, 32, 1)
     resolved = json.loads((tmp_path / "classifier.json").read_text())
     assert resolved["test_subjects"] == ["d"] and resolved["weights_resolved"].startswith("random")
+    assert resolved["class_weights"] == dict(PAPER_CLASS_WEIGHTS)
     assert any("RANDOM" in n for n in result.notes)
     with pytest.raises(EusaugError, match="already exist"):
         ratio_sweep(real, synthetic, tmp_path, config)
@@ -126,3 +134,37 @@ def test_split_keeps_subjects_apart_and_background_out_of_test(tmp_path):
     assert len(random_split.test["aorta"]) == 2 and "random image split" in random_split.notes[0]
     with pytest.raises(EusaugError, match="Test subject.*zz.*not found"):
         split_by_subject(real, ClassifierConfig(test_subjects=("zz",)))
+
+
+#: Training images per class in the paper (section 2.4 and Table 1).
+PAPER_COUNTS = {"aorta": 3194, "background": 1605, "liver": 2214, "pancreas": 10491}
+
+
+def test_paper_preset_uses_the_stated_class_weights_not_the_derived_ones():
+    paper = CLASSIFIER_PRESETS["paper"]
+    assert resolve_class_weights(paper.class_weights, PAPER_COUNTS) == {
+        "aorta": 4.23, "background": 4.40, "liver": 4.48, "pancreas": 2.78}
+    balanced = resolve_class_weights("balanced", PAPER_COUNTS)  # what the counts alone would give
+    assert balanced == pytest.approx({"aorta": 1.370, "background": 2.727, "liver": 1.977, "pancreas": 0.417},
+                                     abs=1e-3)
+    assert resolve_class_weights(None, PAPER_COUNTS) == balanced
+    assert CLASSIFIER_PRESETS["fast"].class_weights == "balanced" and ClassifierConfig().class_weights == "balanced"
+    # A subset of the paper's classes keeps their stated values; another class is an error naming the fix.
+    assert resolve_class_weights(paper.class_weights, {"aorta": 5, "pancreas": 9}) == {"aorta": 4.23, "pancreas": 2.78}
+    with pytest.raises(EusaugError, match="lack stomach.*the paper's.*balanced"):
+        resolve_class_weights(paper.class_weights, {"aorta": 3, "stomach": 2})
+    with pytest.raises(EusaugError, match="unknown"):
+        resolve_class_weights("inverse", PAPER_COUNTS)
+    assert parse_class_weights("balanced") == "balanced"
+
+
+def test_precision_sets_the_dtype_policy_and_paper_is_float32():
+    assert CLASSIFIER_PRESETS["paper"].precision == "fp32"
+    weights = resolve_weights(None, "vgg16", 0)
+    fp32 = build_classifier(3, 32, weights, "fp32")
+    assert {layer.dtype_policy.name for layer in fp32.layers} == {"float32"}
+    bf16 = build_classifier(3, 32, weights, "bf16")
+    assert bf16.get_layer("block1_conv1").dtype_policy.name == "mixed_bfloat16"
+    assert bf16.get_layer("probabilities").dtype_policy.name == "float32"
+    with pytest.raises(EusaugError, match="precision"):
+        build_classifier(3, 32, weights, "fp16")

@@ -120,3 +120,31 @@ def test_missing_or_duplicate_predictions_are_errors(tmp_path):
     (tmp_path / "bad.csv").write_text("model,image\nx,y\n")
     with pytest.raises(EusaugError, match="lacks the column"):
         read_predictions([tmp_path / "bad.csv"])
+
+
+def test_significance_is_the_uncorrected_p_and_holm_is_an_extra_column(tmp_path):
+    """One pair at p = 1/32 among three: significant uncorrected (the paper's), not after Holm (3/32)."""
+    images = [f"img{i}.png" for i in range(10)]
+    answers = {"a": dict.fromkeys(images, True), "c": dict.fromkeys(images, True),
+               "b": {image: i >= 5 for i, image in enumerate(images)}}
+    results = {(r.model_a, r.model_b): r for r in compare_models(answers, models=["a", "b", "c"])}
+    ab = results[("a", "b")]
+    assert ab.exact_p == pytest.approx(_upper_tail(5, 5)) == pytest.approx(1 / 32)
+    assert ab.exact_p_holm == pytest.approx(3 / 32)
+    assert ab.significant is True and ab.significant_holm is False and ab.significance == "uncorrected"
+    assert [r.significant for r in results.values()] == [True, False, False]
+    by_holm = compare_models(answers, models=["a", "b", "c"], significance="holm")
+    assert [r.significant for r in by_holm] == [False, False, False]
+    assert [r.exact_p for r in by_holm] == [r.exact_p for r in results.values()]  # the p column is unchanged
+    no_holm = compare_models(answers, models=["a", "b", "c"], holm_correction=False)
+    assert no_holm[0].significant is True and no_holm[0].exact_p_holm is None and no_holm[0].significant_holm is None
+    with pytest.raises(EusaugError, match="needs the Holm correction"):
+        compare_models(answers, holm_correction=False, significance="holm")
+    _write_predictions(tmp_path / "p.csv", {m: {k: ("aorta", "aorta" if ok else "liver") for k, ok in a.items()}
+                                            for m, a in answers.items()})
+    report = mcnemar_report([tmp_path / "p.csv"], tmp_path / "out", models=["a", "b", "c"])
+    assert "1 of 3 pair(s) significant" in report.notes[1] and "uncorrected" in report.notes[1]
+    assert "0 significant" in report.notes[2]
+    with open(tmp_path / "out" / "mcnemar.csv", newline="") as handle:
+        row = next(csv.DictReader(handle))
+    assert (row["significant"], row["significant_holm"]) == ("True", "False")

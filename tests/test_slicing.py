@@ -58,6 +58,24 @@ def test_bone_from_hu_when_the_preset_has_no_bone_labels():
     assert bone.tolist() == [60]
     _, bone = SliceFilter(bone_hu=900.0).counts(planes, AORTA, btcv)
     assert bone.tolist() == [0]
+    with pytest.raises(EusaugError, match="bone labels"):
+        SliceFilter(bone_rule="labels").counts(planes, AORTA, btcv)
+
+
+def test_bone_rules_count_different_pixels_on_one_plane():
+    """HU (the paper's, default), labels (opt-in) and either, on a plane where they disagree."""
+    planes = hand_made_plane(1200, 30)  # 30 px labelled vertebra at 800 HU
+    planes.hu[0, 10, :20] = 400.0  # 20 px of unlabelled dense tissue (bone to the HU rule only)
+    planes.hu[0, 200, 100:110] = 150.0  # 10 labelled vertebra px of marrow (bone to the label rule only)
+    preset = get_preset("totalsegmentator")
+    count = {rule: int(SliceFilter(bone_rule=rule).counts(planes, AORTA, preset)[1][0])
+             for rule in ("hu", "labels", "either")}
+    assert count == {"hu": 20 + 20, "labels": 30, "either": 30 + 20}
+    assert SliceFilter().bone_rule == "hu"
+    assert SliceFilter(bone_rule="either").reasons(planes, AORTA, preset) == [TOO_MUCH_BONE]
+    assert SliceFilter(bone_rule="labels").reasons(planes, AORTA, preset) == [KEPT]
+    with pytest.raises(EusaugError, match="bone_rule"):
+        SliceFilter(bone_rule="density")
 
 
 def test_thresholds_scale_with_the_grid():
@@ -65,6 +83,7 @@ def test_thresholds_scale_with_the_grid():
     assert SliceFilter().thresholds(small) == (250.0, 12.5)
     assert SliceFilter(scale_with_grid=False).thresholds(small) == (1000, 50)
     assert SliceFilter.from_dict(SliceFilter(max_bone_px=7).to_dict()) == SliceFilter(max_bone_px=7)
+    assert SliceFilter.from_dict(SliceFilter(bone_rule="labels").to_dict()).bone_rule == "labels"
     with pytest.raises(EusaugError):
         SliceFilter(max_bone_px=0)
 

@@ -130,12 +130,17 @@ def test_labels_found_beside_ct(tmp_path):
 
 def test_bone_from_labels_and_from_hu(abdomen_ct, abdomen_labels):
     case = load_case(abdomen_ct, abdomen_labels)
-    bone = case.bone_mask()
+    bone = case.bone_mask(rule="labels")
     l3 = case.labels.ids == case.preset.id_of("vertebrae_l3")
     assert bone[l3].all() and not bone[case.mask("liver")].any()
-    btcv_like = load_case(abdomen_ct, abdomen_labels, label_preset="btcv", force=True)  # a deliberate misreading
-    from_hu = btcv_like.bone_mask()
+    from_hu = case.bone_mask()  # the paper's rule is the default, whatever the preset
     np.testing.assert_array_equal(from_hu, case.ct.hu > 200)
+    np.testing.assert_array_equal(case.bone_mask(rule="either"), bone | from_hu)
+    btcv_like = load_case(abdomen_ct, abdomen_labels, label_preset="btcv", force=True)  # a deliberate misreading
+    np.testing.assert_array_equal(btcv_like.bone_mask(), from_hu)
+    np.testing.assert_array_equal(btcv_like.bone_mask(rule="either"), from_hu)  # no bone labels: HU alone
+    with pytest.raises(EusaugError, match="bone labels"):
+        btcv_like.bone_mask(rule="labels")
     assert from_hu[bone].mean() > 0.4  # the default threshold finds much of the labelled bone
     organs = case.labels.ids == case.preset.id_of("liver")
     assert from_hu[organs].mean() < 0.001  # and almost no organ voxels

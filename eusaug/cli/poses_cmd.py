@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from eusaug.cli.base import ct_options, resolve_ct_paths
-from eusaug.ct.volume import load_case
+from eusaug.ct.volume import BONE_RULES, BoneRule, load_case
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.geometry.planes import SliceFilter
@@ -39,6 +39,11 @@ def refuse_existing(path: Path | None, force: bool, flag: str) -> None:
               show_default=True, help="Keep views with more landmark pixels than this (on 256x256).")
 @click.option("--max-bone-px", type=click.IntRange(min=1), default=SliceFilter.max_bone_px,
               show_default=True, help="Keep views with fewer bone pixels than this (on 256x256).")
+@click.option("--bone-rule", type=click.Choice(BONE_RULES), default=SliceFilter.bone_rule, show_default=True,
+              help="What counts as bone: hu (the paper's: pixels above --bone-hu), labels (the preset's bone "
+                   "labels), either.")
+@click.option("--bone-hu", type=float, default=SliceFilter.bone_hu, show_default=True,
+              help="HU above which a pixel is bone (rules hu and either).")
 @click.option("--sampler", default=DEFAULT_SAMPLER, show_default=True, help="Pose sampler plugin.")
 @click.option("--plot", type=click.Path(path_type=Path), default=None,
               help="Also write a Fig. 2-style PNG: stomach surface, probe positions and beams.")
@@ -59,6 +64,8 @@ def poses_command(
     max_draws: int | None,
     min_landmark_px: int,
     max_bone_px: int,
+    bone_rule: BoneRule,
+    bone_hu: float,
     sampler: str,
     plot: Path | None,
     force: bool,
@@ -69,7 +76,8 @@ def poses_command(
     refuse_existing(plot, force, "--plot")
     ct, labels = resolve_ct_paths(ct, labels)
     case = load_case(ct, labels, label_preset, organs=[landmark], force=force)
-    slice_filter = SliceFilter(min_landmark_px=min_landmark_px, max_bone_px=max_bone_px)
+    slice_filter = SliceFilter(min_landmark_px=min_landmark_px, max_bone_px=max_bone_px, bone_hu=bone_hu,
+                               bone_rule=bone_rule)
     pose_set = sample_poses(
         case, landmark, n, seed=seed, fov=FieldOfView(), cone_deg=cone_deg, slice_filter=slice_filter,
         sampler=sampler, max_draws=max_draws, roll_range_deg=roll_deg,

@@ -16,7 +16,8 @@ from eusaug.pipeline.reproduce import REPRODUCE_PRESETS, run_reproduce
 @click.option("--eus-dir", type=click.Path(path_type=Path), required=True,
               help="Real EUS frames, one sub-folder per landmark (aorta/, liver/, pancreas/; optional background/).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
-              help="YAML/JSON settings on top of the preset (see docs/reproduce.md).")
+              help="YAML/JSON settings on top of the preset (see docs/demo-and-reproduce.md; the paper's "
+                   "values: docs/paper-preset.md).")
 @click.option("--preset", type=click.Choice(sorted(REPRODUCE_PRESETS)), default="paper", show_default=True,
               help="'paper' is the paper's setting (GPU); 'fast' checks a set-up in minutes on a CPU.")
 @click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), required=True,

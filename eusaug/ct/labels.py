@@ -44,8 +44,9 @@ def normalise_name(name: str) -> str:
 class LabelPreset:
     """Maps landmark names to label ids for one segmentation convention.
 
-    ``bone_ids`` is empty when the convention has no bone labels; bone is then found
-    from HU (see :func:`eusaug.ct.volume.bone_mask`).
+    ``bone_ids`` is empty when the convention has no bone labels. Bone is found from HU
+    by default (the paper's rule); ``bone_ids`` serve the opt-in ``labels`` and
+    ``either`` rules (see :func:`eusaug.ct.volume.bone_mask`).
     """
 
     name: str

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import nibabel as nib
 import numpy as np
@@ -21,12 +22,20 @@ from eusaug.ct.labels import LabelPreset, get_preset
 from eusaug.ct.preset_check import AUTO, label_stats, resolve_preset
 from eusaug.errors import EusaugError
 
-#: HU above which a voxel counts as bone when the preset has no bone labels.
-#: Soft tissue and non-contrast vessels stay below 100 HU; at 3 mm voxels partial volume
-#: pulls trabecular bone down to 150-400 HU. On the shared abdomen CT, 200 HU catches 44 %
-#: of labelled bone voxels (most of the cortex) and 0.02 % of organ voxels. Contrast-filled
-#: vessels can exceed 200 HU: raise the threshold for contrast CT.
+#: HU above which a voxel counts as bone (the paper's "high Hounsfield Units, indicative of
+#: bone"; the paper gives no number, so this value is eusaug's choice). Cortical bone is
+#: above ~200-300 HU even at 3 mm partial volume, while soft tissue and non-contrast
+#: vessels stay below 100 HU: 200 HU is the low end of that range, so thin cortex still
+#: counts. On the shared abdomen CT it catches 44 % of labelled bone voxels (most of the
+#: cortex; the marrow inside is 100-200 HU) and 0.02 % of organ voxels. Contrast-filled
+#: vessels can exceed 200 HU: raise the threshold for contrast CT. Every default in
+#: eusaug (slice filter, ``bone_mask``) uses this one constant.
 DEFAULT_BONE_HU = 200.0
+
+#: How bone is found: ``hu`` (the paper's rule: HU above a threshold), ``labels`` (the
+#: preset's bone label ids; an explicit opt-in), ``either`` (the union of both).
+BoneRule = Literal["hu", "labels", "either"]
+BONE_RULES: tuple[str, ...] = ("hu", "labels", "either")
 
 #: Air, used for everything outside the scanned volume.
 AIR_HU = -1024.0
@@ -116,9 +125,9 @@ class CTCase:
             )
         return mask
 
-    def bone_mask(self, hu_threshold: float = DEFAULT_BONE_HU) -> np.ndarray:
-        """Bone voxels: from bone labels where the preset has them, else HU > threshold."""
-        return bone_mask(self.ct.hu, self.labels.ids, self.preset, hu_threshold)
+    def bone_mask(self, hu_threshold: float = DEFAULT_BONE_HU, rule: BoneRule = "hu") -> np.ndarray:
+        """Bone voxels by ``rule`` (see :func:`bone_mask`); the default is the paper's HU rule."""
+        return bone_mask(self.ct.hu, self.labels.ids, self.preset, hu_threshold, rule)
 
 
 def bone_mask(
@@ -126,14 +135,29 @@ def bone_mask(
     label_ids: np.ndarray | None,
     preset: LabelPreset | None,
     hu_threshold: float = DEFAULT_BONE_HU,
+    rule: BoneRule = "hu",
 ) -> np.ndarray:
-    """Bone from labels when ``preset`` has bone ids, otherwise from ``hu > hu_threshold``.
+    """Bone as a boolean array of ``hu``'s shape (volumes and sliced planes alike).
 
-    Works on volumes and on sliced planes alike (any shape).
+    ``rule="hu"`` is the paper's ("pixels with high Hounsfield Units, indicative of
+    bone"): ``hu > hu_threshold``. ``"labels"`` uses the preset's bone label ids instead
+    (it finds marrow too, which HU misses), and ``"either"`` the union of both (HU alone
+    when the preset has no bone labels). ``"labels"`` needs a preset with bone labels:
+    without them it is an error, not a silent switch to HU.
     """
-    if preset is not None and preset.bone_ids and label_ids is not None:
-        return np.isin(label_ids, np.fromiter(preset.bone_ids, dtype=np.int64))
-    return np.asarray(hu) > hu_threshold
+    if rule not in BONE_RULES:
+        raise EusaugError(f"Bone rule {rule!r} is unknown: use one of {', '.join(BONE_RULES)}.")
+    from_hu = np.asarray(hu) > hu_threshold
+    has_labels = preset is not None and bool(preset.bone_ids) and label_ids is not None
+    if rule == "hu" or (rule == "either" and not has_labels):  # the union with no bone labels is HU alone
+        return from_hu
+    if not has_labels:
+        name = preset.name if preset is not None else "none"
+        raise EusaugError(f"Bone rule {rule!r} needs bone labels, but label preset {name!r} has none: use "
+                          "bone_rule='hu' (the paper's rule), or a preset with bone labels (totalsegmentator).")
+    assert preset is not None and label_ids is not None
+    from_labels = np.isin(label_ids, np.fromiter(preset.bone_ids, dtype=np.int64))
+    return from_labels if rule == "labels" else from_labels | from_hu
 
 
 def _is_nifti(path: Path) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from eusaug.evaluate.classifier import CLASSIFIER_PRESETS, ClassifierConfig
 from eusaug.evaluate.fid_compare import FID_PRESETS, FIDConfig
-from eusaug.evaluate.mcnemar import Alternative, Pairs
+from eusaug.evaluate.mcnemar import Alternative, Pairs, Significance
 from eusaug.plugin.options import opt
 
 _IMAGES = "a folder, a folder of class folders, or a path,class CSV"
@@ -60,7 +60,10 @@ class McNemarOptions:
         "Every pair, neighbours in order, or the first model against each."))
     alternative: Alternative = field(default="greater", metadata=opt(
         "greater: H1 'the first model of a pair is right more often' (as the paper); less: the second; two-sided."))
-    holm: bool = field(default=True, metadata=opt("Also report Holm-adjusted exact p-values across pairs."))
+    holm: bool = field(default=True, metadata=opt("Also report Holm-adjusted exact p-values across pairs (extra "
+                                                  "columns)."))
+    significance: Significance = field(default="uncorrected", metadata=opt(
+        "Which p decides 'significant': the uncorrected one-sided exact p (the paper's) or the Holm-adjusted one."))
     alpha: float = field(default=0.05, metadata=opt("Significance level."))
     force: bool = field(default=False, metadata=opt("Replace mcnemar.csv in the output folder."))
 

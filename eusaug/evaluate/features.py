@@ -3,9 +3,11 @@
 The paper computed FID on the 2048-d average-pool features of Keras' InceptionV3 at
 299x299. Greyscale images are resized with antialiasing (Pillow's bicubic filter widens
 with the scale factor) and copied to three channels; intensities stay in [-1, 1], which
-is InceptionV3's own input range. Batches run through one compiled graph, in bfloat16
-mixed precision by default (1.5-2x the fp32 rate on this AVX-512 BF16 CPU;
-features agree with fp32 to about 1 %, so the precision is part of the cache key).
+is InceptionV3's own input range. Batches run through one compiled graph, in float32
+under the ``paper`` FID preset (the paper ran TensorFlow 2.2, float32) or in bfloat16
+mixed precision, the extractor's default and the ``fast`` preset's (1.5-2x the fp32 rate on
+an AVX-512 BF16 CPU; features agree with fp32 to about 1 %, so the precision is part of
+the cache key).
 
 Backbones are found by name in :data:`BACKBONES` (add one with :func:`register_backbone`),
 or given as a ``.keras`` file whose output is the feature vector -- e.g. an

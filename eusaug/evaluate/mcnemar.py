@@ -13,8 +13,14 @@ continuity correction (``(|b - c| - 1)^2 / (b + c)``). The paper used one-sided 
 * ``"less"``: H1 "B is right more often than A" (the mirror image);
 * ``"two-sided"``: statsmodels' two-sided p-values.
 
-With several pairs, Holm's step-down correction (statsmodels ``multipletests``) keeps
-the family-wise error rate at ``alpha``.
+"Significant" is decided from the uncorrected one-sided exact p of each pair
+(``exact_p``), as the paper did ("Single-sided McNemar tests comparing classifier pairs
+indicated the small reduction in accuracy [...] was statistically significant
+(p < 0.05)"; it names no correction): that column and ``significant`` are the ones to
+set beside the paper. Holm's step-down correction over the tested pairs (statsmodels
+``multipletests``), which keeps the family-wise error rate at ``alpha``, is reported as
+the extra columns ``exact_p_holm`` and ``significant_holm``; ``significance="holm"``
+makes it decide ``significant`` instead.
 """
 
 from __future__ import annotations
@@ -33,6 +39,12 @@ from eusaug.io.tables import check_new, read_csv_rows, write_csv
 
 Alternative = Literal["greater", "less", "two-sided"]
 Pairs = Literal["all", "adjacent", "first"]
+#: Which p decides ``significant``: ``uncorrected`` (the paper's) or ``holm``.
+Significance = Literal["uncorrected", "holm"]
+SIGNIFICANCE_CHOICES: tuple[str, ...] = ("uncorrected", "holm")
+
+#: The significance level of the paper ("statistically significant (p < 0.05)").
+PAPER_ALPHA = 0.05
 
 PREDICTION_COLUMNS = ("model", "image", "true", "predicted")
 
@@ -58,6 +70,12 @@ class McNemarResult:
     exact_p_two_sided: float
     chi2_p_two_sided: float
     exact_p_holm: float | None = None
+    #: ``exact_p < alpha`` (or the Holm p when ``significance="holm"``); None before it is decided.
+    significant: bool | None = None
+    #: ``exact_p_holm < alpha``, reported beside ``significant`` (None without Holm).
+    significant_holm: bool | None = None
+    significance: str = "uncorrected"
+    alpha: float = PAPER_ALPHA
 
 
 def contingency_table(correct_a: Sequence[bool] | np.ndarray, correct_b: Sequence[bool] | np.ndarray) -> np.ndarray:
@@ -162,12 +180,23 @@ def model_pairs(models: Sequence[str], pairs: Pairs = "all") -> list[tuple[str, 
 
 def compare_models(predictions: Mapping[str, Mapping[str, bool]], pairs: Pairs = "all",
                    alternative: Alternative = "greater", holm_correction: bool = True,
-                   models: Sequence[str] | None = None) -> list[McNemarResult]:
+                   models: Sequence[str] | None = None, alpha: float = PAPER_ALPHA,
+                   significance: Significance = "uncorrected") -> list[McNemarResult]:
     """McNemar tests for pairs of models, on the images every model of the pair predicted.
 
-    A model that lacks predictions for images another model has is an error: the test
-    needs both answers for every image.
+    Each result says whether it is ``significant`` at ``alpha`` by the uncorrected exact
+    p (``significance="uncorrected"``, the paper's) or the Holm-adjusted one (``"holm"``,
+    which needs ``holm_correction``); with ``holm_correction`` the Holm p and verdict are
+    reported as extra columns either way. A model that lacks predictions for images
+    another model has is an error: the test needs both answers for every image.
     """
+    if not 0.0 < alpha < 1.0:
+        raise EusaugError(f"alpha={alpha} must be in (0, 1).")
+    if significance not in SIGNIFICANCE_CHOICES:
+        raise EusaugError(f"significance={significance!r} is unknown: use uncorrected (the paper's) or holm.")
+    if significance == "holm" and not holm_correction:
+        raise EusaugError("significance='holm' needs the Holm correction: drop --no-holm, or decide by the "
+                          "uncorrected p (significance='uncorrected', the paper's).")
     names = list(models) if models else list(predictions)
     unknown = [m for m in names if m not in predictions]
     if unknown:
@@ -187,10 +216,16 @@ def compare_models(predictions: Mapping[str, Mapping[str, bool]], pairs: Pairs =
         order = sorted(images_a)
         results.append(mcnemar_test(a, [predictions[a][i] for i in order], b, [predictions[b][i] for i in order],
                                     alternative))
+    adjusted: list[float | None] = [None] * len(results)
     if holm_correction and results:
-        adjusted = holm([r.exact_p for r in results])
-        results = [replace(r, exact_p_holm=p) for r, p in zip(results, adjusted)]
-    return results
+        adjusted = list(holm([r.exact_p for r in results]))
+    out = []
+    for r, p_holm in zip(results, adjusted):
+        holm_verdict = None if p_holm is None else bool(p_holm < alpha)
+        verdict = holm_verdict if significance == "holm" else bool(r.exact_p < alpha)
+        out.append(replace(r, exact_p_holm=p_holm, significant=verdict, significant_holm=holm_verdict,
+                           significance=significance, alpha=alpha))
+    return out
 
 
 def write_mcnemar_csv(path: Path, results: Sequence[McNemarResult]) -> Path:
@@ -207,17 +242,27 @@ class McNemarReport:
 
 def mcnemar_report(predictions: Sequence[str | os.PathLike[str]], output_dir: str | os.PathLike[str],
                    pairs: Pairs = "all", alternative: Alternative = "greater", holm_correction: bool = True,
-                   models: Sequence[str] | None = None, alpha: float = 0.05, force: bool = False) -> McNemarReport:
-    """Read predictions, test the pairs, write ``mcnemar.csv``; refuse to replace it without ``force``."""
+                   models: Sequence[str] | None = None, alpha: float = PAPER_ALPHA, force: bool = False,
+                   significance: Significance = "uncorrected") -> McNemarReport:
+    """Read predictions, test the pairs, write ``mcnemar.csv``; refuse to replace it without ``force``.
+
+    ``significant`` follows ``significance`` (default: the uncorrected exact p, as the
+    paper); the Holm columns are added with ``holm_correction``.
+    """
     if not 0.0 < alpha < 1.0:
         raise EusaugError(f"alpha={alpha} must be in (0, 1).")
     path = Path(output_dir) / "mcnemar.csv"
     check_new([path], force)
-    results = compare_models(read_predictions(predictions), pairs, alternative, holm_correction, models)
+    results = compare_models(read_predictions(predictions), pairs, alternative, holm_correction, models, alpha,
+                             significance)
     write_mcnemar_csv(path, results)
-    chosen = "Holm-adjusted exact" if holm_correction else "exact"
-    significant = [r for r in results
-                   if (r.exact_p_holm if holm_correction and r.exact_p_holm is not None else r.exact_p) < alpha]
+    chosen = "Holm-adjusted exact" if significance == "holm" else "uncorrected one-sided exact (the paper's)"
+    if alternative == "two-sided":
+        chosen = chosen.replace("one-sided", "two-sided")
     notes = [f"Direction ({alternative}): H1 for each pair A vs B is '{describe_h1('A', 'B', alternative)}'.",
-             f"{len(significant)} of {len(results)} pair(s) significant at alpha={alpha:g} ({chosen} p)."]
+             f"{sum(bool(r.significant) for r in results)} of {len(results)} pair(s) significant at "
+             f"alpha={alpha:g} ({chosen} p)."]
+    if holm_correction and significance != "holm":
+        notes.append(f"With Holm's correction over the {len(results)} pair(s): "
+                     f"{sum(bool(r.significant_holm) for r in results)} significant (column significant_holm).")
     return McNemarReport(results, [path], notes)

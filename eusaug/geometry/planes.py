@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from eusaug.ct.labels import LabelPreset
-from eusaug.ct.volume import AIR_HU, DEFAULT_BONE_HU, CTCase, bone_mask
+from eusaug.ct.volume import AIR_HU, BONE_RULES, DEFAULT_BONE_HU, BoneRule, CTCase, bone_mask
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView, plane_points_world
 
@@ -95,16 +95,22 @@ def reference_slice(case: CTCase, poses: np.ndarray, fov: FieldOfView) -> Planes
 class SliceFilter:
     """The paper's plane filter: > ``min_landmark_px`` landmark and < ``max_bone_px`` bone pixels.
 
-    Counts are taken inside the field of view on the output grid. The paper's numbers
-    are meant at 256x256 (:data:`PAPER_GRID_PX`); with ``scale_with_grid`` they scale
-    with the number of grid pixels, so a 128x128 grid asks for > 250 and < 12.5.
-    Bone is bone labels where the preset has them, else HU > ``bone_hu``.
+    Paper, section 2.3: "CT slices were selectively generated so that EUS images were
+    paired only with CT slices containing >1000 labelled pixels and < 50 pixels with high
+    Hounsfield Units, indicative of bone." Counts are taken inside the field of view on
+    the output grid. The paper's numbers are meant at 256x256 (:data:`PAPER_GRID_PX`);
+    with ``scale_with_grid`` they scale with the number of grid pixels, so a 128x128 grid
+    asks for > 250 and < 12.5. Bone follows ``bone_rule`` (see
+    :func:`eusaug.ct.volume.bone_mask`): ``hu``, the paper's, counts pixels above
+    ``bone_hu`` (:data:`~eusaug.ct.volume.DEFAULT_BONE_HU`, 200 HU, eusaug's choice: the
+    paper gives no number); ``labels`` (the preset's bone labels) and ``either`` are opt-ins.
     """
 
     min_landmark_px: int = 1000
     max_bone_px: int = 50
     bone_hu: float = DEFAULT_BONE_HU
     scale_with_grid: bool = True
+    bone_rule: BoneRule = "hu"
 
     def __post_init__(self) -> None:
         if self.min_landmark_px < 0 or self.max_bone_px <= 0:
@@ -112,6 +118,9 @@ class SliceFilter:
                 f"Slice filter thresholds min_landmark_px={self.min_landmark_px} (>= 0) and "
                 f"max_bone_px={self.max_bone_px} (> 0) are out of range."
             )
+        if self.bone_rule not in BONE_RULES:
+            raise EusaugError(f"Slice filter bone_rule={self.bone_rule!r} is unknown: use one of "
+                              f"{', '.join(BONE_RULES)} (hu is the paper's).")
 
     def thresholds(self, fov: FieldOfView) -> tuple[float, float]:
         """(landmark, bone) thresholds on ``fov``'s grid."""
@@ -122,7 +131,7 @@ class SliceFilter:
         """``(landmark_px, bone_px)``, each ``(N,)`` int64, inside the field of view."""
         inside = planes.mask
         landmark_px = ((planes.labels == landmark_id) & inside).sum(axis=(1, 2))
-        bone = bone_mask(planes.hu, planes.labels, preset, self.bone_hu)
+        bone = bone_mask(planes.hu, planes.labels, preset, self.bone_hu, self.bone_rule)
         bone_px = (bone & inside).sum(axis=(1, 2))
         return landmark_px.astype(np.int64), bone_px.astype(np.int64)
 
@@ -147,7 +156,10 @@ class SliceFilter:
     def describe(self, fov: FieldOfView) -> str:
         """The thresholds in words, on ``fov``'s grid (for messages)."""
         landmark, bone = self.thresholds(fov)
-        return f"> {landmark:g} landmark px and < {bone:g} bone px on {fov.height_px}x{fov.width_px}"
+        what = {"hu": f"> {self.bone_hu:g} HU", "labels": "bone labels",
+                "either": f"bone labels or > {self.bone_hu:g} HU"}[self.bone_rule]
+        return (f"> {landmark:g} landmark px and < {bone:g} bone px ({what}) on "
+                f"{fov.height_px}x{fov.width_px}")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -62,7 +62,8 @@ def _stage_poses(ctx: RunContext, folder: Path) -> dict[str, Any]:
         for landmark_index, landmark in enumerate(cfg.landmarks):
             for role_index, (role, n) in enumerate(roles_here.items()):
                 seed = cfg.seed * 100_000 + case_index * 1000 + landmark_index * 10 + role_index
-                pose_set = sample_poses(case, landmark, n, seed=seed, fov=ctx.fov, registry=ctx.registry)
+                pose_set = sample_poses(case, landmark, n, seed=seed, fov=ctx.fov, registry=ctx.registry,
+                                        slice_filter=cfg.slice_filter)
                 save_poses(folder / ctx.poses_file(case_input, landmark, role).name, pose_set)
                 counts[f"{case_input.name}/{landmark}/{role}"] = len(pose_set)
                 if role == "planes":
@@ -227,7 +228,7 @@ def _stage_fid(ctx: RunContext, folder: Path) -> dict[str, Any]:
     for translator in (ctx.config.translator, ctx.config.baseline_translator):
         synthetic = ctx.root / "synth" / f"{translator}.csv"
         config = replace(base, weights=None if ctx.weights == "none" else ctx.weights, seed=ctx.config.seed,
-                         controls=translator == ctx.config.translator)
+                         precision=ctx.config.fid_precision, controls=translator == ctx.config.translator)
         out[translator] = run_evaluator(ctx.registry, "fid", folder / translator,
                                         FIDOptions(real=real_train, synthetic=synthetic, config=config))
         if real_test.is_file():
@@ -245,11 +246,17 @@ def _stage_classifier(ctx: RunContext, folder: Path) -> dict[str, Any]:
                              ctx.root / "real" / "test.csv")
     ctx.require_split().guard("classifier training set", _real_rows(real))
     config = replace(CLASSIFIER_PRESETS[cfg.classifier_preset], weights=None if ctx.weights == "none" else ctx.weights,
-                     ratios=tuple(cfg.ratios), seed=cfg.seed, **cfg.classifier_overrides)
+                     ratios=tuple(cfg.ratios), seed=cfg.seed)
+    if cfg.class_weights is not None:
+        config = replace(config, class_weights=cfg.class_weights)
+    if cfg.classifier_precision is not None:
+        config = replace(config, precision=cfg.classifier_precision)
+    config = replace(config, **cfg.classifier_overrides)
     options = ClassifierOptions(real=real, synthetic=synthetic, test=test if test.is_file() else None, config=config)
     summary = {"classifier": run_evaluator(ctx.registry, "classifier", folder / "sweep", options)}
     summary["mcnemar"] = run_evaluator(ctx.registry, "mcnemar", folder / "mcnemar",
-                                       McNemarOptions(predictions=(folder / "sweep" / "predictions.csv",)))
+                                       McNemarOptions(predictions=(folder / "sweep" / "predictions.csv",),
+                                                      significance=cfg.mcnemar_significance))
     models = sorted((folder / "sweep" / "models").glob("*.keras"))
     if models:
         summary["gradcam"] = run_evaluator(ctx.registry, "gradcam", folder / "gradcam",

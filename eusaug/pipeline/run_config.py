@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from eusaug.ct.discover import CaseFiles
-from eusaug.ct.volume import CTCase
+from eusaug.ct.volume import BONE_RULES, DEFAULT_BONE_HU, BoneRule, CTCase
 from eusaug.errors import EusaugError
+from eusaug.evaluate.features import Precision
+from eusaug.evaluate.mcnemar import SIGNIFICANCE_CHOICES, Significance
 from eusaug.geometry.field_of_view import FieldOfView
+from eusaug.geometry.planes import SliceFilter
 from eusaug.pipeline.split import SubjectSplit, split_from_labelled_csvs
 from eusaug.plugin.registry import DEFAULT_TRANSLATOR, Registry
 
@@ -30,6 +33,15 @@ class RunConfig:
     planes and of the CycleGAN. ``minutes``: a wall-clock budget (None: none); CycleGAN
     training then gets what the other stages leave, at least one epoch per landmark.
     ``real_*_per_landmark`` are only used when no real frames are given.
+
+    Protocol choices the paper states (the ``paper`` preset of ``eusaug reproduce`` sets
+    them explicitly, so ``run.json`` shows them): ``class_weights`` of the classifier's
+    loss (a mapping by class, ``"balanced"`` from the counts, or None: the classifier
+    preset's own); ``bone_rule`` and ``bone_hu`` of the slice filter (``hu`` above 200 HU
+    is the paper's rule, see :class:`eusaug.geometry.planes.SliceFilter`);
+    ``fid_precision`` and ``classifier_precision`` (``fp32`` as the paper's TensorFlow
+    2.2; ``bf16`` is faster; None: the classifier preset's); ``mcnemar_significance``
+    (``uncorrected`` one-sided p, the paper's, or ``holm``).
     """
 
     landmarks: tuple[str, ...] = PAPER_LANDMARKS
@@ -57,10 +69,29 @@ class RunConfig:
     subject_pattern: str = r"^([A-Za-z]+)"
     minutes: float | None = 8.0
     seed: int = 0
+    class_weights: dict[str, float] | str | None = None
+    bone_rule: BoneRule = "hu"
+    bone_hu: float = DEFAULT_BONE_HU
+    fid_precision: Precision = "bf16"
+    classifier_precision: Precision | None = None
+    mcnemar_significance: Significance = "uncorrected"
 
     def __post_init__(self) -> None:
         if not self.landmarks:
             raise EusaugError("A run needs at least one landmark.")
+        if self.bone_rule not in BONE_RULES:
+            raise EusaugError(f"bone_rule={self.bone_rule!r} is unknown: use one of {', '.join(BONE_RULES)} "
+                              "(hu is the paper's).")
+        for name in ("fid_precision", "classifier_precision"):
+            value = getattr(self, name)
+            if value not in ("fp32", "bf16") and not (value is None and name == "classifier_precision"):
+                raise EusaugError(f"{name}={value!r} is unknown: use fp32 (the paper's) or bf16.")
+        if self.mcnemar_significance not in SIGNIFICANCE_CHOICES:
+            raise EusaugError(f"mcnemar_significance={self.mcnemar_significance!r} is unknown: use uncorrected "
+                              "(the paper's) or holm.")
+        if isinstance(self.class_weights, str) and self.class_weights != "balanced":
+            raise EusaugError(f"class_weights={self.class_weights!r} is unknown: give balanced or a mapping of "
+                              "class: weight (e.g. {aorta: 4.23, background: 4.40, liver: 4.48, pancreas: 2.78}).")
         if self.minutes is not None and self.minutes <= 0:
             raise EusaugError(f"minutes={self.minutes}: give a positive time budget.")
         for name in ("planes_per_case", "synth_per_case", "real_train_per_landmark", "real_test_per_landmark"):
@@ -68,6 +99,11 @@ class RunConfig:
                 raise EusaugError(f"Run setting {name}={getattr(self, name)} must be at least 1.")
         if self.cyclegan_epochs is not None and self.cyclegan_epochs < 1:
             raise EusaugError(f"cyclegan_epochs={self.cyclegan_epochs} must be at least 1.")
+
+    @property
+    def slice_filter(self) -> SliceFilter:
+        """The slice filter of this run: the paper's thresholds with this run's bone rule."""
+        return SliceFilter(bone_rule=self.bone_rule, bone_hu=self.bone_hu)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: RunConfig | None = None) -> RunConfig:

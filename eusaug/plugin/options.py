@@ -80,6 +80,14 @@ def parse_value(text: str, tp: Any, name: str) -> Any:
     if optional and stripped.lower() in _NONE_WORDS:
         return None
     origin = typing.get_origin(inner)
+    if origin in (Union, types.UnionType):  # several types: the first that reads the text
+        members = [a for a in typing.get_args(inner) if a is not type(None)]
+        for member in members:
+            try:
+                return parse_value(text, member, name)
+            except EusaugError:
+                continue
+        raise EusaugError(f"Option {name}={text!r} is not valid: expected one of {', '.join(map(str, members))}.")
     try:
         if inner is bool:
             if stripped.lower() in _TRUE_WORDS:
