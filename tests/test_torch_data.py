@@ -21,9 +21,8 @@ from eusaug.mix import LabelledSetWarning, mix_folders, summarise
 from eusaug.mix.augment import SpeckleNoise, SyntheticSwap
 
 torch = require("torch", "torch")
-from torch.utils.data import DataLoader  # noqa: E402
-
 from albumentations.pytorch import ToTensorV2  # noqa: E402  (needs torch)
+from torch.utils.data import DataLoader  # noqa: E402
 
 from eusaug.mix.torch_data import LabelledDataset, MixedDataset, epoch_seed  # noqa: E402
 

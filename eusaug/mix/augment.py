@@ -275,7 +275,7 @@ class SyntheticSwap(ImageOnlyTransform):
             result = super().__call__(force_apply=force_apply, **item)
             outs.append(result["image"])
             new_flags.append(bool(result.get("is_synthetic", False)))
-            paths.append(self.params.get("synthetic_path"))
+            paths.append(self.get_applied_params().get("synthetic_path"))
         data["images"] = np.stack(outs) if isinstance(images, np.ndarray) else outs
         if flags is not None:
             data["is_synthetic"] = new_flags
