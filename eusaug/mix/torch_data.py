@@ -16,7 +16,8 @@ where ``image`` is a ``(1, H, W)`` float32 tensor in [-1, 1] (eusaug's scale, as
 
 An albumentations pipeline (``transform``) is applied per item as
 ``transform(image=uint8 (H, W), label=class name, is_synthetic=bool)``, so
-``SyntheticSwap`` knows the class. Its randomness is re-seeded for every item from
+``SyntheticSwap`` knows the class (an ``A.Compose(..., strict=True)`` would refuse those
+keys: use the default ``strict=False``). Its randomness is re-seeded for every item from
 ``(seed, epoch, index)``: an item is the same whichever ``DataLoader`` worker reads it, so
 ``num_workers=0`` and ``num_workers=2`` give the same batches, and a run is reproducible.
 Call :meth:`set_epoch` before each epoch for new draws (not with ``persistent_workers=True``:
