@@ -74,6 +74,7 @@ def image_of(kind: str, rng: np.random.Generator) -> np.ndarray:
 def transforms(bank: Path, registry: Registry) -> dict[str, A.BasicTransform]:
     return {
         "swap": SyntheticSwap(bank, p=0.5),
+        "swap-crop": SyntheticSwap(bank, fit="crop", p=0.5),
         "translate": TranslateCT("window-test", registry=registry, translator_options={"noise": 0.05}),
         "sector": SectorMask(FieldOfView(opening_deg=70.0), fill=0.0),
         "speckle": SpeckleNoise((0.3, 0.8), grain_px=2.0, p=1.0),
@@ -82,7 +83,7 @@ def transforms(bank: Path, registry: Registry) -> dict[str, A.BasicTransform]:
     }
 
 
-NAMES = ["swap", "translate", "sector", "speckle", "gain", "gain-fov"]
+NAMES = ["swap", "swap-crop", "translate", "sector", "speckle", "gain", "gain-fov"]
 KINDS = ["grey-uint8", "grey1-uint8", "rgb-uint8", "grey-float32", "grey1-float32", "rgb-float32"]
 
 
@@ -203,7 +204,7 @@ def test_swap_label_errors_and_missing_class(bank):
     out = keep(image=np.full((8, 8), 3, np.uint8), label=0, is_synthetic=False)
     assert np.all(out["image"] == 3) and out["is_synthetic"] is False
     out = keep(image=np.full((8, 8), 3, np.uint8), label=1, is_synthetic=False)
-    assert out["is_synthetic"] is True and int(out["image"][0, 0]) in BANK_VALUES["aorta"]
+    assert out["is_synthetic"] is True and int(out["image"][4, 4]) in BANK_VALUES["aorta"]  # centre: letterboxed
 
 
 def test_swap_bank_from_mix_manifest_uses_synthetic_rows(tmp_path, bank):
@@ -217,6 +218,85 @@ def test_swap_bank_from_mix_manifest_uses_synthetic_rows(tmp_path, bank):
     mix_folders(real, bank, 0.5, tmp_path / "mixed")
     swap = SyntheticSwap(tmp_path / "mixed" / "manifest.csv", p=1.0)
     assert all(p.name.startswith("synthetic_") for paths in swap._images.values() for p in paths)
+
+
+@pytest.fixture(scope="module")
+def square_bank(tmp_path_factory) -> Path:
+    """One 64 x 64 sEUS-like image per class: a dark top band (16 rows of 50) over 200."""
+    root = tmp_path_factory.mktemp("square_bank")
+    for name in ("aorta", "liver"):
+        (root / name).mkdir()
+        square = np.full((64, 64), 200, dtype=np.uint8)
+        square[:16] = 50
+        Image.fromarray(square).save(root / name / "square.png")
+    return root
+
+
+def lit_box(image: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) bounds, exclusive at the end, of the non-black pixels."""
+    rows = np.flatnonzero(image.reshape(image.shape[0], image.shape[1], -1).max(axis=2).max(axis=1) > 0)
+    cols = np.flatnonzero(image.reshape(image.shape[0], image.shape[1], -1).max(axis=2).max(axis=0) > 0)
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+@pytest.mark.parametrize("kind", ["uint8", "float32-rgb"])
+def test_swap_letterboxes_a_square_into_a_480x640_frame(square_bank, kind):
+    frame = np.full((480, 640), 90, dtype=np.uint8) if kind == "uint8" else np.full((480, 640, 3), 0.3, np.float32)
+    out = A.Compose([SyntheticSwap(square_bank, p=1.0)], seed=0)(image=frame, label="aorta")["image"]
+    assert out.shape == frame.shape and out.dtype == frame.dtype
+    top, bottom, left, right = lit_box(out)
+    height, width = bottom - top, right - left
+    assert (top, bottom) == (0, 480)
+    assert abs(width - height) <= 1  # the square stays square ...
+    assert abs(left - (640 - right)) <= 1  # ... and centred, black bars either side
+    assert not out[:, : left].any() and not out[:, right:].any()
+    # The dark band is a quarter of the square's height, as in the file: not stretched either way.
+    grey = out if kind == "uint8" else np.rint(out[..., 0] * 255).astype(np.uint8)
+    band_rows = int(np.sum(grey[:, 320] < 125))
+    assert abs(band_rows - 480 / 4) <= 2
+
+
+def test_swap_crop_fills_the_frame_and_stretch_distorts(square_bank):
+    frame = np.zeros((480, 640), dtype=np.uint8)
+    cropped = A.Compose([SyntheticSwap(square_bank, fit="crop", p=1.0)], seed=0)(image=frame, label=0)["image"]
+    assert lit_box(cropped) == (0, 480, 0, 640)
+    # Scaled by 640 / 64 = 10 to cover the width, 640 rows cropped to the middle 480: the
+    # 160-row dark band loses its top 80 rows.
+    assert abs(int(np.sum(cropped[:, 320] < 125)) - 80) <= 2
+    stretched = A.Compose([SyntheticSwap(square_bank, fit="stretch", p=1.0)], seed=0)(image=frame, label=0)["image"]
+    assert lit_box(stretched) == (0, 480, 0, 640)
+    assert abs(int(np.sum(stretched[:, 320] < 125)) - 120) <= 2
+
+
+def test_swap_batch_is_swapped_image_by_image_like_single_calls(bank):
+    labels = ["aorta", "liver"] * 25
+    batch = np.stack([np.full((30, 40), 100 + i, dtype=np.uint8) for i in range(50)])  # no bank value
+    out = A.Compose([SyntheticSwap(bank, p=0.5)], seed=4)(images=batch, label=labels, is_synthetic=[False] * 50)
+    assert isinstance(out["images"], np.ndarray) and out["images"].shape == batch.shape
+    single = A.Compose([SyntheticSwap(bank, p=0.5)], seed=4)
+    for i, (image, label) in enumerate(zip(out["images"], labels)):
+        alone = single(image=batch[i], label=label, is_synthetic=False)
+        assert np.array_equal(image, alone["image"]) and out["is_synthetic"][i] == alone["is_synthetic"]
+        value = int(image[0, 0])
+        assert out["is_synthetic"][i] == (value != 100 + i)
+        assert value == 100 + i or value in BANK_VALUES[label]  # swapped within its own class
+    assert 10 <= sum(out["is_synthetic"]) <= 40  # Binomial(50, 0.5), +-4.2 sd
+    assert len({bool(f) for f in out["is_synthetic"]}) == 2  # each image drew on its own
+
+
+def test_swap_batch_list_single_label_and_errors(bank):
+    pipeline = A.Compose([SyntheticSwap(bank, p=1.0)], seed=0)
+    out = pipeline(images=[np.zeros((15, 20), np.uint8)] * 2, label="liver")  # one label for all
+    assert len(out["images"]) == 2 and all(int(image[7, 10]) in BANK_VALUES["liver"] for image in out["images"])
+    # Outside Compose a list may mix sizes and kinds; it comes back a list.
+    out = SyntheticSwap(bank, p=1.0)(images=[np.zeros((15, 20), np.uint8), np.zeros((9, 12, 3), np.float32)],
+                                     label=[0, 1])
+    assert isinstance(out["images"], list) and out["images"][1].shape == (9, 12, 3)
+    assert round(float(out["images"][1][4, 6, 0]) * 255) in BANK_VALUES["liver"]
+    with pytest.raises(EusaugError, match="2 values of label for 3 images"):
+        pipeline(images=np.zeros((3, 8, 8), np.uint8), label=["aorta", "liver"])
+    with pytest.raises(EusaugError, match="needs label="):
+        pipeline(images=np.zeros((3, 8, 8), np.uint8))
 
 
 # ---------------------------------------------------------------------------------------
@@ -334,6 +414,7 @@ def test_depth_gain_with_fov_follows_radial_depth():
         (lambda: SectorMask(fill="black"), "fill='black'"),
         (lambda: SyntheticSwap("/no/such/bank"), "/no/such/bank"),
         (lambda: SyntheticSwap("/no/such/bank", missing_class="skip"), "missing_class='skip'"),
+        (lambda: SyntheticSwap("/no/such/bank", fit="squash"), "fit='squash'"),
     ],
 )
 def test_bad_arguments_raise_in_init(build, needle):

@@ -1,5 +1,5 @@
-"""Stage 4: synthetic images mixed into a labelled training set at a ratio, on disk, streamed, or as
-albumentations transforms."""
+"""Stage 4: synthetic images mixed into a labelled training set at a ratio, on disk, streamed (tf.data or
+PyTorch), or as albumentations transforms."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from eusaug.mix.mixing import (
     MixMode,
     MixPlan,
     Source,
+    check_image_size,
     check_output_apart,
     check_ratio,
     class_rng,
@@ -37,6 +38,7 @@ from eusaug.mix.mixing import (
     mixed_dataset,
     plan_mix,
     ratio_folder_name,
+    read_grey_sized,
     read_mix_manifest,
     stream_mixed,
     summarise,
@@ -44,8 +46,13 @@ from eusaug.mix.mixing import (
     write_mix,
 )
 
-# The albumentations transforms load albumentations and OpenCV: imported on first use.
-_LAZY = {"DepthGain": "eusaug.mix.augment", "SectorMask": "eusaug.mix.augment", "SpeckleNoise": "eusaug.mix.augment", "SyntheticSwap": "eusaug.mix.augment", "TranslateCT": "eusaug.mix.augment"}
+# The albumentations transforms load albumentations and OpenCV, the datasets PyTorch (an optional
+# extra): imported on first use, so `import eusaug.mix` needs neither.
+_LAZY = {
+    **{name: "eusaug.mix.augment"
+       for name in ("DepthGain", "SectorMask", "SpeckleNoise", "SyntheticSwap", "TranslateCT", "fit_into_frame")},
+    **{name: "eusaug.mix.torch_data" for name in ("LabelledDataset", "MixedDataset", "epoch_seed", "item_seed")},
+}
 
 
 def __getattr__(name: str) -> object:
@@ -61,6 +68,7 @@ __all__ = [
     "ClassCount",
     "ClassSelection",
     "DepthGain",
+    "LabelledDataset",
     "LabelledSetWarning",
     "LabelledSource",
     "MANIFEST_COLUMNS",
@@ -69,6 +77,7 @@ __all__ = [
     "MissingClass",
     "MixMode",
     "MixPlan",
+    "MixedDataset",
     "PAPER_RATIOS",
     "PATH_COLUMNS",
     "RESERVED_CLASS_NAMES",
@@ -80,16 +89,21 @@ __all__ = [
     "TranslateCT",
     "as_labelled_set",
     "check_class_name",
+    "check_image_size",
     "check_output_apart",
     "check_ratio",
     "class_rng",
+    "epoch_seed",
+    "fit_into_frame",
     "image_size",
     "image_sizes",
+    "item_seed",
     "mix_folders",
     "mix_sweep",
     "mixed_dataset",
     "plan_mix",
     "ratio_folder_name",
+    "read_grey_sized",
     "read_labelled_set",
     "read_mix_manifest",
     "report_sizes",

@@ -41,7 +41,7 @@ from eusaug.plugin.interfaces import Translator
 from eusaug.plugin.registry import Registry
 from eusaug.translate.speckle import RAYLEIGH_MEAN
 
-__all__ = ["DepthGain", "SectorMask", "SpeckleNoise", "SyntheticSwap", "TranslateCT"]
+__all__ = ["DepthGain", "SectorMask", "SpeckleNoise", "SyntheticSwap", "TranslateCT", "fit_into_frame"]
 
 
 
@@ -91,16 +91,48 @@ def _per_pixel(field: np.ndarray, img: np.ndarray) -> np.ndarray:
     return field[..., None] if img.ndim == 3 else field
 
 
-def _grey_to_like(grey: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """``(h, w)`` uint8 greyscale -> the shape and dtype of ``like`` (resized, channels repeated)."""
+def _grey_to_like(grey: np.ndarray, like: np.ndarray, fit: SwapFit = "stretch") -> np.ndarray:
+    """``(h, w)`` uint8 greyscale -> the shape and dtype of ``like`` (fitted as ``fit`` says, channels repeated)."""
     height, width = like.shape[:2]
-    if grey.shape != (height, width):
-        shrink = grey.shape[0] > height or grey.shape[1] > width
-        grey = cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    grey = fit_into_frame(grey, height, width, fit)
     out = grey if like.dtype == np.uint8 else grey.astype(np.float32) / np.float32(255.0)
     if like.ndim == 3:
         out = np.repeat(out[..., None], like.shape[2], axis=2)
     return np.ascontiguousarray(out.astype(like.dtype, copy=False))
+
+
+SwapFit = Literal["letterbox", "crop", "stretch"]
+SWAP_FITS = ("letterbox", "crop", "stretch")
+
+
+def _resize_grey(grey: np.ndarray, height: int, width: int) -> np.ndarray:
+    shrink = grey.shape[0] > height or grey.shape[1] > width
+    return cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def fit_into_frame(grey: np.ndarray, height: int, width: int, fit: SwapFit = "letterbox") -> np.ndarray:
+    """``(h, w)`` uint8 greyscale fitted into a ``height x width`` frame.
+
+    ``letterbox`` scales it to fit inside with its aspect ratio and centres it on black;
+    ``crop`` scales it to cover the frame with its aspect ratio and keeps the centre;
+    ``stretch`` resizes to the frame, distorting anatomy whose aspect differs.
+    """
+    h, w = grey.shape
+    if (h, w) == (height, width):
+        return grey
+    if fit == "stretch":
+        return _resize_grey(grey, height, width)
+    scale = min(height / h, width / w) if fit == "letterbox" else max(height / h, width / w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    if fit == "letterbox":
+        new_h, new_w = min(new_h, height), min(new_w, width)
+        canvas = np.zeros((height, width), dtype=grey.dtype)
+        top, left = (height - new_h) // 2, (width - new_w) // 2
+        canvas[top:top + new_h, left:left + new_w] = _resize_grey(grey, new_h, new_w)
+        return canvas
+    new_h, new_w = max(new_h, height), max(new_w, width)
+    top, left = (new_h - height) // 2, (new_w - width) // 2
+    return _resize_grey(grey, new_h, new_w)[top:top + height, left:left + width]
 
 
 def _fov_dict(fov: FieldOfView | Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
@@ -137,10 +169,21 @@ class SyntheticSwap(ImageOnlyTransform):
     sub-folder per class, or CSV; see :mod:`eusaug.mix.labelled_sets`); in a CSV with a
     ``source`` column, such as a ``eusaug mix`` manifest, only ``synthetic`` rows are used.
 
-    The synthetic image is read as greyscale, resized to the input's size and given its
-    dtype and channel count. A label whose class the bank lacks is an error, or -- with
+    The synthetic image is read as greyscale and fitted into the input's frame keeping its
+    aspect ratio: ``fit="letterbox"`` (default) scales it to fit inside and pads with black,
+    so a square 256 x 256 sEUS in a 480 x 640 frame becomes a centred 480 x 480 square;
+    ``fit="crop"`` scales it to cover the frame and keeps the centre; ``fit="stretch"``
+    resizes to the frame (distorting anatomy). The output has the input's dtype and
+    channel count.
+
+    Batches (``pipeline(images=..., label=[...])``, albumentations' ``images`` target) are
+    swapped image by image: each image gets its own class (``label`` a sequence with one
+    label per image, or one label for all), its own draw of ``p`` and its own bank image,
+    so a batch gives what calling the pipeline once per image would; ``is_synthetic``,
+    if passed, is one flag per image and comes back as a list. A label whose class the bank lacks is an error, or -- with
     ``missing_class="keep"`` (e.g. a background class with no sEUS) -- never swapped.
-    The chosen file is in :meth:`get_applied_params` as ``synthetic_path``.
+    The chosen file is in :meth:`get_applied_params` as ``synthetic_path`` (for a batch:
+    ``synthetic_paths``, None where not swapped).
     """
 
     def __init__(
@@ -148,11 +191,16 @@ class SyntheticSwap(ImageOnlyTransform):
         bank: str | os.PathLike[str],
         class_names: Sequence[str] | None = None,
         missing_class: Literal["error", "keep"] = "error",
+        fit: SwapFit = "letterbox",
         p: float = 0.5,
     ) -> None:
         super().__init__(p=_check_probability(p, "SyntheticSwap"))
         if missing_class not in ("error", "keep"):
             raise EusaugError(f"SyntheticSwap: missing_class={missing_class!r} must be 'error' or 'keep'.")
+        if fit not in SWAP_FITS:
+            raise EusaugError(f"SyntheticSwap: fit={fit!r} must be one of {', '.join(SWAP_FITS)} "
+                              "('letterbox' keeps the synthetic image's aspect ratio and pads with black).")
+        self.fit = fit
         self.bank = str(bank)
         self.missing_class = missing_class
         self._images = _read_bank(Path(bank))
@@ -206,7 +254,46 @@ class SyntheticSwap(ImageOnlyTransform):
         _check_image(img, "SyntheticSwap")
         if synthetic_path is None:
             return img
-        return _grey_to_like(read_grey_uint8(synthetic_path), img)
+        return _grey_to_like(read_grey_uint8(synthetic_path), img, self.fit)
+
+    def __call__(self, *args: Any, force_apply: bool = False, **data: Any) -> dict[str, Any]:
+        if "images" not in data:
+            return super().__call__(*args, force_apply=force_apply, **data)
+        return self._swap_each(force_apply, data)
+
+    def _swap_each(self, force_apply: bool, data: dict[str, Any]) -> dict[str, Any]:
+        """The batch form: each image of ``images`` swapped on its own (see the class doc)."""
+        images = data["images"]
+        n = len(images)
+        labels = self._per_image(data.get("label"), n, "label")
+        flags = None if "is_synthetic" not in data else self._per_image(data["is_synthetic"], n, "is_synthetic")
+        outs, new_flags, paths = [], [], []
+        for i in range(n):
+            item: dict[str, Any] = {"image": images[i], "label": labels[i]}
+            if flags is not None:
+                item["is_synthetic"] = flags[i]
+            result = super().__call__(force_apply=force_apply, **item)
+            outs.append(result["image"])
+            new_flags.append(bool(result.get("is_synthetic", False)))
+            paths.append(self.get_applied_params().get("synthetic_path"))
+        data["images"] = np.stack(outs) if isinstance(images, np.ndarray) else outs
+        if flags is not None:
+            data["is_synthetic"] = new_flags
+        self.params = {"synthetic_paths": paths}
+        return data
+
+    @staticmethod
+    def _per_image(value: Any, n: int, name: str) -> list[Any]:
+        if value is None:
+            raise EusaugError(f"SyntheticSwap: a batch (images=) needs {name}=, one per image or one for all.")
+        if isinstance(value, (str, bytes, bool, int, np.integer, np.bool_)) or (
+                isinstance(value, np.ndarray) and value.ndim == 0):
+            return [value] * n
+        values = list(value)
+        if len(values) != n:
+            raise EusaugError(f"SyntheticSwap: {len(values)} values of {name} for {n} images: pass one per "
+                              "image, or a single one for all.")
+        return values
 
     def apply_to_is_synthetic(self, flag: Any, synthetic_path: str | None = None, **params: Any) -> bool:
         return True if synthetic_path is not None else bool(flag)

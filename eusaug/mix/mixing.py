@@ -456,19 +456,27 @@ def read_mix_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
 # Streaming: the same selection, read image by image, no files written.
 
 
-def _load_for_stream(path: Path, image_size: tuple[int, int] | None) -> np.ndarray:
+def read_grey_sized(path: Path, image_size: tuple[int, int] | None) -> np.ndarray:
+    """``(H, W)`` uint8 greyscale, resized (bilinear, as Keras does) to ``image_size`` = (H, W) when given."""
     from PIL import Image
 
-    from eusaug.io.images import read_grey_uint8, uint8_to_unit
+    from eusaug.io.images import read_grey_uint8
 
     pixels = read_grey_uint8(path)
     if image_size is not None and pixels.shape != tuple(image_size):
         height, width = image_size
         pixels = np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR))
-    return uint8_to_unit(pixels)
+    return pixels
 
 
-def _check_image_size(image_size: Sequence[int] | None) -> tuple[int, int] | None:
+def _load_for_stream(path: Path, image_size: tuple[int, int] | None) -> np.ndarray:
+    from eusaug.io.images import uint8_to_unit
+
+    return uint8_to_unit(read_grey_sized(path, image_size))
+
+
+def check_image_size(image_size: Sequence[int] | None) -> tuple[int, int] | None:
+    """``image_size`` as ``(height, width)`` in pixels (None stays None), else raise."""
     if image_size is None:
         return None
     size = tuple(int(v) for v in image_size)
@@ -494,7 +502,7 @@ def stream_mixed(
     mixed set, in a seeded shuffled order (``shuffle=False``: class by class). Images are
     read lazily, so nothing is held in memory and nothing is written.
     """
-    size = _check_image_size(image_size)
+    size = check_image_size(image_size)
     plan = plan_mix(as_labelled_set(real, check_images=False), as_labelled_set(synthetic, check_images=False),
                     ratio, mode, seed, missing_class)
     _emit(plan.notes)
@@ -534,7 +542,7 @@ def mixed_dataset(
     """
     import tensorflow as tf
 
-    size = _check_image_size(image_size)
+    size = check_image_size(image_size)
     if size is None:
         raise EusaugError("mixed_dataset needs image_size=(height, width): batches need one size.")
     if label_mode not in ("int", "categorical"):
