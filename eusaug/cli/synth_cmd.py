@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from eusaug.cli.base import ct_options
+from eusaug.cli.base import ct_options, fov_options, resolve_fov
 from eusaug.io.progress import console
 from eusaug.plugin.registry import DEFAULT_TRANSLATOR
 
@@ -25,15 +25,16 @@ from eusaug.plugin.registry import DEFAULT_TRANSLATOR
               help="Output folder. Default: seus-LANDMARK in the current folder.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for pose sampling and the translator.")
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Planes translated at once.")
+@fov_options
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
 def synth_command(ct: Path, labels: Path | None, preset: str, landmark: str, model: Path | None,
                   poses: Path | None, translator: str, n: int, output_dir: Path | None, seed: int,
-                  batch_size: int, force: bool) -> None:
+                  batch_size: int, force: bool, fov_request: dict[str, object]) -> None:
     """Write N sEUS PNGs, their label planes and manifest.csv."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.translate.synth import synthesize
 
     output_dir = output_dir or Path(f"seus-{landmark}")
     rows = synthesize(ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,
-                      preset=preset, seed=seed, batch_size=batch_size, force=force)
+                      preset=preset, seed=seed, batch_size=batch_size, force=force, fov=resolve_fov(fov_request))
     console(stderr=False).print(f"wrote {len(rows)} sEUS images, label planes and manifest.csv to {output_dir}")

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from eusaug.cli.base import fov_options, resolve_fov
 from eusaug.errors import EusaugError
 from eusaug.io.progress import console
 from eusaug.plugin.registry import DEFAULT_TRANSLATOR
@@ -63,12 +64,13 @@ def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--resume", is_flag=True, help="Require an existing run in -o and continue it.")
 @click.option("--force", is_flag=True, help="Delete the run in -o and start over.")
 @click.option("--stop-after", type=int, default=None, help="Train at most this many epochs now; resume later.")
+@fov_options
 def train_command(ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: str, poses: tuple[Path, ...],
                   eus_dir: Path, landmark: str, run_dir: Path, translator: str, preset: str | None,
                   epochs: int | None, image_size_px: int | None, ngf: int | None, n_blocks: int | None,
                   batch_size: int | None, learning_rate: float | None, seed: int | None, no_denoiser: bool,
                   precision: str | None, settings: tuple[str, ...], resume: bool, force: bool,
-                  stop_after: int | None) -> None:
+                  stop_after: int | None, fov_request: dict[str, Any]) -> None:
     """Train a CT -> EUS translator for one landmark; writes and registers a run folder."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.translate.model_store import store_path
@@ -87,7 +89,7 @@ def train_command(ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: 
     model = train_translator(
         run_dir, ct, poses, eus_dir, landmark, labels=labels or None, translator=translator,
         label_preset=label_preset, preset=preset, overrides=overrides, resume=resume, force=force,
-        stop_after=stop_after,
+        stop_after=stop_after, fov=resolve_fov(fov_request),
     )
     out = console(stderr=False)
     out.print(f"model: {model}")
