@@ -211,3 +211,18 @@ def test_fit_field_of_view_uses_the_probe_depth(tmp_path):
     assert fit_field_of_view(tmp_path, probe="eus-linear").depth_mm == 60.0
     with pytest.raises(EusaugError, match="probe type"):
         fit_field_of_view(tmp_path, probe="radial")
+
+
+def test_run_config_field_of_view(tmp_path):
+    from eusaug.pipeline.run_config import RunConfig, RunContext
+
+    config = RunConfig.from_dict({"field_of_view": {"sector_deg": 40.0, "depth_mm": 70.0}, "image_size_px": 64})
+    context = RunContext(config, tmp_path, [], None, None, "", "", 0.0, "")  # type: ignore[arg-type]
+    fov = context.fov
+    assert (fov.opening_deg, fov.depth_mm, fov.height_px, fov.width_px) == (40.0, 70.0, 64, 64)
+    assert RunContext(RunConfig(image_size_px=64), tmp_path, [], None, None, "", "", 0.0, "").fov == FieldOfView(
+        height_px=64, width_px=64)  # type: ignore[arg-type]
+    with pytest.raises(EusaugError, match="field_of_view"):
+        RunConfig(field_of_view={"opening": 40})
+    with pytest.raises(EusaugError, match="--eus"):
+        _ = RunContext(RunConfig(field_of_view={"fov_from": "eus"}), tmp_path, [], None, None, "", "", 0.0, "").fov
