@@ -201,6 +201,8 @@ def test_cli_rejects_bad_fov_options(tmp_path):
     assert_clean_error(result, "12xx", "HxW")
     result = invoke("poses", "--landmark", "liver", "-o", tmp_path / "p.json", "--fov-from", tmp_path)
     assert_clean_error(result, str(tmp_path), "frames")
+    result = invoke("poses", "--landmark", "liver", "-o", tmp_path / "p.json", "--probe", "eus-linear")
+    assert_clean_error(result, "--probe eus-linear", "--fov-from")
 
 
 def test_fit_field_of_view_uses_the_probe_depth(tmp_path):

@@ -87,7 +87,10 @@ def fov_options(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         request = {name: kwargs.pop(name) for name in FOV_OPTION_NAMES}
-        if request["fov_from"] is None and request["probe"] == "curvilinear":
+        if request["fov_from"] is None:
+            if request["probe"] != "curvilinear":
+                raise EusaugError(f"--probe {request['probe']} only sets the depth of --fov-from frames: "
+                                  "add --fov-from FRAMES, or give --depth-mm.")
             request.pop("probe")
         kwargs["fov_request"] = {k: v for k, v in request.items() if v is not None}
         return func(*args, **kwargs)
