@@ -1,6 +1,7 @@
 """The default slicer, ``plane``: the field of view cut out of the CT along each pose.
 
-HU trilinearly, labels by nearest neighbour, the field-of-view mask; batched. The work is
+HU trilinearly, labels by nearest neighbour, the field-of-view mask and which pixels lie
+inside the CT volume; batched. The work is
 done by :class:`eusaug.geometry.interpolate.PlaneSampler`; this plugin keeps the prepared volume
 of the last case it sliced, so a training loop that slices one case over and over
 prepares it once.
@@ -44,9 +45,10 @@ class PlaneSlicer(Slicer):
     def slice(self, case: CTCase, poses: np.ndarray, fov: FieldOfView) -> Planes:
         poses = validate_poses(poses, "plane slicer")
         grid = plane_grid(poses, fov, case.ct.affine)
-        hu, labels = self._sampler(case).sample(grid, self.workers)
+        sampler = self._sampler(case)
+        hu, labels = sampler.sample(grid, self.workers)
         mask = np.broadcast_to(fov.mask(), (len(poses), fov.height_px, fov.width_px)).copy()
-        return Planes(hu, labels, mask, poses, fov)  # type: ignore[arg-type]
+        return Planes(hu, labels, mask, poses, fov, inside=sampler.inside(grid))  # type: ignore[arg-type]
 
 
 @hookimpl

@@ -28,7 +28,18 @@ import numpy as np
 
 from eusaug.ct import AIR_HU, CTCase
 from eusaug.errors import EusaugError
-from eusaug.geometry import KEPT, TOO_FEW_LANDMARK, TOO_MUCH_BONE, FieldOfView, Planes, PlaneSampler, SliceFilter, Surface, plane_grid
+from eusaug.geometry import (
+    KEPT,
+    TOO_FEW_LANDMARK,
+    TOO_MUCH_BONE,
+    TOO_MUCH_OUTSIDE,
+    FieldOfView,
+    Planes,
+    PlaneSampler,
+    SliceFilter,
+    Surface,
+    plane_grid,
+)
 from eusaug.plugin import PoseSampler
 
 #: Rejection reason when a field of view holds no landmark pixel at all.
@@ -208,9 +219,10 @@ class SurfaceConeSampler(PoseSampler):
 
     @staticmethod
     def _slice(volume: PlaneSampler, case: CTCase, poses: np.ndarray, fov: FieldOfView) -> Planes:
-        hu, labels = volume.sample(plane_grid(poses, fov, case.affine))
+        grid = plane_grid(poses, fov, case.affine)
+        hu, labels = volume.sample(grid)
         mask = np.broadcast_to(fov.mask(), (len(poses), fov.height_px, fov.width_px))
-        return Planes(hu, labels, mask, poses, fov)  # type: ignore[arg-type]
+        return Planes(hu, labels, mask, poses, fov, inside=volume.inside(grid))  # type: ignore[arg-type]
 
     @staticmethod
     def _verdicts(
@@ -219,9 +231,9 @@ class SurfaceConeSampler(PoseSampler):
         """Verdict per plane on the full grid: :data:`KEPT`, :data:`NOT_IN_VIEW` or a filter reason."""
         active = slice_filter or SliceFilter(min_landmark_px=0)
         landmark_px, bone_px = active.counts(planes, landmark_id, case.preset)
-        verdicts = active.verdicts(landmark_px, bone_px, planes.fov)
+        verdicts = active.verdicts(landmark_px, bone_px, planes.fov, planes.outside_fraction())
         if slice_filter is None:
-            verdicts = [KEPT if v == TOO_MUCH_BONE else v for v in verdicts]
+            verdicts = [KEPT if v in (TOO_MUCH_BONE, TOO_MUCH_OUTSIDE) else v for v in verdicts]
         return [NOT_IN_VIEW if lm == 0 else v for v, lm in zip(verdicts, landmark_px)]
 
     def _screen(
@@ -248,6 +260,9 @@ class SurfaceConeSampler(PoseSampler):
             # Margins: a coarse pixel stands for `scale` fine ones, so only clear cases go.
             reasons[landmark_px * scale < 0.5 * min_landmark - scale] = TOO_FEW_LANDMARK
             reasons[(reasons == "") & (bone_px * scale > 2.0 * max_bone + scale)] = TOO_MUCH_BONE
+            # Coarse pixels blur the volume's edge: only clearly-outside planes go here.
+            far_out = planes.outside_fraction() > slice_filter.max_outside_fraction + 0.1
+            reasons[(reasons == "") & far_out] = TOO_MUCH_OUTSIDE
         reasons[landmark_px == 0] = NOT_IN_VIEW
         for reason in reasons[reasons != ""]:
             rejected[reason] += 1
@@ -264,7 +279,8 @@ class SurfaceConeSampler(PoseSampler):
         fov: FieldOfView,
         slice_filter: SliceFilter | None,
     ) -> str:
-        reasons = [NOT_IN_VIEW, TOO_FEW_LANDMARK, TOO_MUCH_BONE] + ([NO_NORMAL] if rejected[NO_NORMAL] else [])
+        reasons = [NOT_IN_VIEW, TOO_FEW_LANDMARK, TOO_MUCH_BONE, TOO_MUCH_OUTSIDE] + (
+            [NO_NORMAL] if rejected[NO_NORMAL] else [])
         counts = ", ".join(f"{rejected[r]} {r}" for r in reasons)
         rule = slice_filter.describe(fov) if slice_filter is not None else "landmark in view"
         return (

@@ -30,7 +30,7 @@ def case():
 @pytest.fixture(scope="module")
 def pose_set(case):
     sampled = sample_poses(case, "aorta", 4, seed=2, fov=FOV)
-    # A fifth pose looking forward, away from the aorta behind the stomach.
+    # A fifth pose looking forward, away from the aorta behind the stomach and out of the phantom.
     away = pose_from_axes([0.0, 20.0, 0.0], [0, 1, 0], [1, 0, 0])
     return dataclasses.replace(sampled, poses=np.concatenate([sampled.poses, away[None]]))
 
@@ -41,7 +41,7 @@ def test_writes_kept_pngs_and_a_manifest_of_all(tmp_path, case, pose_set):
     out = tmp_path / "slices"
     with open(out / "manifest.csv") as handle:
         manifest = list(csv.DictReader(handle))
-    assert [r["status"] for r in manifest] == ["kept"] * 4 + ["too few landmark pixels"]
+    assert [r["status"] for r in manifest] == ["kept"] * 4 + ["too much outside the CT"]
     assert [int(r["pose_index"]) for r in manifest] == list(range(5)) == [r["pose_index"] for r in rows]
     assert sorted(p.name for p in (out / "images").iterdir()) == [f"pose_{i:05d}.png" for i in range(4)]
     assert manifest[4]["image"] == "" and int(manifest[4]["landmark_px"]) == 0

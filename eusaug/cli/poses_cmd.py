@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from eusaug.cli.base import ct_options, resolve_ct_paths
+from eusaug.cli.base import ct_options, fov_options, resolve_ct_paths, resolve_fov
 from eusaug.ct.volume import BONE_RULES, BoneRule, load_case
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
@@ -47,6 +47,7 @@ def refuse_existing(path: Path | None, force: bool, flag: str) -> None:
 @click.option("--sampler", default=DEFAULT_SAMPLER, show_default=True, help="Pose sampler plugin.")
 @click.option("--plot", type=click.Path(path_type=Path), default=None,
               help="Also write a Fig. 2-style PNG: stomach surface, probe positions and beams.")
+@fov_options
 @click.option("--force", is_flag=True,
               help="Replace existing output files; use a label map whose organs look implausible for the preset.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
@@ -70,6 +71,7 @@ def poses_command(
     plot: Path | None,
     force: bool,
     options: tuple[str, ...],
+    fov_request: dict[str, object],
 ) -> None:
     """Find N probe poses that view LANDMARK (on the stomach wall by default), and save them."""
     refuse_existing(output, force, "-o")
@@ -79,7 +81,7 @@ def poses_command(
     slice_filter = SliceFilter(min_landmark_px=min_landmark_px, max_bone_px=max_bone_px, bone_hu=bone_hu,
                                bone_rule=bone_rule)
     pose_set = sample_poses(
-        case, landmark, n, seed=seed, fov=FieldOfView(), cone_deg=cone_deg, slice_filter=slice_filter,
+        case, landmark, n, seed=seed, fov=resolve_fov(fov_request) or FieldOfView(), cone_deg=cone_deg, slice_filter=slice_filter,
         sampler=sampler, max_draws=max_draws, roll_range_deg=roll_deg,
         sampler_options=plugin_options(options, Registry().sampler(sampler)),
     )

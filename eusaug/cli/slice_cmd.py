@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 
 import click
 
-from eusaug.cli.base import ct_options, resolve_ct_paths
+from eusaug.cli.base import ct_options, fov_options, resolve_ct_paths, resolve_fov
 from eusaug.ct.volume import load_case
 from eusaug.geometry.planes import KEPT, HUWindow
 from eusaug.io.progress import console
@@ -24,6 +25,7 @@ from eusaug.poses.sampling import load_poses
 @click.option("--window-level", type=float, default=HUWindow.level, show_default=True, help="HU window centre.")
 @click.option("--window-width", type=float, default=HUWindow.width, show_default=True, help="HU window width.")
 @click.option("--slicer", default=DEFAULT_SLICER, show_default=True, help="Slicer plugin.")
+@fov_options
 @click.option("--force", is_flag=True,
               help="Replace an existing output folder; use a poses file made from another CT (with a warning), "
                    "or a label map whose organs look implausible for the preset.")
@@ -37,8 +39,12 @@ def slice_command(
     window_width: float,
     slicer: str,
     force: bool,
+    fov_request: dict[str, object],
 ) -> None:
-    """Write one image PNG and one label PNG per kept pose, and manifest.csv."""
+    """Write one image PNG and one label PNG per kept pose, and manifest.csv.
+
+    Planes are cut in the poses file's field of view unless a --fov option changes it.
+    """
     ct, labels = resolve_ct_paths(ct, labels)
     case = load_case(ct, labels, label_preset, force=force)
     with warnings.catch_warnings(record=True) as caught:
@@ -46,6 +52,9 @@ def slice_command(
         pose_set = load_poses(poses_path, case, force=force)
     for warning in caught:
         click.secho(f"Warning: {warning.message}", fg="yellow", err=True)
+    fov = resolve_fov(fov_request, pose_set.fov)
+    if fov is not None:  # the poses' own field of view, with what the options change
+        pose_set = dataclasses.replace(pose_set, fov=fov)
     rows = export_slices(case, pose_set, output, force=force, window=HUWindow(window_level, window_width),
                          slicer=slicer)
     kept = sum(row["status"] == KEPT for row in rows)

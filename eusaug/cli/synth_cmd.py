@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from eusaug.cli.base import ct_options
+from eusaug.cli.base import ct_options, fov_options, resolve_fov
 from eusaug.io.progress import console
 from eusaug.plugin.registry import DEFAULT_TRANSLATOR
 
@@ -25,13 +25,14 @@ from eusaug.plugin.registry import DEFAULT_TRANSLATOR
               help="Output folder. Default: seus-LANDMARK in the current folder.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for pose sampling and the translator.")
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Planes translated at once.")
+@fov_options
 @click.option("--force", is_flag=True,
               help="Replace a non-empty output folder; use a label map whose organs look implausible for the preset.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An option of the translator, e.g. --option frequency_mhz=3.5 for raysim (repeatable).")
 def synth_command(ct: Path, labels: Path | None, label_preset: str, landmark: str, model: Path | None,
                   poses: Path | None, translator: str, n: int, output_dir: Path | None, seed: int,
-                  batch_size: int, force: bool, options: tuple[str, ...]) -> None:
+                  batch_size: int, force: bool, options: tuple[str, ...], fov_request: dict[str, object]) -> None:
     """Write N sEUS PNGs, their label planes and manifest.csv."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.plugin import Registry, plugin_options
@@ -42,5 +43,5 @@ def synth_command(ct: Path, labels: Path | None, label_preset: str, landmark: st
     output_dir = output_dir or Path(f"seus-{landmark}")
     rows = synthesize(ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,
                       label_preset=label_preset, seed=seed, batch_size=batch_size, force=force, registry=registry,
-                      translator_options=translator_options)
+                      translator_options=translator_options, fov=resolve_fov(fov_request))
     console(stderr=False).print(f"wrote {len(rows)} sEUS images, label planes and manifest.csv to {output_dir}")

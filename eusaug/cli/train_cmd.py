@@ -14,15 +14,11 @@ from typing import Any
 
 import click
 
-from eusaug.cli.base import label_preset_option
+from eusaug.cli.base import fov_options, label_preset_option, resolve_fov
 from eusaug.errors import EusaugError
 from eusaug.io.progress import console
 from eusaug.plugin.options import override_options, parse_assignments
 from eusaug.plugin.registry import DEFAULT_TRANSLATOR, Registry
-
-#: Options of the command itself; everything else comes from the translator's config.
-_OWN = ("ct", "labels", "label_preset", "poses", "eus_dir", "landmark", "run_dir", "translator", "preset",
-        "settings", "resume", "force", "stop_after")
 
 
 def _translator_named(args: list[str]) -> str:
@@ -39,7 +35,9 @@ class TranslatorOptionsCommand(click.Command):
     """Adds the chosen translator's training options before parsing (and to --help)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        own = [p for p in self.params if p.name in _OWN]
+        if not hasattr(self, "_own"):
+            self._own = list(self.params)  # the command's own options, before any translator's
+        own = self._own
         config_cls = None
         try:
             config_cls = getattr(Registry().translator(_translator_named(args)), "training_config_class", None)
@@ -72,11 +70,12 @@ class TranslatorOptionsCommand(click.Command):
 @click.option("--resume", is_flag=True, help="Require an existing run in -o and continue it.")
 @click.option("--force", is_flag=True, help="Delete the run in -o and start over.")
 @click.option("--stop-after", type=int, default=None, help="Train at most this many epochs now; resume later.")
+@fov_options
 @click.pass_context
 def train_command(ctx: click.Context, ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: str,
                   poses: tuple[Path, ...], eus_dir: Path, landmark: str, run_dir: Path, translator: str,
                   preset: str | None, settings: tuple[str, ...], resume: bool, force: bool, stop_after: int | None,
-                  **training: Any) -> None:
+                  fov_request: dict[str, Any], **training: Any) -> None:
     """Train a CT -> EUS translator for one landmark; writes and registers a run folder."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.translate.model_store import store_path
@@ -91,7 +90,7 @@ def train_command(ctx: click.Context, ct: tuple[Path, ...], labels: tuple[Path, 
     model = train_translator(
         run_dir, ct, poses, eus_dir, landmark, labels=labels or None, translator=translator,
         label_preset=label_preset, preset=preset, overrides=overrides, resume=resume, force=force,
-        stop_after=stop_after,
+        stop_after=stop_after, fov=resolve_fov(fov_request),
     )
     out = console(stderr=False)
     out.print(f"model: {model}")

@@ -14,7 +14,7 @@ A pixel at in-plane coordinates ``(u, v)`` mm (lateral, depth) lies at world
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -36,6 +36,14 @@ class FieldOfView:
     the central part of the convex linear echoendoscope views of the paper (imaging depth
     40-60 mm; the paper cropped its frames to the central 522x200 px) and, unlike a wider
     fan, fills a square grid, so translators waste no pixels on the corners.
+
+    A *placed* field of view (all four ``frame_*_mm`` set, e.g. by
+    :func:`eusaug.geometry.fit_field_of_view`) instead fixes the image frame in the plane:
+    the grid covers lateral ``[frame_left_mm, frame_left_mm + frame_width_mm]`` and depth
+    ``[frame_top_mm, frame_top_mm + frame_height_mm]`` (depth 0 is the array face on the
+    beam axis), so the fan sits where real frames put it. Changing ``height_px``/``width_px``
+    of a placed field of view resamples the same frame (pixels may then be non-square, as
+    when real frames are resized to a square for training).
     """
 
     kind: FovKind = "sector"
@@ -45,6 +53,10 @@ class FieldOfView:
     width_mm: float = 40.0
     height_px: int = 256
     width_px: int = 256
+    frame_left_mm: float | None = None
+    frame_top_mm: float | None = None
+    frame_width_mm: float | None = None
+    frame_height_mm: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("sector", "rectangle"):
@@ -59,6 +71,24 @@ class FieldOfView:
             raise EusaugError(f"Field of view width_mm={self.width_mm} must be positive.")
         if self.height_px < 8 or self.width_px < 8:
             raise EusaugError(f"Field of view grid {self.height_px}x{self.width_px} px is too small (>= 8).")
+        frame = (self.frame_left_mm, self.frame_top_mm, self.frame_width_mm, self.frame_height_mm)
+        if any(f is not None for f in frame):
+            if any(f is None for f in frame):
+                raise EusaugError(
+                    f"Field of view frame {frame} is partly set: give all of frame_left_mm, frame_top_mm, "
+                    "frame_width_mm and frame_height_mm, or none."
+                )
+            if not (self.frame_width_mm > 0 and self.frame_height_mm > 0):  # type: ignore[operator]
+                raise EusaugError(
+                    f"Field of view frame {self.frame_width_mm}x{self.frame_height_mm} mm must be positive."
+                )
+            for name in ("frame_left_mm", "frame_top_mm", "frame_width_mm", "frame_height_mm"):
+                object.__setattr__(self, name, float(getattr(self, name)))
+
+    @property
+    def placed(self) -> bool:
+        """True when the image frame is fixed in mm (``frame_*_mm`` set)."""
+        return self.frame_width_mm is not None
 
     # -- extent of the field of view in the image plane (u lateral, v depth), mm
     def _extent_mm(self) -> tuple[float, float, float]:
@@ -71,23 +101,57 @@ class FieldOfView:
         return float(r_out * np.sin(half)), float(top), float(self.depth_mm)
 
     @property
-    def pixel_mm(self) -> float:
-        """Side of one (square) pixel in millimetres."""
+    def pixel_size_mm(self) -> tuple[float, float]:
+        """``(row, column)`` pixel pitch in mm; equal unless a placed frame was resampled."""
+        if self.placed:
+            return self.frame_height_mm / self.height_px, self.frame_width_mm / self.width_px  # type: ignore[operator]
         half_width, top, bottom = self._extent_mm()
-        return max(2.0 * half_width / self.width_px, (bottom - top) / self.height_px)
+        side = max(2.0 * half_width / self.width_px, (bottom - top) / self.height_px)
+        return side, side
+
+    @property
+    def pixel_mm(self) -> float:
+        """Side of one pixel in millimetres (the larger side if pixels are not square)."""
+        return max(self.pixel_size_mm)
 
     @property
     def top_mm(self) -> float:
         """Depth (mm along the beam axis) of the top edge of the grid."""
+        if self.placed:
+            return float(self.frame_top_mm)  # type: ignore[arg-type]
         return self._extent_mm()[1]
+
+    @property
+    def left_mm(self) -> float:
+        """Lateral position (mm from the beam axis) of the left edge of the grid."""
+        if self.placed:
+            return float(self.frame_left_mm)  # type: ignore[arg-type]
+        return -self.width_px / 2.0 * self.pixel_size_mm[1]
+
+    def with_grid(self, height_px: int, width_px: int) -> FieldOfView:
+        """The same field of view on another grid (a placed frame keeps its extent in mm)."""
+        return replace(self, height_px=int(height_px), width_px=int(width_px))
+
+    def place(self) -> FieldOfView:
+        """This field of view with its current frame written out, so grid changes keep it."""
+        if self.placed:
+            return self
+        row_mm, col_mm = self.pixel_size_mm
+        return replace(self, frame_left_mm=self.left_mm, frame_top_mm=self.top_mm,
+                       frame_width_mm=col_mm * self.width_px, frame_height_mm=row_mm * self.height_px)
 
     def pixel_coordinates_mm(self) -> tuple[np.ndarray, np.ndarray]:
         """In-plane coordinates of pixel centres: ``(u, v)``, each ``(H, W)`` float64 mm."""
-        p = self.pixel_mm
-        cols = (np.arange(self.width_px) + 0.5 - self.width_px / 2.0) * p
-        rows = self.top_mm + (np.arange(self.height_px) + 0.5) * p
+        row_mm, col_mm = self.pixel_size_mm
+        cols = self.left_mm + (np.arange(self.width_px) + 0.5) * col_mm
+        rows = self.top_mm + (np.arange(self.height_px) + 0.5) * row_mm
         v, u = np.meshgrid(rows, cols, indexing="ij")
         return u, v
+
+    def pixel_indices(self, u_mm: np.ndarray, v_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fractional ``(row, col)`` grid indices of in-plane points (pixel centres are integers)."""
+        row_mm, col_mm = self.pixel_size_mm
+        return (np.asarray(v_mm) - self.top_mm) / row_mm - 0.5, (np.asarray(u_mm) - self.left_mm) / col_mm - 0.5
 
     def mask(self) -> np.ndarray:
         """``(H, W)`` bool: True inside the field of view."""
@@ -108,10 +172,12 @@ class FieldOfView:
         return float(np.deg2rad(self.opening_deg) / 2.0 * (r1**2 - r0**2))
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """Plain fields; an unplaced field of view leaves the frame out (files stay as before)."""
+        return {k: v for k, v in asdict(self).items() if not (k.startswith("frame_") and v is None)}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> FieldOfView:
+        """Inverse of :meth:`to_dict`; files written before the frame fields existed load unplaced."""
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)  # type: ignore[arg-type]
 

@@ -229,22 +229,11 @@ class PlaneSampler:
         self, origin: np.ndarray, row_step: np.ndarray, col_step: np.ndarray, rows: np.ndarray, width: int
     ) -> np.ndarray:
         """``(rows, W)`` bool: pixels inside the volume, from each row's exact column interval."""
-        lo = np.zeros(len(rows))
-        hi = np.full(len(rows), width - 1.0)
-        for axis in range(3):
-            start = origin[axis] + rows * row_step[axis]
-            top = self.shape[axis] - 1.0
-            step = col_step[axis]
-            if abs(step) < 1e-12:
-                bad = (start < -EDGE_TOLERANCE) | (start > top + EDGE_TOLERANCE)
-                hi[bad] = -1.0
-                continue
-            a = (-EDGE_TOLERANCE - start) / step
-            b = (top + EDGE_TOLERANCE - start) / step
-            lo = np.maximum(lo, np.minimum(a, b))
-            hi = np.minimum(hi, np.maximum(a, b))
-        cols = np.arange(width)[None, :]
-        return (cols >= np.ceil(lo)[:, None]) & (cols <= np.floor(hi)[:, None])
+        return _inside_rows(self.shape, origin, row_step, col_step, rows, width)
+
+    def inside(self, grid: PlaneGrid) -> np.ndarray:
+        """``(N, H, W)`` bool: pixels of ``grid`` that fall inside the volume (see :func:`inside_volume`)."""
+        return inside_volume(grid, self.shape)
 
     def _flat_index(self, ws: _Workspace, m: int, rounding: np.ufunc, keep_fraction: bool) -> np.ndarray:
         """Flat padded index of ``rounding(x, y, z)`` into ``ws.index[:m]``.
@@ -313,6 +302,44 @@ class PlaneSampler:
         np.add(g[0], t, out=out)
 
 
+def _inside_rows(
+    shape: tuple[int, int, int], origin: np.ndarray, row_step: np.ndarray, col_step: np.ndarray,
+    rows: np.ndarray, width: int,
+) -> np.ndarray:
+    """``(rows, W)`` bool: pixels inside a volume of ``shape``, from each row's exact column interval."""
+    lo = np.zeros(len(rows))
+    hi = np.full(len(rows), width - 1.0)
+    for axis in range(3):
+        start = origin[axis] + rows * row_step[axis]
+        top = shape[axis] - 1.0
+        step = col_step[axis]
+        if abs(step) < 1e-12:
+            bad = (start < -EDGE_TOLERANCE) | (start > top + EDGE_TOLERANCE)
+            hi[bad] = -1.0
+            continue
+        a = (-EDGE_TOLERANCE - start) / step
+        b = (top + EDGE_TOLERANCE - start) / step
+        lo = np.maximum(lo, np.minimum(a, b))
+        hi = np.minimum(hi, np.maximum(a, b))
+    cols = np.arange(width)[None, :]
+    return (cols >= np.ceil(lo)[:, None]) & (cols <= np.floor(hi)[:, None])
+
+
+def inside_volume(grid: PlaneGrid, shape: tuple[int, ...]) -> np.ndarray:
+    """``(N, H, W)`` bool: True where a pixel of ``grid`` lies inside a volume of ``shape`` voxels.
+
+    Exactly the pixels :class:`PlaneSampler` samples from the volume (the rest take the
+    fill value), so "outside the CT" is told apart from air inside it.
+    """
+    shape3 = (int(shape[0]), int(shape[1]), int(shape[2]))
+    rows = np.arange(grid.height_px, dtype=np.float64)
+    out = np.empty((len(grid), grid.height_px, grid.width_px), bool)
+    for p in range(len(grid)):
+        out[p] = _inside_rows(shape3, grid.origin_ijk[p], grid.row_step_ijk[p], grid.col_step_ijk[p], rows,
+                              grid.width_px)
+    return out
+
+
 def sample_planes(
     values: np.ndarray | None,
     labels: np.ndarray | None,
@@ -331,6 +358,7 @@ __all__ = [
     "PACK_MAX_BYTES",
     "PlaneGrid",
     "PlaneSampler",
+    "inside_volume",
     "plane_grid",
     "sample_planes",
 ]

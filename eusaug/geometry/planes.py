@@ -23,6 +23,11 @@ PAPER_GRID_PX = 256 * 256
 KEPT = "kept"
 TOO_FEW_LANDMARK = "too few landmark pixels"
 TOO_MUCH_BONE = "too much bone"
+TOO_MUCH_OUTSIDE = "too much outside the CT"
+
+#: Default largest share of the fan allowed outside the CT volume: a plane that leaves the
+#: scan over more than a fifth of its fan teaches a translator black where tissue would be.
+MAX_OUTSIDE_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,9 @@ class Planes:
     integer label ids (0 outside the CT); ``mask``: ``(N, H, W)`` bool, True inside the
     field of view; ``poses``: ``(N, 4, 4)`` float64 world mm; ``preset``: the label preset
     that names the ids in ``labels`` (None when unknown), so translators that use labels
-    read BTCV and TotalSegmentator maps alike.
+    read BTCV and TotalSegmentator maps alike; ``inside``: ``(N, H, W)`` bool, True where
+    the pixel lies inside the CT volume (None: slicer did not say, taken as all inside),
+    so air in the body is told apart from "no CT here".
     """
 
     hu: np.ndarray
@@ -60,9 +67,23 @@ class Planes:
     poses: np.ndarray
     fov: FieldOfView
     preset: LabelPreset | None = None
+    inside: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.hu.shape[0])
+
+    @property
+    def visible(self) -> np.ndarray:
+        """``(N, H, W)`` bool: in the field of view and inside the CT; translators draw black elsewhere."""
+        return self.mask if self.inside is None else self.mask & self.inside
+
+    def outside_fraction(self) -> np.ndarray:
+        """``(N,)`` float64: share of each plane's field of view that lies outside the CT volume."""
+        if self.inside is None:
+            return np.zeros(len(self))
+        fan = self.mask.sum(axis=(1, 2))
+        outside = (self.mask & ~self.inside).sum(axis=(1, 2))
+        return outside / np.maximum(fan, 1)
 
     def windowed(self, window: HUWindow | None = None) -> np.ndarray:
         """``(N, H, W)`` float32 in [-1, 1]; -1 outside the field of view."""
@@ -71,7 +92,7 @@ class Planes:
 
     def subset(self, index: np.ndarray | slice | list[int]) -> Planes:
         return Planes(self.hu[index], self.labels[index], self.mask[index], self.poses[index], self.fov,
-                      self.preset)
+                      self.preset, None if self.inside is None else self.inside[index])
 
 
 def reference_slice(case: CTCase, poses: np.ndarray, fov: FieldOfView) -> Planes:
@@ -88,7 +109,10 @@ def reference_slice(case: CTCase, poses: np.ndarray, fov: FieldOfView) -> Planes
     hu = map_coordinates(case.ct.hu, coords, order=1, mode="constant", cval=AIR_HU).astype(np.float32)
     labels = map_coordinates(case.labels.ids, coords, order=0, mode="constant", cval=0)
     mask = np.broadcast_to(fov.mask(), hu.shape).copy()
-    return Planes(hu, labels.astype(case.labels.ids.dtype), mask, poses, fov, case.preset)
+    upper = np.array(case.ct.hu.shape, np.float64) - 1.0
+    tolerance = 1e-6
+    inside = np.asarray(((ijk >= -tolerance) & (ijk <= upper + tolerance)).all(axis=-1), dtype=bool)
+    return Planes(hu, labels.astype(case.labels.ids.dtype), mask, poses, fov, case.preset, inside)
 
 
 @dataclass(frozen=True)
@@ -104,6 +128,8 @@ class SliceFilter:
     :func:`eusaug.ct.volume.bone_mask`): ``hu``, the paper's, counts pixels above
     ``bone_hu`` (:data:`~eusaug.ct.volume.DEFAULT_BONE_HU`, 200 HU, eusaug's choice: the
     paper gives no number); ``labels`` (the preset's bone labels) and ``either`` are opt-ins.
+    Planes whose field of view leaves the CT volume over more than ``max_outside_fraction``
+    of its pixels are rejected first (:data:`TOO_MUCH_OUTSIDE`; 1 turns the rule off).
     """
 
     min_landmark_px: int = 1000
@@ -111,8 +137,14 @@ class SliceFilter:
     bone_hu: float = DEFAULT_BONE_HU
     scale_with_grid: bool = True
     bone_rule: BoneRule = "hu"
+    max_outside_fraction: float = MAX_OUTSIDE_FRACTION
 
     def __post_init__(self) -> None:
+        if not 0 <= self.max_outside_fraction <= 1:
+            raise EusaugError(
+                f"Slice filter max_outside_fraction={self.max_outside_fraction} must be in [0, 1] "
+                "(a share of the field of view)."
+            )
         if self.min_landmark_px < 0 or self.max_bone_px <= 0:
             raise EusaugError(
                 f"Slice filter thresholds min_landmark_px={self.min_landmark_px} (>= 0) and "
@@ -138,14 +170,18 @@ class SliceFilter:
     def reasons(self, planes: Planes, landmark_id: int, preset: LabelPreset | None) -> list[str]:
         """Per plane: :data:`KEPT`, :data:`TOO_FEW_LANDMARK` or :data:`TOO_MUCH_BONE`."""
         landmark_px, bone_px = self.counts(planes, landmark_id, preset)
-        return self.verdicts(landmark_px, bone_px, planes.fov)
+        return self.verdicts(landmark_px, bone_px, planes.fov, planes.outside_fraction())
 
-    def verdicts(self, landmark_px: np.ndarray, bone_px: np.ndarray, fov: FieldOfView) -> list[str]:
-        """The verdict for each pair of counts (landmark is checked first)."""
+    def verdicts(self, landmark_px: np.ndarray, bone_px: np.ndarray, fov: FieldOfView,
+                 outside_fraction: np.ndarray | None = None) -> list[str]:
+        """The verdict for each pair of counts (outside share first when given, then landmark)."""
         min_landmark, max_bone = self.thresholds(fov)
+        outside = np.zeros(len(np.asarray(landmark_px))) if outside_fraction is None else np.asarray(outside_fraction)
         out = []
-        for lm, bn in zip(np.asarray(landmark_px), np.asarray(bone_px)):
-            if lm <= min_landmark:
+        for lm, bn, off in zip(np.asarray(landmark_px), np.asarray(bone_px), outside):
+            if off > self.max_outside_fraction:
+                out.append(TOO_MUCH_OUTSIDE)
+            elif lm <= min_landmark:
                 out.append(TOO_FEW_LANDMARK)
             elif bn >= max_bone:
                 out.append(TOO_MUCH_BONE)
@@ -158,8 +194,11 @@ class SliceFilter:
         landmark, bone = self.thresholds(fov)
         what = {"hu": f"> {self.bone_hu:g} HU", "labels": "bone labels",
                 "either": f"bone labels or > {self.bone_hu:g} HU"}[self.bone_rule]
-        return (f"> {landmark:g} landmark px and < {bone:g} bone px ({what}) on "
+        text = (f"> {landmark:g} landmark px and < {bone:g} bone px ({what}) on "
                 f"{fov.height_px}x{fov.width_px}")
+        if self.max_outside_fraction < 1:
+            text += f", <= {self.max_outside_fraction:.0%} outside the CT"
+        return text
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

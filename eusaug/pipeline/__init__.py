@@ -22,6 +22,7 @@ from eusaug.pipeline.reproduce import (
     run_reproduce,
 )
 from eusaug.pipeline.run_config import (
+    FOV_SETTINGS,
     PAPER_LANDMARKS,
     PAPER_RATIOS,
     RESERVED_AFTER_TRAINING_S,
@@ -52,6 +53,7 @@ from eusaug.pipeline.steps import (
 __all__ = [
     "CaseInput",
     "DEMO_PRESETS",
+    "FOV_SETTINGS",
     "ImageLike",
     "MARKER",
     "PAPER_LANDMARKS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -13,12 +14,16 @@ from eusaug.errors import EusaugError
 from eusaug.evaluate.features import Precision
 from eusaug.evaluate.mcnemar import SIGNIFICANCE_CHOICES, Significance
 from eusaug.geometry.field_of_view import FieldOfView
+from eusaug.geometry.fov_fit import resolve_field_of_view
 from eusaug.geometry.planes import SliceFilter
 from eusaug.pipeline.split import SubjectSplit, split_from_labelled_csvs
 from eusaug.plugin.registry import DEFAULT_TRANSLATOR, Registry
 
 PAPER_LANDMARKS = ("aorta", "liver", "pancreas")
 PAPER_RATIOS = (0.0, 0.25, 0.5, 0.75)
+
+#: Keys of ``RunConfig.field_of_view``: the options of :func:`resolve_field_of_view`.
+FOV_SETTINGS = ("fov_from", "fov_file", "depth_mm", "sector_deg", "probe_radius_mm", "probe")
 
 #: Seconds kept back, under a time budget, for synthesis, mixing, evaluation and the report
 #: (they took about 105 s of the default demo on 2 cores).
@@ -42,6 +47,11 @@ class RunConfig:
     ``fid_precision`` and ``classifier_precision`` (``fp32`` as the paper's TensorFlow
     2.2; ``bf16`` is faster; None: the classifier preset's); ``mcnemar_significance``
     (``uncorrected`` one-sided p, the paper's, or ``holm``).
+
+    ``field_of_view``: options of :func:`eusaug.geometry.resolve_field_of_view`
+    (``fov_from``, ``depth_mm``, ``sector_deg``, ``probe_radius_mm``, ``fov_file``,
+    ``probe``); ``fov_from: eus`` fits the run's own real frames; empty: the default fan.
+    The planes are cut on the ``image_size_px`` square grid of that field of view.
     """
 
     landmarks: tuple[str, ...] = PAPER_LANDMARKS
@@ -75,6 +85,7 @@ class RunConfig:
     fid_precision: Precision = "bf16"
     classifier_precision: Precision | None = None
     mcnemar_significance: Significance = "uncorrected"
+    field_of_view: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.landmarks:
@@ -99,6 +110,11 @@ class RunConfig:
                 raise EusaugError(f"Run setting {name}={getattr(self, name)} must be at least 1.")
         if self.cyclegan_epochs is not None and self.cyclegan_epochs < 1:
             raise EusaugError(f"cyclegan_epochs={self.cyclegan_epochs} must be at least 1.")
+        unknown_fov = sorted(set(self.field_of_view) - set(FOV_SETTINGS))
+        if unknown_fov:
+            raise EusaugError(
+                f"Unknown field_of_view setting(s) {', '.join(unknown_fov)}: known ones are {', '.join(FOV_SETTINGS)}."
+            )
 
     @property
     def slice_filter(self) -> SliceFilter:
@@ -152,9 +168,16 @@ class RunContext:
     def simulated_real(self) -> bool:
         return self.eus_dir is None
 
-    @property
+    @functools.cached_property
     def fov(self) -> FieldOfView:
-        return FieldOfView(height_px=self.config.image_size_px, width_px=self.config.image_size_px)
+        """The run's field of view (``config.field_of_view``) on the ``image_size_px`` square grid."""
+        options = dict(self.config.field_of_view)
+        if str(options.get("fov_from", "")).lower() == "eus":
+            if self.eus_dir is None:
+                raise EusaugError("field_of_view fov_from: eus needs real frames: pass --eus FOLDER, or give a folder.")
+            options["fov_from"] = self.eus_dir
+        size = self.config.image_size_px
+        return resolve_field_of_view(**options).with_grid(size, size)
 
     def seconds_left(self) -> float:
         if self.config.minutes is None:

@@ -55,7 +55,9 @@ def eusaug_slicers() -> list[type]:
     ``slice(case, poses, fov)`` returns :class:`eusaug.geometry.planes.Planes`: ``hu``
     ``(N, H, W)`` float32 HU by trilinear interpolation (-1024 outside the CT),
     ``labels`` ``(N, H, W)`` ints by nearest neighbour (0 outside), ``mask``
-    ``(N, H, W)`` bool (inside the field of view), for ``(N, 4, 4)`` poses on the
+    ``(N, H, W)`` bool (inside the field of view), and ``inside`` ``(N, H, W)`` bool
+    (inside the CT volume; :func:`eusaug.geometry.inside_volume` computes it from the
+    plane grid, None counts as all inside), for ``(N, 4, 4)`` poses on the
     ``fov.height_px`` x ``fov.width_px`` grid.
     """
 
@@ -66,7 +68,8 @@ def eusaug_translators() -> list[type]:
 
     ``load(model, **options)`` builds an instance (``model`` is a path, or None for
     translators that need no training); ``translate(planes, rng)`` returns ``(N, H, W)``
-    float32 images in [-1, 1]. Subclass ``TrainableTranslator`` to take part in
+    float32 images in [-1, 1], black (-1) where ``planes.visible`` is False (outside the
+    field of view or the CT volume: no echo, not noise). Subclass ``TrainableTranslator`` to take part in
     ``eusaug train``.
     """
 

@@ -92,7 +92,8 @@ class Translator(Plugin):
 
     @abstractmethod
     def translate(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
-        """Return ``(N, H, W)`` float32 images in [-1, 1] for ``planes`` (any batch size)."""
+        """Return ``(N, H, W)`` float32 images in [-1, 1] for ``planes`` (any batch size), -1 where
+        ``planes.visible`` is False."""
 
 
 class TrainableTranslator(Translator):

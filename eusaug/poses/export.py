@@ -66,7 +66,8 @@ def export_slices(
             poses = pose_set.poses[start : start + BATCH]
             planes = slice_case(case, poses, pose_set.fov, slicer=slicer)
             landmark_px, bone_px = active.counts(planes, landmark_id, case.preset)
-            verdicts = active.verdicts(landmark_px, bone_px, planes.fov)
+            outside = planes.outside_fraction()
+            verdicts = active.verdicts(landmark_px, bone_px, planes.fov, outside)
             images = planes.windowed(window)
             for k, verdict in enumerate(verdicts):
                 index = start + k

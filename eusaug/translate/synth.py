@@ -15,7 +15,6 @@ import json
 import os
 import warnings
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +96,7 @@ def synthesize(
     registry: Registry | None = None,
     slicer: str = DEFAULT_SLICER,
     translator_options: Mapping[str, Any] | None = None,
+    fov: FieldOfView | None = None,
     *,
     preset: str | None = None,
 ) -> list[dict[str, Any]]:
@@ -104,6 +104,8 @@ def synthesize(
 
     Planes are cut on the translator's grid (``image_size_px``) and, for sampled poses,
     with the field of view it was trained on (``field_of_view``) when it has them.
+    ``fov`` (e.g. fitted to real frames) replaces the poses' or the trained field of view;
+    it is still resampled to the translator's grid.
 
     ``labels``: the CT's label map (found beside the CT when None). ``model``: the
     translator's model (a run folder for ``cyclegan``; the model store's newest for the
@@ -151,11 +153,12 @@ def synthesize(
                 f"Poses file {poses} holds {len(pose_set.poses)} poses, fewer than -n {n}: ask for fewer "
                 "images, or sample more poses (eusaug poses -n ...)."
             )
-        fov = pose_set.fov if size is None else replace(pose_set.fov, height_px=size, width_px=size)
+        chosen = fov or pose_set.fov
+        fov = chosen if size is None else chosen.with_grid(size, size)
         pose_array = np.asarray(pose_set.poses[:n])
     else:
-        fov = trained_fov if isinstance(trained_fov, FieldOfView) else FieldOfView()
-        fov = fov if size is None else replace(fov, height_px=size, width_px=size)
+        chosen = fov or (trained_fov if isinstance(trained_fov, FieldOfView) else FieldOfView())
+        fov = chosen if size is None else chosen.with_grid(size, size)
         pose_set = sample_poses(case, landmark, n, seed=seed, fov=fov, registry=registry)
         pose_array = np.asarray(pose_set.poses)
 

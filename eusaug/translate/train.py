@@ -8,6 +8,7 @@ store so ``eusaug synth --landmark X`` finds it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from eusaug.ct.labels import normalise_name
 from eusaug.ct.volume import load_case
 from eusaug.errors import EusaugError
+from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.plugin.interfaces import TrainableTranslator
 from eusaug.plugin.registry import DEFAULT_SLICER, DEFAULT_TRANSLATOR, Registry
 
@@ -39,13 +41,15 @@ def train_translator(
     stop_after: int | None = None,
     register: bool = True,
     registry: Registry | None = None,
+    fov: FieldOfView | None = None,
 ) -> Path:
     """Train (or resume) ``translator`` for ``landmark`` into ``run_dir``; return the exported model.
 
     ``ct``, ``poses`` (and ``labels`` when given) are parallel lists, one entry per CT
     volume. ``preset`` and ``overrides`` configure the translator (e.g. CycleGAN's
     ``fast``/``paper`` and ``{"epochs": 5}``); a run folder that already holds a run is
-    resumed. ``stop_after`` limits the epochs trained in this call.
+    resumed. ``stop_after`` limits the epochs trained in this call. ``fov`` (e.g. fitted to
+    the real frames) replaces the poses files' field of view for slicing.
     """
     from eusaug.poses.sampling import load_poses
 
@@ -87,7 +91,7 @@ def train_translator(
         if len(pose_set.poses) == 0:
             raise EusaugError(f"Poses file {poses_path} holds no poses: sample some with eusaug poses -n N.")
         cases.append(case)
-        pose_sets.append(pose_set)
+        pose_sets.append(pose_set if fov is None else dataclasses.replace(pose_set, fov=fov))
 
     inputs = {
         "ct": [str(Path(p).resolve()) for p in ct],

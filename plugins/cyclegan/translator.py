@@ -81,7 +81,7 @@ class CycleGANTranslator(TrainableTranslator):
         return CycleGANConfig(image_size_px=int(size))
 
     def translate(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
-        """``(N, H, W)`` float32 sEUS in [-1, 1]; deterministic (``rng`` is not needed)."""
+        """``(N, H, W)`` float32 sEUS in [-1, 1], -1 outside the fan and the CT; deterministic (no ``rng``)."""
         import tensorflow as tf
 
         images = planes.windowed(self.window)
@@ -90,7 +90,9 @@ class CycleGANTranslator(TrainableTranslator):
         for start in range(0, n, self.batch_size):
             batch = images[start : start + self.batch_size]
             out[start : start + len(batch)] = np.asarray(self._forward(tf.constant(batch[..., None])))[..., 0]
-        return np.clip(out, -1.0, 1.0)
+        # Outside the fan and the CT volume there is no echo: the generator would draw the
+        # volume's edge as a bright line, so those pixels are set to black.
+        return np.where(planes.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32, copy=False)
 
     def get_config(self) -> dict[str, Any]:
         """What made the images: written beside them by ``eusaug synth``."""

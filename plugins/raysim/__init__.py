@@ -155,7 +155,7 @@ def tissue_lookup(hu: np.ndarray) -> dict[str, np.ndarray]:
 class RaySimOutput:
     """What :meth:`RaySim.simulate` returns, with the stages tests and figures look at.
 
-    ``image``: ``(N, H, W)`` float32 in [-1, 1], -1 outside the field of view.
+    ``image``: ``(N, H, W)`` float32 in [-1, 1], -1 outside the field of view and the CT volume.
     ``envelope``: ``(N, n_beams, n_samples)`` float32 linear echo envelope before TGC
     (relative to diffuse soft tissue, whose speckle has mean :data:`RAYLEIGH_MEAN`).
     ``tgc_gain``: ``(n_samples,)`` float32 amplitude gain applied at each depth.
@@ -182,6 +182,28 @@ def _kernel_sum_squares(sigma_samples: float) -> float:
 def _kernel_peak(sigma_samples: float) -> float:
     """Peak left of a one-sample line after blurring: the kernel's centre value."""
     return float(_gaussian_kernel(sigma_samples).max())
+
+
+def _extend_into_outside(planes: Planes) -> tuple[np.ndarray, np.ndarray]:
+    """HU (float32 copy) and labels with pixels outside the CT volume set to the nearest inside pixel.
+
+    The volume's edge is no tissue interface: filling it this way keeps the smoothing and
+    the impedance steps from drawing a bright line where the CT ends.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    hu = planes.hu.astype(np.float32, copy=True)
+    labels = planes.labels
+    if planes.inside is None or planes.inside.all():
+        return hu, labels
+    labels = labels.copy()
+    for k, inside in enumerate(planes.inside):
+        if inside.all() or not inside.any():
+            continue
+        rows, cols = distance_transform_edt(~inside, return_distances=False, return_indices=True)
+        hu[k] = hu[k][rows, cols]
+        labels[k] = labels[k][rows, cols]
+    return hu, labels
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
@@ -251,7 +273,7 @@ class RaySim(Translator):
         return self._grids[fov]
 
     def translate(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
-        """``(N, H, W)`` float32 B-mode images in [-1, 1]; -1 outside the field of view."""
+        """``(N, H, W)`` float32 B-mode images in [-1, 1]; -1 outside the field of view and the CT volume."""
         return self.simulate(planes, rng, keep_envelope=False).image
 
     def simulate(self, planes: Planes, rng: np.random.Generator, keep_envelope: bool = True) -> RaySimOutput:
@@ -273,7 +295,8 @@ class RaySim(Translator):
             chunk = planes.subset(slice(start, start + self.params.batch_size))
             envelope = self._envelope(chunk, grid, rng)
             image = grid.to_image(self._log_compress(envelope * tgc), fill=-1.0)
-            images.append(np.where(chunk.mask, image, np.float32(-1.0)))
+            # No CT, no echo: outside the volume is black, never noise brightened by TGC.
+            images.append(np.where(chunk.visible, image, np.float32(-1.0)))
             if keep_envelope:
                 envelopes.append(envelope)
         empty = np.zeros((0, *expected), np.float32)
@@ -293,19 +316,20 @@ class RaySim(Translator):
     def _envelope(self, planes: Planes, grid: BeamGrid, rng: np.random.Generator) -> np.ndarray:
         """Linear echo envelope ``(N, n_beams, n_samples)`` before TGC."""
         p = self.params
-        sigma_px = p.ct_smoothing_mm / grid.fov.pixel_mm
-        hu_plane = planes.hu.astype(np.float32, copy=True)
-        if sigma_px > 0:
-            gaussian_filter(hu_plane, (0, sigma_px, sigma_px), output=hu_plane, mode="nearest", truncate=3.0)
+        row_mm, col_mm = grid.fov.pixel_size_mm
+        sigma = (0.0, p.ct_smoothing_mm / row_mm, p.ct_smoothing_mm / col_mm)
+        hu_plane, label_plane = _extend_into_outside(planes)
+        if p.ct_smoothing_mm > 0:
+            gaussian_filter(hu_plane, sigma, output=hu_plane, mode="nearest", truncate=3.0)
         tissue = tissue_lookup(grid.to_beams(hu_plane))
         echogenicity = tissue["echogenicity"]
         fluid = None
         fluid_ids = self._fluid_ids(planes.preset)
         if fluid_ids.size:
-            fluid_plane = np.isin(planes.labels, fluid_ids).astype(np.float32)
+            fluid_plane = np.isin(label_plane, fluid_ids).astype(np.float32)
             if fluid_plane.any():
-                if sigma_px > 0:
-                    gaussian_filter(fluid_plane, (0, sigma_px, sigma_px), output=fluid_plane, mode="nearest", truncate=3.0)
+                if p.ct_smoothing_mm > 0:
+                    gaussian_filter(fluid_plane, sigma, output=fluid_plane, mode="nearest", truncate=3.0)
                 fluid = grid.to_beams(fluid_plane)
                 echogenicity = echogenicity + (np.float32(p.fluid_echogenicity) - echogenicity) * fluid
         reflection = self._reflection(tissue["impedance_mrayl"], fluid, grid)
@@ -318,6 +342,10 @@ class RaySim(Translator):
         path_db = np.cumsum(tissue["attenuation_db_cm_mhz"], axis=-1) * np.float32(2 * p.frequency_mhz * step_cm)
         log_path -= path_db * np.float32(np.log(10.0) / 20.0)
         reach = np.exp(log_path)
+        if planes.inside is not None and not planes.inside.all():
+            # A beam that leaves the CT volume carries no sound beyond it, even where it re-enters.
+            inside = grid.to_beams(planes.inside.astype(np.float32)) > 0.5
+            reach *= np.logical_and.accumulate(inside, axis=-1)
 
         # Complex baseband echo: Gaussian scatterers (-> Rayleigh envelope) plus coherent
         # interface echoes, then blurred by the PSF. The noise floor shares the scatterer

@@ -126,8 +126,7 @@ class BeamGrid:
 
     def _pixel_indices(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fractional (row, col) on the fov pixel grid of in-plane points (u, v) mm."""
-        p = self.fov.pixel_mm
-        return (v - self.fov.top_mm) / p - 0.5, u / p + self.fov.width_px / 2.0 - 0.5
+        return self.fov.pixel_indices(u, v)
 
     def _beam_indices(self) -> tuple[np.ndarray, np.ndarray]:
         """Fractional (beam, sample) of every fov pixel centre."""
