@@ -17,13 +17,14 @@ Output layout::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
@@ -89,6 +90,7 @@ class CaseResult:
     worker: str
 
     def as_row(self) -> dict[str, Any]:
+        """The CSV row (seconds rounded to ms: the rest is noise)."""
         return {**asdict(self), "seconds": round(self.seconds, 3)}
 
 
@@ -353,15 +355,15 @@ def _serial_runner(retries: int) -> Runner:
     return run
 
 
-class _inner_bars_off:
+@contextlib.contextmanager
+def _inner_bars_off() -> Iterator[None]:
     """Silence each case's own progress bar while the bar over cases is drawn (restored after)."""
-
-    def __enter__(self) -> None:
-        self._was = getattr(progress, "_quiet", False)
-        progress.set_quiet(True)
-
-    def __exit__(self, *exc: object) -> None:
-        progress.set_quiet(self._was)
+    was_quiet = getattr(progress, "_quiet", False)
+    progress.set_quiet(True)
+    try:
+        yield
+    finally:
+        progress.set_quiet(was_quiet)
 
 
 def _pool_runner(workers: int, retries: int) -> Runner:
