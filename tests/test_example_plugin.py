@@ -174,5 +174,5 @@ def test_a_third_party_translator_runs_in_the_pipeline(on_path: Path, tmp_path: 
     report = run_pipeline(tmp_path / "run", [CaseInput("sample", sample_ct_path(), None)], config)
     assert (tmp_path / "run" / "echo-match-liver" / "echo-match.json").is_file()
     rows = (tmp_path / "run" / "synth" / "echo-match.csv").read_text().splitlines()
-    assert len(rows) == 1 + config.synth_per_case
+    assert len(rows) == 1 + config.synth_per_case * len(config.landmarks)
     assert "echo-match" in report.read_text()

@@ -54,8 +54,12 @@ def label_preset_option(func: F) -> F:
     return click.option("--label-preset", default="auto", show_default=True, help=LABEL_PRESET_HELP)(func)
 
 
-def ct_options(required: bool = True) -> Callable[[F], F]:
-    """``--ct``, ``--labels`` and ``--label-preset``, shared by every command that reads a CT."""
+def ct_options(required: bool = True, ct_help: str | None = None) -> Callable[[F], F]:
+    """``--ct``, ``--labels`` and ``--label-preset``, shared by every command that reads a CT.
+
+    ``ct_help`` replaces the help of ``--ct`` for commands where it has an alternative
+    (``eusaug synth --ct-dir``).
+    """
 
     def decorate(func: F) -> F:
         func = label_preset_option(func)
@@ -63,6 +67,7 @@ def ct_options(required: bool = True) -> Callable[[F], F]:
         help_ct = "CT volume (NIfTI .nii/.nii.gz)."
         if not required:
             help_ct += " Default: the embedded sample CT."
+        help_ct = ct_help or help_ct
         func = click.option("--ct", type=click.Path(path_type=Path), required=required, help=help_ct)(func)
         return func
 

@@ -1,47 +1,99 @@
-"""``eusaug synth``: synthetic EUS images of a landmark from a CT."""
+"""``eusaug synth``: synthetic EUS images of a landmark from a CT, or from every CT of a folder."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
 from eusaug.cli.base import ct_options, fov_options, resolve_fov
+from eusaug.errors import EusaugError
 from eusaug.io.progress import console
 from eusaug.plugin.registry import DEFAULT_TRANSLATOR
 
 
 @click.command("synth")
-@ct_options(required=True)
+@ct_options(required=False, ct_help="CT volume (NIfTI .nii/.nii.gz). Give --ct or --ct-dir.")
+@click.option("--ct-dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of CTs with their label maps (NAME_ct + NAME_labels, BTCV img/ + label/, nnU-Net "
+                   "imagesTr/ + labelsTr/, TotalSegmentator segmentations/): one output sub-folder per CT and a "
+                   "resumable collection.csv. Give --ct or --ct-dir.")
 @click.option("--landmark", required=True, help="Landmark to image (liver, aorta, pancreas, ...).")
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="Trained model (a run folder). Default: the newest in the model store for the landmark.")
 @click.option("--poses", type=click.Path(path_type=Path), default=None,
-              help="Use the first N poses of this file instead of sampling new ones.")
+              help="Use the first N poses of this file instead of sampling new ones (--ct only).")
 @click.option("--translator", default=DEFAULT_TRANSLATOR, show_default=True, help="Translator plugin (eusaug plugins).")
-@click.option("-n", "n", type=int, default=16, show_default=True, help="Number of images.")
-@click.option("--output", "-o", "output_dir", type=click.Path(path_type=Path), default=None,
-              help="Output folder. Default: seus-LANDMARK in the current folder.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for pose sampling and the translator.")
-@click.option("--batch-size", type=int, default=8, show_default=True, help="Planes translated at once.")
-@fov_options
-@click.option("--force", is_flag=True,
-              help="Replace a non-empty output folder; use a label map whose organs look implausible for the preset.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An option of the translator, e.g. --option frequency_mhz=3.5 for raysim (repeatable).")
-def synth_command(ct: Path, labels: Path | None, label_preset: str, landmark: str, model: Path | None,
-                  poses: Path | None, translator: str, n: int, output_dir: Path | None, seed: int,
-                  batch_size: int, force: bool, options: tuple[str, ...], fov_request: dict[str, object]) -> None:
-    """Write N sEUS PNGs, their label planes and manifest.csv."""
+@click.option("-n", "--n-images", "n", type=int, default=16, show_default=True,
+              help="Number of images (per CT with --ct-dir).")
+@click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), required=True,
+              help="Output folder (with --ct-dir: one sub-folder per CT).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for pose sampling and the translator (with --ct-dir, each CT's seed derives from it "
+                   "and the CT's name).")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Planes translated at once.")
+@fov_options
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="With --ct-dir: CTs synthesised at once, each in its own process on this machine.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="With --ct-dir: run the CTs on the Dask cluster at ADDRESS (e.g. tcp://HOST:8786); "
+                   "needs pip install -e '.[cluster]'.")
+@click.option("--retries", type=int, default=1, show_default=True,
+              help="With --ct-dir: further attempts for a CT after an unexpected error (a lost worker).")
+@click.option("--force", is_flag=True,
+              help="Replace a non-empty output folder (with --ct-dir: redo every CT); use a label map whose "
+                   "organs look implausible for the preset.")
+def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_dir: Path | None, landmark: str,
+                  model: Path | None, poses: Path | None, translator: str, options: tuple[str, ...], n: int,
+                  output_dir: Path, seed: int, batch_size: int, workers: int, scheduler: str | None, retries: int,
+                  force: bool, fov_request: dict[str, Any]) -> None:
+    """Write N sEUS PNGs, their label planes and manifest.csv (per CT with --ct-dir)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.plugin import Registry, plugin_options
-    from eusaug.translate.synth import synthesize
 
+    if (ct is None) == (ct_dir is None):
+        raise EusaugError("Give exactly one of --ct CT.nii.gz (one CT) or --ct-dir FOLDER (every CT in it)."
+                          if ct else "Give --ct CT.nii.gz (one CT) or --ct-dir FOLDER (every CT in it).")
     registry = Registry()
     translator_options = plugin_options(options, registry.translator(translator))
-    output_dir = output_dir or Path(f"seus-{landmark}")
+    fov = resolve_fov(fov_request)
+    if ct_dir is not None:
+        for name, value in (("--labels", labels), ("--poses", poses)):
+            if value is not None:
+                raise EusaugError(f"{name} {value} applies to one CT (--ct): with --ct-dir each CT's label map is "
+                                  "found beside it and poses are sampled per CT.")
+        _synth_collection(ct_dir, landmark, n, output_dir, translator=translator, model=model,
+                          label_preset=label_preset, seed=seed, batch_size=batch_size, workers=workers,
+                          scheduler=scheduler, retries=retries, force=force, translator_options=translator_options,
+                          fov=fov)
+        return
+    if workers != 1 or scheduler is not None:
+        raise EusaugError("--workers and --scheduler spread the CTs of --ct-dir FOLDER: use --ct-dir, "
+                          "or leave them out for one CT.")
+    from eusaug.translate.synth import synthesize
+
+    assert ct is not None
     rows = synthesize(ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,
                       label_preset=label_preset, seed=seed, batch_size=batch_size, force=force, registry=registry,
-                      translator_options=translator_options, fov=resolve_fov(fov_request))
+                      translator_options=translator_options, fov=fov)
     console(stderr=False).print(f"wrote {len(rows)} sEUS images, label planes and manifest.csv to {output_dir}")
+
+
+def _synth_collection(ct_dir: Path, landmark: str, n: int, output_dir: Path, **settings: Any) -> None:
+    from eusaug.translate.collection import COLLECTION_CSV, DONE, synthesize_collection
+
+    results = synthesize_collection(ct_dir, landmark, n, output_dir, **settings)
+    failed = [r for r in results if r.status != DONE]
+    if failed:
+        first = failed[0]
+        raise EusaugError(f"{len(failed)} of {len(results)} CTs failed (first: {first.case_id}: {first.error}); all are "
+                          f"listed in {output_dir / COLLECTION_CSV}: fix them and rerun the same command to redo only those.")
+    if not results:
+        console(stderr=False).print(f"every CT of {ct_dir} is already done in {output_dir} (--force redoes them)")
+        return
+    console(stderr=False).print(f"wrote {n} sEUS images each for {len(results)} CTs to {output_dir} "
+                                f"(one folder per CT, {COLLECTION_CSV})")

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+from eusaug.translate.collection import (
+    CLUSTER_HINT,
+    COLLECTION_CSV,
+    COLLECTION_FIELDS,
+    COLLECTION_JSON,
+    CaseEntry,
+    CaseJob,
+    CaseResult,
+    Runner,
+    cached_translator,
+    case_seed,
+    find_cases,
+    read_collection,
+    run_case,
+    synthesize_collection,
+)
 from eusaug.translate.model_store import (
     STORE_FILE,
     STORE_VERSION,
@@ -32,24 +48,38 @@ from eusaug.translate.train import (
 )
 
 __all__ = [
+    "CLUSTER_HINT",
+    "COLLECTION_CSV",
+    "COLLECTION_FIELDS",
+    "COLLECTION_JSON",
+    "CaseEntry",
+    "CaseJob",
+    "CaseResult",
     "MANIFEST",
     "MANIFEST_FIELDS",
     "ModelEntry",
     "PathLike",
     "RAYLEIGH_MEAN",
+    "Runner",
     "SETTINGS",
     "STORE_FILE",
     "STORE_VERSION",
+    "cached_translator",
+    "case_seed",
     "eusaug_home",
+    "find_cases",
     "find_model",
     "forget_model",
     "format_pose",
     "list_models",
     "load_translator",
     "parse_pose",
+    "read_collection",
     "read_synth_manifest",
     "register_model",
+    "run_case",
     "store_path",
     "synthesize",
+    "synthesize_collection",
     "train_translator",
 ]
