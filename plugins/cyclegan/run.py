@@ -247,41 +247,42 @@ def train_run(
         start, history = int(state["epoch"]), list(state.get("history", []))
     end = config.epochs if stop_after is None else min(config.epochs, start + stop_after)
 
-    for epoch in range(start, end):
-        model.set_learning_rate(config.learning_rate_at(epoch))
-        plan = data.plan(epoch)
-        train_rows: list[dict[str, float]] = []
-        n_iter = len(plan.train) // data.global_batch
-        began = time.perf_counter()
-        with make_progress(_info_column()) as progress:
-            task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=n_iter, info="")
-            for ct, eus, draws, slots in model.distribute(data.dataset(plan.train)):
+    meter = RunMeter(total_steps=(end - start) * data.iterations_per_epoch(), images_per_step=data.global_batch)
+    with make_progress(_info_column()) as progress:
+        # One bar for the whole run: its time left is the run's, not the epoch's.
+        task = progress.add_task(f"epoch {start + 1}/{config.epochs}", total=meter.total_steps, info="")
+        for epoch in range(start, end):
+            progress.update(task, description=f"epoch {epoch + 1}/{config.epochs}")
+            model.set_learning_rate(config.learning_rate_at(epoch))
+            plan = data.plan(epoch)
+            train_rows: list[dict[str, float]] = []
+            began = time.perf_counter()
+            for ct, eus, draws, slots in _feed(model, data, plan.train):
                 losses = model.train_step(ct, eus, draws, slots)
                 train_rows.append({k: float(v) for k, v in losses.items()})
-                done = len(train_rows)
-                rate = done * data.global_batch / max(time.perf_counter() - began, 1e-9)
-                progress.update(task, advance=1, info=_describe(train_rows[-1], rate))
-        seconds = time.perf_counter() - began
-        val_rows = [{k: float(v) for k, v in model.eval_step(ct, eus).items()}
-                    for ct, eus, _, _ in model.distribute(data.dataset(plan.validation))]
-        row: dict[str, float] = {"epoch": epoch + 1, "step": model.step_count,
-                                 "learning_rate": float(f"{model.learning_rate:.7g}")}
-        for name in LOSS_NAMES:
-            row[f"train_{name}"] = _mean(train_rows, name)
-        for name in LOSS_NAMES:
-            row[f"val_{name}"] = _mean(val_rows, name)
-        row["seconds"] = round(seconds, 3)
-        row["images_per_s"] = round(len(train_rows) * data.global_batch / max(seconds, 1e-9), 3)
-        history.append(row)
-        # The checkpoint is the truth; the files after it can always be rebuilt from it.
-        save_checkpoint(run_dir / CHECKPOINTS, epoch + 1, model.state_variables(),
-                        {"history": history, "learning_rate": model.learning_rate, "step": model.step_count,
-                         "format_version": RUN_FORMAT_VERSION})
-        write_bytes(run_dir / SAMPLES / f"epoch-{epoch + 1:04d}.png", _sample_grid(model, data, epoch + 1))
-        save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
-        _write_losses(run_dir, history)
-        if on_epoch is not None:
-            on_epoch(row)
+                meter.step()
+                progress.update(task, completed=meter.done, info=_describe(train_rows[-1], meter))
+            seconds = time.perf_counter() - began
+            val_rows = [{k: float(v) for k, v in model.eval_step(ct, eus).items()}
+                        for ct, eus, _, _ in _feed(model, data, plan.validation)]
+            row: dict[str, float] = {"epoch": epoch + 1, "step": model.step_count,
+                                     "learning_rate": float(f"{model.learning_rate:.7g}")}
+            for name in LOSS_NAMES:
+                row[f"train_{name}"] = _mean(train_rows, name)
+            for name in LOSS_NAMES:
+                row[f"val_{name}"] = _mean(val_rows, name)
+            row["seconds"] = round(seconds, 3)
+            row["images_per_s"] = round(len(train_rows) * data.global_batch / max(seconds, 1e-9), 3)
+            history.append(row)
+            # The checkpoint is the truth; the files after it can always be rebuilt from it.
+            save_checkpoint(run_dir / CHECKPOINTS, epoch + 1, model.state_variables(),
+                            {"history": history, "learning_rate": model.learning_rate, "step": model.step_count,
+                             "format_version": RUN_FORMAT_VERSION})
+            write_bytes(run_dir / SAMPLES / f"epoch-{epoch + 1:04d}.png", _sample_grid(model, data, epoch + 1))
+            save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
+            _write_losses(run_dir, history)
+            if on_epoch is not None:
+                on_epoch(row)
     if start == end or not (run_dir / GENERATOR_FILE).is_file():
         # Nothing trained now: export again, in case a kill came between checkpoint and export.
         save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
@@ -295,10 +296,67 @@ def _info_column() -> Any:
     return TextColumn("{task.fields[info]}")
 
 
-def _describe(losses: dict[str, float], rate: float) -> str:
+class RunMeter:
+    """Images per second and time left for a whole training run, for its progress bar.
+
+    The clock starts when the first step has finished (that one traces the step's graph)
+    and runs through validation, sample grids and checkpoints, so the time left covers
+    everything the run still has to do.
+    """
+
+    def __init__(self, total_steps: int, images_per_step: int, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.total_steps = int(total_steps)
+        self.images_per_step = int(images_per_step)
+        self.clock = clock
+        self.done = 0
+        self._t0: float | None = None
+        self._counted = 0  # steps finished since the clock started
+
+    def step(self) -> None:
+        """One training step has finished."""
+        self.done += 1
+        if self._t0 is None:
+            self._t0 = self.clock()
+        else:
+            self._counted += 1
+
+    @property
+    def images_per_s(self) -> float:
+        """Training images per second of wall time since the first step (nan before two steps)."""
+        if self._t0 is None or self._counted == 0:
+            return float("nan")
+        return self._counted * self.images_per_step / max(self.clock() - self._t0, 1e-9)
+
+    @property
+    def seconds_left(self) -> float:
+        """Seconds until the last step of the run, at the rate so far (nan before two steps)."""
+        rate = self.images_per_s
+        if not rate == rate:  # nan
+            return rate
+        return max(self.total_steps - self.done, 0) * self.images_per_step / rate
+
+
+def _clock_text(seconds: float) -> str:
+    if not seconds == seconds:
+        return "-:--:--"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _feed(model: CycleGAN, data: TrainingData, items: np.ndarray) -> Any:
+    """Batches of ``items`` for ``model``: sliced ahead in a background thread on one device,
+    through ``tf.data`` split over the replicas on several."""
+    if model.replicas == 1:
+        return data.batches(items)
+    return model.distribute(data.dataset(items))
+
+
+def _describe(losses: dict[str, float], meter: RunMeter) -> str:
     short = {"generator": "G", "discriminator": "D", "cycle": "cyc", "identity": "idt"}
     text = " ".join(f"{short[k]} {losses[k]:.3f}" for k in LOSS_NAMES)
-    return f"{text}  {rate:.2f} img/s"
+    rate = meter.images_per_s
+    rate_text = "- img/s" if not rate == rate else f"{rate:.2f} img/s"
+    return f"{text}  {rate_text}  run {_clock_text(meter.seconds_left)} left"
 
 
 __all__ = ["PRESETS", "train_run"]
