@@ -132,11 +132,19 @@ def build_generator(
     dtype: str = "float32",
     seed: int = 0,
     name: str = "generator",
+    upsample: str = "transpose",
 ) -> keras.Model:
     """ResNet generator: ``(B, H, W, channels)`` in [-1, 1] -> same shape, float32 in [-1, 1].
 
     ``H`` and ``W`` must be multiples of 4; ``image_size_px=None`` leaves them free.
+    ``upsample``: ``"transpose"`` (3x3 stride-2 transposed convolutions, the reference) or
+    ``"resize"`` (nearest-neighbour x2, reflection pad 1, 3x3 convolution): each output
+    pixel of a stride-2 transposed 3x3 convolution sums 1, 2 or 4 kernel taps depending on
+    its position, which paints a 2-pixel checkerboard; a resize-convolution treats every
+    pixel alike.
     """
+    if upsample not in ("transpose", "resize"):
+        raise ValueError(f"upsample={upsample!r}: use 'transpose' or 'resize'")
     seeds = _Seeds(seed)
     inputs = keras.Input((image_size_px, image_size_px, channels), name="image")
     x = ReflectionPadding2D(3, dtype=dtype, name="pad_in")(inputs)
@@ -154,8 +162,13 @@ def build_generator(
         y = InstanceNormalization(dtype=dtype, name=f"block{b}_1_norm")(y)
         x = ResidualAdd(dtype=dtype, name=f"block{b}_add")([x, y])
     for i, mult in enumerate((2, 1)):
-        x = layers.Conv2DTranspose(ngf * mult, 3, strides=2, padding="same", kernel_initializer=seeds.init(),
-                                   dtype=dtype, name=f"up{i}")(x)
+        if upsample == "resize":
+            x = layers.UpSampling2D(2, interpolation="nearest", dtype=dtype, name=f"up{i}_resize")(x)
+            x = ReflectionPadding2D(1, dtype=dtype, name=f"up{i}_pad")(x)
+            x = _conv(x, ngf * mult, 3, 1, seeds, dtype, f"up{i}")
+        else:
+            x = layers.Conv2DTranspose(ngf * mult, 3, strides=2, padding="same", kernel_initializer=seeds.init(),
+                                       dtype=dtype, name=f"up{i}")(x)
         x = _norm_relu(x, dtype, f"up{i}")
     x = ReflectionPadding2D(3, dtype=dtype, name="pad_out")(x)
     x = _conv(x, channels, 7, 1, seeds, dtype, "conv_out")
