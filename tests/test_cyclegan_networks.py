@@ -74,3 +74,84 @@ def test_seeded_builds_are_identical_and_seeds_differ() -> None:
     assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
     # The reference initialisation: N(0, 0.02).
     assert abs(float(np.std(build_generator(32, 32, 1).get_weights()[2])) - 0.02) < 0.002
+
+
+def _upsampling_path(upsample: str) -> keras.Model:
+    """The generator from its last residual block to the output (the two upsamplings and conv_out)."""
+    gen = build_generator(64, ngf=8, n_blocks=1, seed=2, upsample=upsample)
+    return keras.Model(gen.get_layer("block0_add").output, gen.output)
+
+
+def test_transposed_convolutions_paint_a_checkerboard_and_resize_convolutions_do_not() -> None:
+    """A constant feature map into the upsampling path: the transposed convolutions' uneven
+    kernel overlap turns it into a periodic pattern (period 2 from the last upsampling, 4
+    from both); resize-convolution keeps it constant."""
+    features = np.ones((1, 16, 16, 32), np.float32)
+    transposed = np.asarray(_upsampling_path("transpose")(features))[0, 12:-12, 12:-12, 0]
+    resized = np.asarray(_upsampling_path("resize")(features))[0, :, :, 0]
+
+    assert resized.std() < 1e-6  # nothing but the output bias: no pattern at all
+    assert transposed.std() > 1e-3
+    # Away from the border the transposed output repeats every 4 pixels in y and x, not every 1 or 2...
+    np.testing.assert_allclose(transposed[4:, :], transposed[:-4, :], atol=1e-5)
+    np.testing.assert_allclose(transposed[:, 4:], transposed[:, :-4], atol=1e-5)
+    assert np.abs(transposed[2:, :] - transposed[:-2, :]).max() > 1e-3
+    # ... so all its energy sits at the pattern's frequencies (periods 4 and 2), none elsewhere.
+    power = np.abs(np.fft.fft2(transposed - transposed.mean())) ** 2
+    k = np.arange(transposed.shape[0]) % (transposed.shape[0] // 4) == 0
+    assert power[np.ix_(k, k)].sum() > 0.999 * power.sum()
+    assert power[transposed.shape[0] // 2, :].sum() + power[:, transposed.shape[0] // 2].sum() > 0.01 * power.sum()
+
+
+def test_resize_upsampling_generator_has_the_same_shapes_and_saves() -> None:
+    gen = build_generator(32, ngf=8, n_blocks=1, upsample="resize")
+    x = _images(2, 32)
+    y = np.asarray(gen(x))
+    assert y.shape == x.shape and np.all(np.abs(y) <= 1) and y.std() > 0
+    assert not any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in gen.layers)
+    with pytest.raises(ValueError, match="upsample"):
+        build_generator(32, ngf=8, n_blocks=1, upsample="bilinear")
+
+
+def test_upsample_is_a_config_option(tmp_path) -> None:
+    from eusaug_plugins.cyclegan.config import parse_override, resolve_config
+    from eusaug_plugins.cyclegan.training import CycleGAN
+
+    from eusaug.errors import EusaugError
+
+    assert PRESETS["paper"].upsample == "transpose"
+    assert parse_override("upsample=resize") == ("upsample", "resize")
+    with pytest.raises(EusaugError, match="upsample"):
+        resolve_config("fast", upsample="bicubic")
+    cfg = resolve_config("fast", image_size_px=32, ngf=8, ndf=8, n_blocks=1, n_disc_layers=2, upsample="resize",
+                         denoiser=False)
+    model = CycleGAN(cfg)
+    assert "up0_resize" in [layer.name for layer in model.g_ct2eus.layers]
+    assert "resize upsampling" in cfg.summary()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_instance_norm_hand_written_gradient_matches_autodiff(dtype: str) -> None:
+    import tensorflow as tf
+    from eusaug_plugins.cyclegan.networks import instance_norm
+
+    rng = np.random.default_rng(2)
+    x = tf.cast(tf.constant(rng.normal(2.0, 3.0, (2, 9, 7, 3)).astype(np.float32)), dtype)
+    weights = tf.constant(rng.normal(0.0, 1.0, (2, 9, 7, 3)).astype(np.float32))
+
+    def autodiff(v):  # the textbook expression, differentiated op by op
+        v = tf.cast(v, tf.float32)
+        mean, variance = tf.nn.moments(v, axes=[1, 2], keepdims=True)
+        return (v - mean) * tf.math.rsqrt(variance + 1e-5)
+
+    grads, outs = [], []
+    for fn in (instance_norm, autodiff):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+            loss = tf.reduce_sum(y * weights)
+        outs.append(np.asarray(y))
+        grads.append(np.asarray(tf.cast(tape.gradient(loss, x), tf.float32)))
+    assert outs[0].dtype == np.float32
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-6)
+    np.testing.assert_allclose(grads[0], grads[1], atol=1e-5 if dtype == "float32" else 2e-2)

@@ -14,6 +14,9 @@ from typing import Any, ClassVar
 from eusaug import EusaugError
 
 PRECISIONS = ("fp32", "bf16")
+#: The generator's upsampling: ``transpose`` (stride-2 transposed convolutions, the
+#: reference) or ``resize`` (nearest-neighbour x2 then a 3x3 convolution, no checkerboard).
+UPSAMPLE = ("transpose", "resize")
 #: ``auto``: MirroredStrategy when several GPUs are visible; ``mirrored``: always; ``none``: never.
 DISTRIBUTE = ("auto", "mirrored", "none")
 
@@ -27,6 +30,9 @@ class CycleGANConfig:
     towards zero (``None``: half of ``epochs``, as the paper's 100 of 200).
     ``crop_margin_px``: images are made ``image_size_px + crop_margin_px`` square and
     randomly cropped back (the paper's 40 px margin at 256).
+    ``upsample``: ``"transpose"`` (the reference's transposed convolutions) or
+    ``"resize"`` (nearest-neighbour resize then convolution, Odena et al. 2016: no
+    checkerboard artefacts, ~4x the FLOPs of the two upsampling layers).
     ``denoise_sigma_max``: the largest Gaussian noise (in [-1, 1] units) the denoiser
     is trained to remove. ``batch_size`` is per replica when ``distribute`` spreads
     training over several GPUs. ``jit_compile`` (XLA) helps on GPUs only: on CPUs it is
@@ -38,6 +44,7 @@ class CycleGANConfig:
     ndf: int = 64
     n_blocks: int = 9
     n_disc_layers: int = 3
+    upsample: str = "transpose"
     epochs: int = 200
     decay_start_epoch: int | None = None
     batch_size: int = 1
@@ -126,6 +133,7 @@ class CycleGANConfig:
         need(self.denoiser_steps >= 0, "denoiser_steps", ">= 0")
         need(self.denoiser_patch_px >= 8, "denoiser_patch_px", ">= 8")
         need(0 < self.denoise_sigma_max <= 1, "denoise_sigma_max", "in (0, 1]")
+        need(self.upsample in UPSAMPLE, "upsample", " or ".join(UPSAMPLE))
         need(self.precision in PRECISIONS, "precision", " or ".join(PRECISIONS))
         need(self.distribute in DISTRIBUTE, "distribute", ", ".join(DISTRIBUTE))
         need(self.seed >= 0, "seed", ">= 0")
@@ -174,7 +182,8 @@ class CycleGANConfig:
     def summary(self) -> str:
         """One line for the model store and ``eusaug models``."""
         return (
-            f"{self.image_size_px}px ngf{self.ngf} {self.n_blocks} blocks, {self.epochs} epochs, "
+            f"{self.image_size_px}px ngf{self.ngf} {self.n_blocks} blocks"
+            f"{', resize upsampling' if self.upsample == 'resize' else ''}, {self.epochs} epochs, "
             f"{self.precision}, denoiser {'on' if self.denoiser else 'off'}"
         )
 

@@ -2,13 +2,16 @@
 
 Each epoch has a *plan* drawn from the run's seed and the epoch number alone: the 90/10
 split of EUS frames (and of CT poses), which pose each iteration slices, the crop
-offsets and flips, and the image pools' draws. The ``tf.data`` pipeline then does pure
-work on the plan (slice, window, crop, flip) in a background thread while the step runs,
-so a resumed epoch sees exactly the data an uninterrupted one would.
+offsets and flips, and the image pools' draws. A background thread then does pure work
+on the plan (slice, window, crop, flip, stack into batches) while the step runs
+(:meth:`TrainingData.batches`; a ``tf.data`` pipeline of the same batches feeds several
+replicas), so a resumed epoch sees exactly the data an uninterrupted one would.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -177,19 +180,73 @@ class TrainingData:
             eus = eus[:, ::-1]
         return np.ascontiguousarray(ct, np.float32), uint8_to_unit(np.ascontiguousarray(eus))
 
+    def batch(self, items: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One batch ``(ct, eus, pool_draws, pool_slots)`` as numpy arrays: ``(B, S, S, 1)`` float32
+        images, ``(B, 2)`` float32 draws and ``(B, 2)`` int32 slots."""
+        pairs = [self.pair(item) for item in items]
+        ct = np.stack([p[0] for p in pairs])[..., None]
+        eus = np.stack([p[1] for p in pairs])[..., None]
+        return ct, eus, items["pool_u"].astype(np.float32), items["pool_slot"].astype(np.int32)
+
     def _generate(self, items: np.ndarray) -> Iterator[tuple[np.ndarray, ...]]:
-        for item in items:
-            ct, eus = self.pair(item)
-            yield ct[..., None], eus[..., None], item["pool_u"].astype(np.float32), item["pool_slot"].astype(np.int32)
+        """Whole batches of ``items`` (the remainder dropped), in order."""
+        for start in range(0, len(items) - self.global_batch + 1, self.global_batch):
+            yield self.batch(items[start : start + self.global_batch])
+
+    def batches(self, items: np.ndarray, prefetch: int = 4) -> Iterator[tuple[tf.Tensor, ...]]:
+        """Batches of ``(ct, eus, pool_draws, pool_slots)`` (``global_batch`` each) for ``items``,
+        made by one background thread up to ``prefetch`` batches ahead of the consumer.
+
+        The same batches, in the same order, as :meth:`dataset`, at about a tenth of its
+        per-item cost (``Dataset.from_generator`` spends ~10 ms of Python per element;
+        slicing, windowing and cropping a pair takes ~1 ms), which matters when the
+        pipeline shares two cores with the step. Errors in the thread are raised here.
+        """
+        out: queue.Queue = queue.Queue(maxsize=max(int(prefetch), 1))
+        stop = threading.Event()
+        done = object()
+
+        def put(thing: object) -> bool:
+            while not stop.is_set():
+                try:
+                    out.put(thing, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False  # the consumer has gone
+
+        def produce() -> None:
+            try:
+                for batch in self._generate(items):
+                    if not put(batch):
+                        return
+                put(done)
+            except BaseException as exc:  # handed to the consumer
+                put(exc)
+
+        worker = threading.Thread(target=produce, name="eusaug-cyclegan-data", daemon=True)
+        worker.start()
+        try:
+            while True:
+                batch = out.get()
+                if batch is done:
+                    return
+                if isinstance(batch, BaseException):
+                    raise batch
+                yield tuple(tf.constant(a) for a in batch)
+        finally:
+            stop.set()
+            worker.join(timeout=5)
 
     def dataset(self, items: np.ndarray, prefetch: int = 4) -> tf.data.Dataset:
-        """Batches of ``(ct, eus, pool_draws, pool_slots)`` (``global_batch`` each) for ``items``,
-        prepared in the background ahead of the step."""
+        """The batches of :meth:`batches` as a ``tf.data`` pipeline (for
+        ``Strategy.experimental_distribute_dataset``), prepared ahead of the step."""
         size = self.config.image_size_px
-        image = tf.TensorSpec((size, size, 1), tf.float32)
-        signature = (image, image, tf.TensorSpec((2,), tf.float32), tf.TensorSpec((2,), tf.int32))
+        b = self.global_batch
+        image = tf.TensorSpec((b, size, size, 1), tf.float32)
+        signature = (image, image, tf.TensorSpec((b, 2), tf.float32), tf.TensorSpec((b, 2), tf.int32))
         ds = tf.data.Dataset.from_generator(lambda: self._generate(items), output_signature=signature)
-        return ds.batch(self.global_batch, drop_remainder=True).prefetch(prefetch)
+        return ds.prefetch(prefetch)
 
     def sample_pairs(self, count: int = 2) -> tuple[np.ndarray, np.ndarray]:
         """Fixed, unaugmented ``(count, S, S)`` CT and EUS images for the per-epoch sample grid."""

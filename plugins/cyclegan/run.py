@@ -15,11 +15,13 @@ Running again on the same folder resumes after the last complete epoch.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import io
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -143,11 +145,13 @@ def _denoisers(run_dir: Path, config: CycleGANConfig, data: TrainingData) -> Den
 
 
 def _sample_grid(model: CycleGAN, data: TrainingData, epoch: int) -> bytes:
-    """PNG bytes: per sample pair, a CT row (CT, sEUS, rec. CT) and an EUS row (EUS, sCT, rec. EUS)."""
-    import matplotlib
+    """PNG bytes: per sample pair, a CT row (CT, sEUS, rec. CT) and an EUS row (EUS, sCT, rec. EUS).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn with PIL (a few ms) rather than matplotlib (~1 s), as it is made every epoch.
+    """
+    from PIL import Image, ImageDraw
+
+    from eusaug.imageio import unit_to_uint8
 
     ct, eus = data.sample_pairs(2)
     out = model.cycle_images(ct, eus)
@@ -155,23 +159,34 @@ def _sample_grid(model: CycleGAN, data: TrainingData, epoch: int) -> bytes:
     for k in range(len(ct)):
         rows.append((("CT plane", ct[k]), ("sEUS", out["fake_eus"][k]), ("reconstructed CT", out["rec_ct"][k])))
         rows.append((("EUS", eus[k]), ("sCT", out["fake_ct"][k]), ("reconstructed EUS", out["rec_eus"][k])))
-    fig, axes = plt.subplots(len(rows), 3, figsize=(7.5, 2.5 * len(rows)))
+    side = ct.shape[1]
+    scale = max(1, 192 // side)  # small training sizes are shown enlarged
+    cell, title, gap, head = side * scale, 14, 6, 18
+    width = 3 * cell + 4 * gap
+    height = head + len(rows) * (title + cell + gap) + gap
+    sheet = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(sheet)
+    draw.text((gap, 3), f"epoch {epoch}", fill=0)
     for r, row in enumerate(rows):
-        for c, (title, image) in enumerate(row):
-            ax = axes[r, c]
-            ax.imshow(np.clip(image, -1, 1), cmap="gray", vmin=-1, vmax=1)
-            ax.set_title(title, fontsize=9)
-            ax.axis("off")
-    fig.suptitle(f"epoch {epoch}")
-    fig.tight_layout()
+        top = head + r * (title + cell + gap)
+        for c, (name, image) in enumerate(row):
+            left = gap + c * (cell + gap)
+            draw.text((left, top + 1), name, fill=0)
+            tile = Image.fromarray(unit_to_uint8(image))
+            if scale > 1:
+                tile = tile.resize((cell, cell), Image.Resampling.NEAREST)
+            sheet.paste(tile, (left, top + title))
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
+    sheet.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def _write_losses(run_dir: Path, history: list[dict[str, float]]) -> None:
-    """``losses.csv`` (one row per epoch) and ``losses.png`` (train vs validation per loss)."""
+def _write_losses(run_dir: Path, history: list[dict[str, float]], plotter: _LossPlotter | None = None) -> None:
+    """``losses.csv`` (one row per epoch) and ``losses.png`` (train vs validation per loss).
+
+    With a ``plotter`` the PNG is drawn in its background thread (matplotlib takes ~0.5 s,
+    which would otherwise stall training at every epoch's end).
+    """
     if not history:
         return
     buffer = io.StringIO()
@@ -179,15 +194,20 @@ def _write_losses(run_dir: Path, history: list[dict[str, float]]) -> None:
     writer.writeheader()
     writer.writerows(history)
     write_text(run_dir / LOSSES_CSV, buffer.getvalue())
+    if plotter is None:
+        _plot_losses(run_dir, history)
+    else:
+        plotter.submit(run_dir, [dict(row) for row in history])
 
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _plot_losses(run_dir: Path, history: list[dict[str, float]]) -> None:
+    # The object-oriented API without pyplot: safe outside the main thread.
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
-    fig, axes = plt.subplots(1, len(LOSS_NAMES), figsize=(4 * len(LOSS_NAMES), 3.2))
+    fig = Figure(figsize=(4 * len(LOSS_NAMES), 3.2))
+    axes = fig.subplots(1, len(LOSS_NAMES))
     for ax, name in zip(axes, LOSS_NAMES):
         ax.plot(epochs, [row[f"train_{name}"] for row in history], "o-", label="train")
         val = [row[f"val_{name}"] for row in history]
@@ -200,8 +220,35 @@ def _write_losses(run_dir: Path, history: list[dict[str, float]]) -> None:
     fig.tight_layout()
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=100)
-    plt.close(fig)
     write_bytes(run_dir / LOSSES_PNG, png.getvalue())
+
+
+class _LossPlotter:
+    """Draws ``losses.png`` in one background thread, one plot at a time; errors surface on
+    the next :meth:`submit` or on :meth:`close`."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _run(self, run_dir: Path, history: list[dict[str, float]]) -> None:
+        try:
+            _plot_losses(run_dir, history)
+        except BaseException as exc:  # re-raised in the training thread
+            self._error = exc
+
+    def submit(self, run_dir: Path, history: list[dict[str, float]]) -> None:
+        self.close()
+        self._thread = threading.Thread(target=self._run, args=(run_dir, history), name="eusaug-loss-plot")
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 def _mean(rows: list[dict[str, float]], name: str) -> float:
@@ -254,45 +301,48 @@ def train_run(
         start, history = int(state["epoch"]), list(state.get("history", []))
     end = config.epochs if stop_after is None else min(config.epochs, start + stop_after)
 
-    for epoch in range(start, end):
-        model.set_learning_rate(config.learning_rate_at(epoch))
-        plan = data.plan(epoch)
-        train_rows: list[dict[str, float]] = []
-        n_iter = len(plan.train) // data.global_batch
-        began = time.perf_counter()
-        with make_progress(_info_column()) as progress:
-            task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=n_iter, info="")
-            for ct, eus, draws, slots in model.distribute(data.dataset(plan.train)):
+    meter = RunMeter(total_steps=(end - start) * data.iterations_per_epoch(), images_per_step=data.global_batch)
+    plotter = _LossPlotter()
+    with make_progress(_info_column()) as progress, contextlib.closing(plotter):
+        # One bar for the whole run: its time left is the run's, not the epoch's.
+        task = progress.add_task(f"epoch {start + 1}/{config.epochs}", total=meter.total_steps, info="")
+        for epoch in range(start, end):
+            progress.update(task, description=f"epoch {epoch + 1}/{config.epochs}")
+            model.set_learning_rate(config.learning_rate_at(epoch))
+            plan = data.plan(epoch)
+            train_rows: list[dict[str, float]] = []
+            began = time.perf_counter()
+            for ct, eus, draws, slots in _feed(model, data, plan.train):
                 losses = model.train_step(ct, eus, draws, slots)
                 train_rows.append({k: float(v) for k, v in losses.items()})
-                done = len(train_rows)
-                rate = done * data.global_batch / max(time.perf_counter() - began, 1e-9)
-                progress.update(task, advance=1, info=_describe(train_rows[-1], rate))
-        seconds = time.perf_counter() - began
-        val_rows = [{k: float(v) for k, v in model.eval_step(ct, eus).items()}
-                    for ct, eus, _, _ in model.distribute(data.dataset(plan.validation))]
-        row: dict[str, float] = {"epoch": epoch + 1, "step": model.step_count,
-                                 "learning_rate": float(f"{model.learning_rate:.7g}")}
-        for name in LOSS_NAMES:
-            row[f"train_{name}"] = _mean(train_rows, name)
-        for name in LOSS_NAMES:
-            row[f"val_{name}"] = _mean(val_rows, name)
-        row["seconds"] = round(seconds, 3)
-        row["images_per_s"] = round(len(train_rows) * data.global_batch / max(seconds, 1e-9), 3)
-        history.append(row)
-        # The checkpoint is the truth; the files after it can always be rebuilt from it.
-        save_checkpoint(run_dir / CHECKPOINTS, epoch + 1, model.state_variables(),
-                        {"history": history, "learning_rate": model.learning_rate, "step": model.step_count,
-                         "format_version": RUN_FORMAT_VERSION})
-        write_bytes(run_dir / SAMPLES / f"epoch-{epoch + 1:04d}.png", _sample_grid(model, data, epoch + 1))
+                meter.step()
+                progress.update(task, completed=meter.done, info=_describe(train_rows[-1], meter))
+            seconds = time.perf_counter() - began
+            val_rows = [{k: float(v) for k, v in model.eval_step(ct, eus).items()}
+                        for ct, eus, _, _ in _feed(model, data, plan.validation)]
+            row: dict[str, float] = {"epoch": epoch + 1, "step": model.step_count,
+                                     "learning_rate": float(f"{model.learning_rate:.7g}")}
+            for name in LOSS_NAMES:
+                row[f"train_{name}"] = _mean(train_rows, name)
+            for name in LOSS_NAMES:
+                row[f"val_{name}"] = _mean(val_rows, name)
+            row["seconds"] = round(seconds, 3)
+            row["images_per_s"] = round(len(train_rows) * data.global_batch / max(seconds, 1e-9), 3)
+            history.append(row)
+            # The checkpoint is the truth; the files after it can always be rebuilt from it.
+            save_checkpoint(run_dir / CHECKPOINTS, epoch + 1, model.state_variables(),
+                            {"history": history, "learning_rate": model.learning_rate, "step": model.step_count,
+                             "format_version": RUN_FORMAT_VERSION})
+            write_bytes(run_dir / SAMPLES / f"epoch-{epoch + 1:04d}.png", _sample_grid(model, data, epoch + 1))
+            save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
+            _write_losses(run_dir, history, plotter)
+            if on_epoch is not None:
+                on_epoch(row)
+    if start == end or not (run_dir / GENERATOR_FILE).is_file():
+        # Nothing trained now: export again, in case a kill came between checkpoint and export,
+        # and rebuild the loss files from the checkpoint's history.
         save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
         _write_losses(run_dir, history)
-        if on_epoch is not None:
-            on_epoch(row)
-    if start == end or not (run_dir / GENERATOR_FILE).is_file():
-        # Nothing trained now: export again, in case a kill came between checkpoint and export.
-        save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
-    _write_losses(run_dir, history)
     return run_dir / GENERATOR_FILE
 
 
@@ -302,10 +352,67 @@ def _info_column() -> Any:
     return TextColumn("{task.fields[info]}")
 
 
-def _describe(losses: dict[str, float], rate: float) -> str:
+class RunMeter:
+    """Images per second and time left for a whole training run, for its progress bar.
+
+    The clock starts when the first step has finished (that one traces the step's graph)
+    and runs through validation, sample grids and checkpoints, so the time left covers
+    everything the run still has to do.
+    """
+
+    def __init__(self, total_steps: int, images_per_step: int, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.total_steps = int(total_steps)
+        self.images_per_step = int(images_per_step)
+        self.clock = clock
+        self.done = 0
+        self._t0: float | None = None
+        self._counted = 0  # steps finished since the clock started
+
+    def step(self) -> None:
+        """One training step has finished."""
+        self.done += 1
+        if self._t0 is None:
+            self._t0 = self.clock()
+        else:
+            self._counted += 1
+
+    @property
+    def images_per_s(self) -> float:
+        """Training images per second of wall time since the first step (nan before two steps)."""
+        if self._t0 is None or self._counted == 0:
+            return float("nan")
+        return self._counted * self.images_per_step / max(self.clock() - self._t0, 1e-9)
+
+    @property
+    def seconds_left(self) -> float:
+        """Seconds until the last step of the run, at the rate so far (nan before two steps)."""
+        rate = self.images_per_s
+        if not rate == rate:  # nan
+            return rate
+        return max(self.total_steps - self.done, 0) * self.images_per_step / rate
+
+
+def _clock_text(seconds: float) -> str:
+    if not seconds == seconds:
+        return "-:--:--"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _feed(model: CycleGAN, data: TrainingData, items: np.ndarray) -> Any:
+    """Batches of ``items`` for ``model``: sliced ahead in a background thread on one device,
+    through ``tf.data`` split over the replicas on several."""
+    if model.replicas == 1:
+        return data.batches(items)
+    return model.distribute(data.dataset(items))
+
+
+def _describe(losses: dict[str, float], meter: RunMeter) -> str:
     short = {"generator": "G", "discriminator": "D", "cycle": "cyc", "identity": "idt"}
     text = " ".join(f"{short[k]} {losses[k]:.3f}" for k in LOSS_NAMES)
-    return f"{text}  {rate:.2f} img/s"
+    rate = meter.images_per_s
+    rate_text = "- img/s" if not rate == rate else f"{rate:.2f} img/s"
+    return f"{text}  {rate_text}  run {_clock_text(meter.seconds_left)} left"
 
 
 __all__ = ["PRESETS", "train_run"]
