@@ -150,8 +150,8 @@ def loop_seconds(preset: str, iterations: int, epochs: int = 2) -> dict[str, flo
     from eusaug_plugins.cyclegan.translator import CycleGANTranslator as Translator
 
     from eusaug import load_case, sample_ct_path, sample_labels_path
-    from eusaug.imageio import write_png
-    from eusaug.poses import sample_poses
+    from eusaug.io.images import write_png
+    from eusaug.poses.sampling import sample_poses
 
     cfg = resolve(preset, denoiser=False)
     case = load_case(sample_ct_path(), sample_labels_path())

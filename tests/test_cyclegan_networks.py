@@ -114,13 +114,14 @@ def test_resize_upsampling_generator_has_the_same_shapes_and_saves() -> None:
 
 
 def test_upsample_is_a_config_option(tmp_path) -> None:
-    from eusaug_plugins.cyclegan.config import parse_override, resolve_config
+    from eusaug_plugins.cyclegan.config import CycleGANConfig, resolve_config
     from eusaug_plugins.cyclegan.training import CycleGAN
 
     from eusaug.errors import EusaugError
+    from eusaug.plugin import parse_assignments
 
     assert PRESETS["paper"].upsample == "transpose"
-    assert parse_override("upsample=resize") == ("upsample", "resize")
+    assert parse_assignments(["upsample=resize"], CycleGANConfig) == {"upsample": "resize"}
     with pytest.raises(EusaugError, match="upsample"):
         resolve_config("fast", upsample="bicubic")
     cfg = resolve_config("fast", image_size_px=32, ngf=8, ndf=8, n_blocks=1, n_disc_layers=2, upsample="resize",

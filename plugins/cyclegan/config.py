@@ -76,6 +76,7 @@ class CycleGANConfig:
         "ndf": "Discriminator width (filters of its first layer).",
         "n_blocks": "Residual blocks in each generator (paper: 9).",
         "n_disc_layers": "Strided layers of the PatchGAN discriminator.",
+        "upsample": "Generator upsampling: transpose (the reference's) or resize (nearest x2 + conv: no checkerboard).",
         "epochs": "Epochs in total (a resumed run may extend it).",
         "decay_start_epoch": "Epochs at the full learning rate before linear decay (default: half).",
         "batch_size": "Images per step (the paper: 1).",

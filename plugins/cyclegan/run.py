@@ -151,7 +151,7 @@ def _sample_grid(model: CycleGAN, data: TrainingData, epoch: int) -> bytes:
     """
     from PIL import Image, ImageDraw
 
-    from eusaug.imageio import unit_to_uint8
+    from eusaug.io import unit_to_uint8
 
     ct, eus = data.sample_pairs(2)
     out = model.cycle_images(ct, eus)
