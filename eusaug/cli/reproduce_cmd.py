@@ -21,7 +21,9 @@ from eusaug.pipeline.reproduce import REPRODUCE_PRESETS, run_reproduce
 @click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), required=True,
               help="Run folder; rerunning into it skips finished stages.")
 @click.option("--redo", is_flag=True, help="Run every stage again instead of reusing finished ones.")
+@click.option("--keep-checkpoints", is_flag=True, help="Keep the classifiers' .keras models after Grad-CAM.")
 def reproduce_command(ct_dir: Path, eus_dir: Path, config_file: Path | None, preset: str, output_dir: Path,
-                      redo: bool) -> None:
+                      redo: bool, keep_checkpoints: bool) -> None:
     """Train one CycleGAN per landmark, synthesise, sweep the ratios, and evaluate as the paper did."""
-    run_reproduce(ct_dir, eus_dir, output_dir, config=config_file, preset=preset, redo=redo)
+    extra = {"keep_checkpoints": True} if keep_checkpoints else {}
+    run_reproduce(ct_dir, eus_dir, output_dir, config=config_file, preset=preset, redo=redo, **extra)

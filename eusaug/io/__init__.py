@@ -43,6 +43,11 @@ from eusaug.io.progress import (
     status,
     track,
 )
+from eusaug.io.quiet_tf import (
+    quiet_tensorflow_import,
+    remove_quiet_tensorflow_import,
+    stderr_fd_silenced,
+)
 from eusaug.io.tables import (
     check_new,
     read_csv_rows,
@@ -68,15 +73,18 @@ __all__ = [
     "load_checkpoint",
     "load_keras_model",
     "make_progress",
+    "quiet_tensorflow_import",
     "read_csv_rows",
     "read_grey_uint8",
     "read_image",
     "read_label_png",
     "read_state",
+    "remove_quiet_tensorflow_import",
     "save_checkpoint",
     "save_keras_model",
     "set_quiet",
     "status",
+    "stderr_fd_silenced",
     "track",
     "uint8_to_unit",
     "unit_to_uint8",

@@ -34,6 +34,7 @@ from eusaug.pipeline.run_config import (
 )
 from eusaug.pipeline.stages import Stage, StageResult, run_stages
 from eusaug.pipeline.steps import (
+    drop_saved_models,
     environment_versions,
     resolve_network_weights,
     run_evaluator,
@@ -218,6 +219,8 @@ def _stage_classifier(ctx: RunContext, folder: Path) -> dict[str, Any]:
         summary["gradcam"] = run_evaluator(ctx.registry, "gradcam", folder / "gradcam",
                                            model=models[len(models) // 2], real=options["real"],
                                            synthetic=options["synthetic"])
+    if not cfg.keep_checkpoints:
+        summary["models"] = drop_saved_models(folder / "sweep" / "models")
     return summary
 
 

@@ -28,6 +28,8 @@ class RunConfig:
     planes and of the CycleGAN. ``minutes``: a wall-clock budget (None: none); CycleGAN
     training then gets what the other stages leave, at least one epoch per landmark.
     ``real_*_per_landmark`` are only used when no real frames are given.
+    ``keep_checkpoints``: keep the classifiers' ``.keras`` models (hundreds of MB) after
+    Grad-CAM has used them.
     """
 
     landmarks: tuple[str, ...] = PAPER_LANDMARKS
@@ -47,6 +49,7 @@ class RunConfig:
     test_subjects: tuple[str, ...] | None = None
     minutes: float | None = 8.0
     seed: int = 0
+    keep_checkpoints: bool = False
 
     def __post_init__(self) -> None:
         if not self.landmarks:

@@ -37,6 +37,7 @@ class GradCamEvaluator(Evaluator):
         report = gradcam_report(options["model"], options["real"], output_dir, options.get("synthetic"),
                                 options.get("per_class", 1), options.get("layer"), classes, options.get("seed", 0),
                                 options.get("force", False))
-        rows = [{k: r[k] for k in ("set", "class", "image", "predicted", "probability", "correct")}
+        rows = [{k: r[k] for k in ("set", "class", "image", "predicted", "probability", "correct",
+                                   "outside_sector_share", "mostly_outside_sector")}
                 for r in report.rows]
         return EvaluationResult("Grad-CAM examples (Fig. 3)", rows, report.files, report.notes)
