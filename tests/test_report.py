@@ -236,8 +236,11 @@ def test_cyclegan_epochs_read_from_the_run_folder(tmp_path: Path) -> None:
     (run / "config.json").write_text(json.dumps({"format": "eusaug-cyclegan-run", "config": {"epochs": 6}}))
     (run / "losses.csv").write_text("epoch,train_generator\n1,2.0\n2,1.5\n")
     assert cyclegan_epochs(run, budgeted=True) == {
-        "epochs_trained": 2, "epochs_configured": 6, "status": "trained 2 of 6 epochs (time budget)"}
+        "epochs_trained": 2, "epochs_configured": 6, "stopped_by": "time budget",
+        "status": "trained 2 of 6 epochs (time budget)"}
     assert cyclegan_epochs(run, budgeted=False)["status"] == "trained 2 of 6 epochs (stopped early)"
     (run / "losses.csv").write_text("epoch,train_generator\n" + "".join(f"{e},1.0\n" for e in range(1, 7)))
     assert cyclegan_epochs(run, budgeted=True)["status"] == "trained 6 of 6 epochs"
+    (run / "losses.csv").unlink()  # a run that never finished an epoch
+    assert cyclegan_epochs(run, budgeted=False)["status"] == "trained 0 of 6 epochs (stopped early)"
     assert cyclegan_epochs(tmp_path / "missing", budgeted=True) is None

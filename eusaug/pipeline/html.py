@@ -62,10 +62,11 @@ figure { margin: 12px 0 18px; }
 figcaption { color: #5b6573; font-size: 13px; margin-top: 4px; }
 img { display: block; max-width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
-/* Data tables fit the page: columns shrink, long words and paths wrap anywhere. */
+/* Data tables fit the page: text wraps at spaces, underscores and slashes (<wbr>), paths anywhere. */
 table.data { width: auto; max-width: 100%; table-layout: auto; }
-table.data th, table.data td { overflow-wrap: anywhere; word-break: normal; hyphens: none; }
-th, td { padding: 3px 8px; border-bottom: 1px solid #e3e6ea; text-align: left; vertical-align: top; }
+table.data th, table.data td { overflow-wrap: break-word; word-break: normal; hyphens: none; }
+table.data td.path { overflow-wrap: anywhere; }
+th, td { padding: 3px 7px; border-bottom: 1px solid #e3e6ea; text-align: left; vertical-align: top; }
 thead th { background: #f0f2f5; border-bottom: 2px solid #d5dae0; font-weight: 600; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -157,7 +158,7 @@ _INTEGER = re.compile(r"\s*[-+]?\d+\s*")
 #: Columns whose text is a remark about the row, said once under the table.
 NOTE_COLUMNS = ("note", "notes", "comment", "remark", "warning")
 #: Headers longer than this are shortened, the full name in a tooltip.
-MAX_HEADER_CHARS = 18
+MAX_HEADER_CHARS = 24
 #: Path-like cells longer than this show their last two parts, the full path in a tooltip.
 MAX_PATH_CHARS = 36
 
@@ -203,10 +204,15 @@ def _short_path(text: str) -> str:
     return "\u2026/" + "/".join(parts[-2:]) if len(parts) > 2 else text
 
 
+def _breakable(text: str) -> str:
+    """Escaped ``text`` that may wrap after underscores and slashes (identifiers, paths)."""
+    return "<wbr>".join(_esc(part) for part in re.split(r"(?<=[_/])", text))
+
+
 def _header_cell(column: str) -> str:
     """A header that wraps at underscores; a long one is abbreviated, the full name in a tooltip."""
     shown = column if len(column) <= MAX_HEADER_CHARS else column[: MAX_HEADER_CHARS - 1].rstrip("_ ") + "\u2026"
-    body = "<wbr>".join(_esc(part) for part in re.split(r"(?<=_)", shown))
+    body = _breakable(shown)
     if shown != column:
         body = f'<abbr title="{_esc(column)}">{body}</abbr>'
     return f'<th scope="col">{body}</th>'
@@ -359,7 +365,7 @@ class Report:
                 if flagged:
                     classes.append("flag")
                 cls = f' class="{" ".join(classes)}"' if classes else ""
-                cells.append(f"<td{cls}{title}>{_esc(text)}</td>")
+                cells.append(f"<td{cls}{title}>{_esc(text) if numeric else _breakable(text)}</td>")
             parts.append("<tr>" + "".join(cells) + "</tr>")
         if not rows:
             parts.append(f'<tr><td colspan="{max(1, len(shown))}">(no rows)</td></tr>')

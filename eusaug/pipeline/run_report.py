@@ -40,14 +40,16 @@ def cyclegan_epochs(run_dir: Path, budgeted: bool) -> dict[str, Any] | None:
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         configured = None
     trained = len({row.get("epoch") for row in _csv_rows(run_dir / "losses.csv")})
+    stopped_by = ""
     if configured is None:
-        status = f"trained {trained} epochs"
-    elif trained >= int(configured):
-        status = f"trained {trained} of {configured} epochs"
+        status = f"trained {trained} epoch{'s' if trained != 1 else ''}"
     else:
-        why = "time budget" if budgeted else "stopped early"
-        status = f"trained {trained} of {configured} epochs ({why})"
-    return {"epochs_trained": trained, "epochs_configured": configured, "status": status}
+        configured = int(configured)
+        if trained < configured:
+            stopped_by = "time budget" if budgeted else "stopped early"
+        status = f"trained {trained} of {configured} epoch{'s' if configured != 1 else ''}"
+        status += f" ({stopped_by})" if stopped_by else ""
+    return {"epochs_trained": trained, "epochs_configured": configured, "stopped_by": stopped_by, "status": status}
 
 
 def _fig1_rows(ctx: RunContext) -> tuple[list[list[Path | None]], list[str]]:
@@ -115,8 +117,9 @@ def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
     epochs = {lm: cyclegan_epochs(root / f"cyclegan-{lm}", cfg.minutes is not None) for lm in cfg.landmarks}
     epoch_rows = [{"landmark": lm, **e} for lm, e in epochs.items() if e is not None]
     if epoch_rows:
-        report.table(epoch_rows, caption="Epochs each CycleGAN trained; a time budget (--minutes) stops training "
-                                         "early, so its translations are weaker than the configured run's.")
+        report.table(epoch_rows, columns=["landmark", "epochs_trained", "epochs_configured", "stopped_by"],
+                     caption="Epochs each CycleGAN trained; a time budget (--minutes) stops training early, so "
+                             "its translations are weaker than the configured run's.")
     for landmark in cfg.landmarks:
         run = root / f"cyclegan-{landmark}"
         losses = run / "losses.png"
@@ -160,11 +163,12 @@ def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
             report.note(outside_sector_note(len(flagged), len(cams)), kind="warning", title="Possible shortcut")
         columns = ["set", "class", "image", "predicted", "probability", "correct", "outside_sector_share",
                    "mostly_outside_sector"]
+        caption = "Grad-CAM examples"
+        if "outside_sector_share" in cams[0]:
+            caption += (f"; outside_sector_share: the share of the map's mass outside the imaging sector "
+                        f"(rows above {1 - MIN_INSIDE_SECTOR_SHARE:.0%} highlighted)")
         report.table(cams, columns=[c for c in columns if c in cams[0]],
-                     flag=lambda r: r.get("mostly_outside_sector") == "1",
-                     caption="Grad-CAM examples; outside_sector_share: the share of the map's mass outside the "
-                             "imaging sector (highlighted above "
-                             f"{1 - MIN_INSIDE_SECTOR_SHARE:.0%}).")
+                     flag=lambda r: r.get("mostly_outside_sector") == "1", caption=caption + ".")
 
     report.section("Configuration, versions and timings")
     report.key_values(run_info["config"], caption="Configuration")
