@@ -74,7 +74,7 @@ td.path { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
 td.flag { background: #fdf0d5 !important; }
 th abbr { text-decoration: underline dotted; cursor: help; }
 sup.ref { color: #1f5fbf; font-size: 11px; }
-ol.table-notes { margin: 2px 0 8px; padding-left: 22px; font-size: 13px; color: #3a4350; max-width: none; }
+ol.table-notes { list-style: none; margin: 2px 0 8px; padding-left: 12px; font-size: 13px; color: #3a4350; max-width: none; }
 ol.table-notes li { margin: 2px 0; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table.grid { border-collapse: separate; border-spacing: 6px; }
@@ -373,7 +373,7 @@ class Report:
         if notes:
             numbered = len(notes) > 1 or not shared
             items = "".join(f"<li>{'' if not numbered else f'[{n}] '}{_esc(text)}</li>" for text, n in notes.items())
-            parts.append(f'<ol class="table-notes" style="list-style: none">{items}</ol>')
+            parts.append(f'<ol class="table-notes">{items}</ol>')
         if caption:
             parts.append(f"<figcaption>{_esc(caption)}</figcaption>")
         parts.append("</figure>")
