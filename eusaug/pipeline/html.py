@@ -66,10 +66,14 @@ table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
 table.data { width: auto; max-width: 100%; table-layout: auto; }
 table.data th, table.data td { overflow-wrap: break-word; word-break: normal; hyphens: none; }
 table.data td.path { overflow-wrap: anywhere; }
+table.data td.long { min-width: 11em; }
+table.data.dense { font-size: 12px; }
+table.data.dense th, table.data.dense td { padding: 3px 4px; }
 th, td { padding: 3px 7px; border-bottom: 1px solid #e3e6ea; text-align: left; vertical-align: top; }
 thead th { background: #f0f2f5; border-bottom: 2px solid #d5dae0; font-weight: 600; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num span.nb { white-space: nowrap; }
 td.path { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 td.flag { background: #fdf0d5 !important; }
 th abbr { text-decoration: underline dotted; cursor: help; }
@@ -159,6 +163,14 @@ _INTEGER = re.compile(r"\s*[-+]?\d+\s*")
 NOTE_COLUMNS = ("note", "notes", "comment", "remark", "warning")
 #: Headers longer than this are shortened, the full name in a tooltip.
 MAX_HEADER_CHARS = 24
+#: Tables with more columns than this use a smaller font and padding.
+DENSE_COLUMNS = 12
+#: Text cells longer than this get a minimum width (``td.long``, about ``WIDE_TEXT_PX``)
+#: when the table's columns leave room for it in ``PAGE_WIDTH_PX`` (the page's text width).
+LONG_TEXT_CHARS = 30
+WIDE_TEXT_PX = 145
+MIN_COLUMN_PX = 50
+PAGE_WIDTH_PX = 1000
 #: Path-like cells longer than this show their last two parts, the full path in a tooltip.
 MAX_PATH_CHARS = 36
 
@@ -202,6 +214,11 @@ def _looks_like_path(text: str) -> bool:
 def _short_path(text: str) -> str:
     parts = re.split(r"[/\\]", text.rstrip("/\\"))
     return "\u2026/" + "/".join(parts[-2:]) if len(parts) > 2 else text
+
+
+def _number_html(text: str) -> str:
+    """A number that may wrap only before its exponent: ``1.265`` / ``e-12``."""
+    return "<wbr>".join(f'<span class="nb">{_esc(part)}</span>' for part in re.split(r"(?=e)", text, maxsplit=1))
 
 
 def _breakable(text: str) -> str:
@@ -342,7 +359,13 @@ class Report:
                 if text:
                     notes.setdefault(text, len(notes) + 1)
         shown = [c for c in columns if c not in shared]
-        parts = ['<figure><div class="scroll"><table class="data">']
+        dense = " dense" if len(shown) > DENSE_COLUMNS else ""
+        wide_text = {c for c in shown if c not in notes_in
+                     and any(len(t) > LONG_TEXT_CHARS and not _looks_like_path(t)
+                             for t in (str(r.get(c) or "") for r in rows))}
+        if len(shown) * MIN_COLUMN_PX + len(wide_text) * WIDE_TEXT_PX > PAGE_WIDTH_PX:
+            wide_text = set()  # their minimum widths would not leave the other columns enough room
+        parts = [f'<figure><div class="scroll"><table class="data{dense}">']
         parts.append("<thead><tr>" + "".join(_header_cell(c) for c in shown) + "</tr></thead><tbody>")
         for row in rows:
             cells = []
@@ -362,10 +385,14 @@ class Report:
                 elif not numeric and _looks_like_path(text):
                     classes.append("path")
                     title, text = f' title="{_esc(text)}"', _short_path(text)
+                elif column in wide_text:
+                    classes.append("long")  # a sentence gets a readable width, not one word per line
                 if flagged:
                     classes.append("flag")
                 cls = f' class="{" ".join(classes)}"' if classes else ""
-                cells.append(f"<td{cls}{title}>{_esc(text) if numeric else _breakable(text)}</td>")
+                # A number may only wrap before its exponent; other text at _ and /.
+                shown_text = _number_html(text) if numeric else _breakable(text)
+                cells.append(f"<td{cls}{title}>{shown_text}</td>")
             parts.append("<tr>" + "".join(cells) + "</tr>")
         if not rows:
             parts.append(f'<tr><td colspan="{max(1, len(shown))}">(no rows)</td></tr>')

@@ -166,7 +166,7 @@ def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
         caption = "Grad-CAM examples"
         if "outside_sector_share" in cams[0]:
             caption += (f"; outside_sector_share: the share of the map's mass outside the imaging sector "
-                        f"(rows above {1 - MIN_INSIDE_SECTOR_SHARE:.0%} highlighted)")
+                        f"(rows above {1 - MIN_INSIDE_SECTOR_SHARE:.0%} highlighted; empty: an all-zero map)")
         report.table(cams, columns=[c for c in columns if c in cams[0]],
                      flag=lambda r: r.get("mostly_outside_sector") == "1", caption=caption + ".")
 
