@@ -226,8 +226,17 @@ def test_long_headers_paths_and_flags_fit_a_narrow_page() -> None:
     assert "short.png" in collector.cells
     flagged = [a.get("class", "") for t, a in collector.tags if t == "td" and "flag" in (a.get("class") or "")]
     assert len(flagged) == 3  # every cell of the first row, none of the second
-    # The CSS lets data tables shrink to the page: words break anywhere, the table never exceeds it.
+    # The CSS lets data tables shrink to the page: paths break anywhere, the table never exceeds it.
     assert "overflow-wrap: anywhere" in page and "max-width: 100%" in page
+    assert '<table class="data">' in page  # 3 columns: the normal font
+
+
+def test_wide_tables_are_dense_and_numbers_wrap_only_before_the_exponent() -> None:
+    row = {f"p_{k}": 1.8e-16 * (k + 1) for k in range(13)}
+    page = table_page([row])
+    assert '<table class="data dense">' in page
+    assert '<span class="nb">1.8</span><wbr><span class="nb">e-16</span>' in page
+    assert parse(page).cells[13] == "1.8e-16"  # the text itself is unchanged
 
 
 def test_cyclegan_epochs_read_from_the_run_folder(tmp_path: Path) -> None:
