@@ -13,6 +13,7 @@ from eusaug.cli import main
 from eusaug.errors import EusaugError
 from eusaug.pipeline.engine import RunConfig, check_eus_dir
 from eusaug.pipeline.reproduce import find_cases, load_run_config
+from eusaug.pipeline.steps import drop_saved_models
 
 REPORT_SECTIONS = (
     "Probe poses (Fig. 2)",
@@ -81,6 +82,23 @@ def test_tiny_demo_wrote_every_stage(tiny_demo):
     assert (tiny_demo / "classifier" / "mcnemar" / "mcnemar.csv").is_file()
     synth = sorted((tiny_demo / "synth" / "cyclegan" / "aorta" / "sample").glob("seus_*.png"))
     assert len(synth) == 8
+    # Light: the classifiers' models are gone after Grad-CAM, their metadata and every result stay.
+    assert not list((tiny_demo / "classifier").rglob("*.keras"))
+    assert len(list((tiny_demo / "classifier" / "sweep" / "models").glob("ratio_*.json"))) == 2
+    cams = (tiny_demo / "classifier" / "gradcam" / "gradcam.csv").read_text().splitlines()
+    assert "outside_sector_share" in cams[0] and len(cams) > 1
+    html = (tiny_demo / "report.html").read_text()
+    assert html.count("trained 1 of 1 epoch") == 3  # one subheading per landmark
+
+
+def test_drop_saved_models_keeps_metadata(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "ratio_0.keras").write_bytes(b"x" * 2**20)
+    (models / "ratio_0.json").write_text("{}")
+    assert drop_saved_models(models) == {"deleted_models": 1, "freed_mb": 1.0}
+    assert sorted(p.name for p in models.iterdir()) == ["ratio_0.json"]
+    assert drop_saved_models(tmp_path / "missing") == {"deleted_models": 0, "freed_mb": 0.0}
 
 
 def test_rerun_reuses_finished_stages(tiny_demo):

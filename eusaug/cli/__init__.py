@@ -19,6 +19,7 @@ from eusaug.cli.reproduce_cmd import reproduce_command
 from eusaug.cli.slice_cmd import slice_command
 from eusaug.cli.synth_cmd import synth_command
 from eusaug.cli.train_cmd import train_command
+from eusaug.io.quiet_tf import quiet_tensorflow_import
 from eusaug.version import __version__
 
 
@@ -33,7 +34,10 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     ctx.obj["debug"] = debug
     # TensorFlow's C++ start-up chatter (no CUDA driver, oneDNN notes) would bury the
     # command's own output; errors still arrive as Python exceptions. --debug shows it.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug else "3")
+    if debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+    else:
+        quiet_tensorflow_import()
     # Retracing notes when a run trains one model per landmark are expected, not a problem.
     logging.getLogger("tensorflow").setLevel(logging.DEBUG if debug else logging.ERROR)
     set_quiet(quiet)

@@ -20,6 +20,10 @@ from eusaug.pipeline.demo import DEMO_PRESETS, run_demo
 @click.option("--preset", type=click.Choice(sorted(DEMO_PRESETS)), default="default", show_default=True,
               help="'tiny' runs the same chain in seconds, for a smoke check.")
 @click.option("--redo", is_flag=True, help="Run every stage again instead of reusing finished ones.")
-def demo_command(output_dir: Path, eus_dir: Path | None, minutes: float | None, preset: str, redo: bool) -> None:
+@click.option("--keep-checkpoints", is_flag=True,
+              help="Keep the classifiers' .keras models (about 170 MB each) after Grad-CAM.")
+def demo_command(output_dir: Path, eus_dir: Path | None, minutes: float | None, preset: str, redo: bool,
+                 keep_checkpoints: bool) -> None:
     """Run sampling, slicing, raysim + CycleGAN translation, mixing and evaluation on the sample CT."""
-    run_demo(output_dir, eus_dir=eus_dir, preset=preset, minutes=minutes, redo=redo)
+    run_demo(output_dir, eus_dir=eus_dir, preset=preset, minutes=minutes, redo=redo,
+             keep_checkpoints=keep_checkpoints)

@@ -121,6 +121,53 @@ def grad_cam(model: keras.Model, images: Sequence[np.ndarray] | np.ndarray,
     return CamResult(cams, np.asarray(chosen), np.asarray(tf.cast(probabilities, tf.float32)), layer_name)
 
 
+#: Grey level (uint8) at or below which a pixel counts as the black surround of the sector.
+BLACK_LEVEL_U8 = 8
+#: Maps with less than this share of their mass inside the sector are flagged.
+MIN_INSIDE_SECTOR_SHARE = 0.5
+
+
+def sector_mask(image: np.ndarray, black_level_u8: int = BLACK_LEVEL_U8) -> np.ndarray:
+    """``(H, W)`` bool: the imaging sector of a greyscale image in [-1, 1].
+
+    The convex hull of the largest connected region of non-black pixels: dark tissue
+    inside the sector (a vessel lumen) stays inside, black corners and stray specks
+    outside. An image with no black surround is all sector.
+    """
+    from scipy import ndimage
+
+    grey = unit_to_uint8(np.asarray(image, dtype=np.float32))
+    lit = grey > black_level_u8
+    if lit.all() or not lit.any():
+        return np.ones(grey.shape, dtype=bool) if lit.all() else np.zeros(grey.shape, dtype=bool)
+    labels, n = ndimage.label(ndimage.binary_closing(lit) | lit)
+    sizes = ndimage.sum_labels(np.ones_like(labels), labels, index=np.arange(1, n + 1))
+    region = labels == (int(np.argmax(sizes)) + 1)
+    rows, cols = np.nonzero(region)
+    corners = np.concatenate([np.stack([rows + dr, cols + dc], axis=1)
+                              for dr in (-0.5, 0.5) for dc in (-0.5, 0.5)]).astype(np.float64)
+    try:
+        from scipy.spatial import ConvexHull, QhullError
+
+        hull = ConvexHull(corners)
+    except (QhullError, ValueError):  # a line or a point: no area to fill
+        return region
+    # A pixel centre is inside when it is on the inner side of every hull facet.
+    grid_r, grid_c = np.mgrid[0:grey.shape[0], 0:grey.shape[1]]
+    centres = np.stack([grid_r.ravel(), grid_c.ravel()], axis=1).astype(np.float64)
+    inside = np.all(centres @ hull.equations[:, :2].T + hull.equations[:, 2] <= 1e-9, axis=1)
+    return inside.reshape(grey.shape) | region
+
+
+def inside_share(cam: np.ndarray, mask: np.ndarray) -> float:
+    """Share in [0, 1] of a map's mass (sum of its values) on ``mask``; nan for an all-zero map."""
+    cam = np.clip(np.asarray(cam, dtype=np.float64), 0.0, None)
+    if cam.shape != mask.shape:
+        raise EusaugError(f"Map {cam.shape} and sector mask {mask.shape} differ in shape.")
+    total = float(cam.sum())
+    return float(cam[mask].sum() / total) if total > 0 else float("nan")
+
+
 def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.ndarray:
     """``(H, W, 3)`` uint8: the greyscale image in [-1, 1] under the map in the ``jet`` colours."""
     from matplotlib import colormaps
@@ -187,6 +234,13 @@ class GradCamReport:
     notes: list[str]
 
 
+def outside_sector_note(n_flagged: int, n_maps: int) -> str:
+    """The warning for maps whose mass lies mostly outside the imaging sector."""
+    return (f"{n_flagged} of {n_maps} Grad-CAM maps have more than {1 - MIN_INSIDE_SECTOR_SHARE:.0%} of their mass "
+            "outside the imaging sector (the black surround): the classifier may be using a shortcut (sector "
+            "shape or position) rather than anatomy.")
+
+
 def gradcam_report(model_path: str | os.PathLike[str], real: LabelledSource, output_dir: str | os.PathLike[str],
                    synthetic: LabelledSource | None = None, per_class: int = 1, layer: str | None = None,
                    classes: Sequence[str] | None = None, seed: int = 0, force: bool = False) -> GradCamReport:
@@ -194,7 +248,9 @@ def gradcam_report(model_path: str | os.PathLike[str], real: LabelledSource, out
 
     Maps are for each image's true class; among ``4 * per_class`` randomly drawn
     candidates per class and set, correctly classified images are shown first, as in the
-    paper. Writes ``gradcam.png`` (the grid) and ``gradcam.csv`` (one row per example).
+    paper. Writes ``gradcam.png`` (the grid) and ``gradcam.csv`` (one row per example,
+    with ``outside_sector_share``, the share of the map's mass outside :func:`sector_mask`,
+    and ``mostly_outside_sector`` when that exceeds ``1 - MIN_INSIDE_SECTOR_SHARE``).
     """
     from eusaug.evaluate.classifier import load_classifier
     from eusaug.io.images import read_image
@@ -243,11 +299,17 @@ def gradcam_report(model_path: str | os.PathLike[str], real: LabelledSource, out
                 guess = names[int(predicted[i])]
                 probability = float(result.probabilities[i, predicted[i]])
                 peak = np.unravel_index(int(result.maps[i].argmax()), result.maps[i].shape)
-                grid[class_name][k][column] = GridCell(prepare_inputs(model, [images[i]])[0, ..., 0], result.maps[i],
-                                                       f"pred {guess} ({probability:.2f})")
+                shown_image = prepare_inputs(model, [images[i]])[0, ..., 0]
+                outside = 1.0 - inside_share(result.maps[i], sector_mask(shown_image))
+                flagged = bool(outside > 1.0 - MIN_INSIDE_SECTOR_SHARE)
+                grid[class_name][k][column] = GridCell(shown_image, result.maps[i],
+                                                       f"pred {guess} ({probability:.2f})"
+                                                       + (" OUTSIDE SECTOR" if flagged else ""))
                 rows.append({"set": what, "class": class_name, "image": str(candidates[i]), "predicted": guess,
                              "probability": probability, "correct": int(guess == class_name),
-                             "peak_row_px": int(peak[0]), "peak_col_px": int(peak[1]), "layer": result.layer})
+                             "peak_row_px": int(peak[0]), "peak_col_px": int(peak[1]),
+                             "outside_sector_share": outside, "mostly_outside_sector": int(flagged),
+                             "layer": result.layer})
     out.mkdir(parents=True, exist_ok=True)
     grid_rows = [(c, cells) for c in shown for cells in grid[c] if any(cell is not None for cell in cells)]
     save_grid(grid_rows, list(sets), files[0])
@@ -256,4 +318,7 @@ def gradcam_report(model_path: str | os.PathLike[str], real: LabelledSource, out
     wrong = [r for r in rows if not r["correct"]]
     if wrong:
         notes.append(f"{len(wrong)} of {len(rows)} examples shown are misclassified (no correct one was drawn).")
+    outside = [r for r in rows if r["mostly_outside_sector"]]
+    if outside:
+        notes.append(outside_sector_note(len(outside), len(rows)))
     return GradCamReport(rows, files, notes)

@@ -11,8 +11,17 @@ from eusaug.pipeline.engine import (
     run_pipeline,
 )
 from eusaug.pipeline.html import (
+    DENSE_COLUMNS,
+    LONG_TEXT_CHARS,
+    MAX_HEADER_CHARS,
+    MAX_PATH_CHARS,
+    MIN_COLUMN_PX,
+    NOTE_COLUMNS,
+    PAGE_WIDTH_PX,
+    WIDE_TEXT_PX,
     ImageLike,
     Report,
+    format_number,
     image_data_uri,
 )
 from eusaug.pipeline.reproduce import (
@@ -31,6 +40,7 @@ from eusaug.pipeline.run_config import (
     RunContext,
 )
 from eusaug.pipeline.run_report import (
+    cyclegan_epochs,
     write_run_report,
 )
 from eusaug.pipeline.stages import (
@@ -43,6 +53,7 @@ from eusaug.pipeline.stages import (
 )
 from eusaug.pipeline.steps import (
     cpu_name,
+    drop_saved_models,
     environment_versions,
     resolve_network_weights,
     run_evaluator,
@@ -53,9 +64,16 @@ from eusaug.pipeline.steps import (
 __all__ = [
     "CaseInput",
     "DEMO_PRESETS",
+    "DENSE_COLUMNS",
     "FOV_SETTINGS",
     "ImageLike",
+    "LONG_TEXT_CHARS",
     "MARKER",
+    "MAX_HEADER_CHARS",
+    "MAX_PATH_CHARS",
+    "MIN_COLUMN_PX",
+    "NOTE_COLUMNS",
+    "PAGE_WIDTH_PX",
     "PAPER_LANDMARKS",
     "PAPER_RATIOS",
     "REPRODUCE_PRESETS",
@@ -65,10 +83,14 @@ __all__ = [
     "RunContext",
     "Stage",
     "StageResult",
+    "WIDE_TEXT_PX",
     "check_eus_dir",
     "cpu_name",
+    "cyclegan_epochs",
+    "drop_saved_models",
     "environment_versions",
     "find_cases",
+    "format_number",
     "image_data_uri",
     "load_run_config",
     "read_summary",

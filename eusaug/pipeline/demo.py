@@ -44,18 +44,22 @@ def run_demo(
     minutes: float | None = None,
     redo: bool = False,
     registry: Registry | None = None,
+    keep_checkpoints: bool = False,
 ) -> Path:
     """Run the demo into ``output_dir``; return the path of ``report.html``.
 
     ``eus_dir``: real frames in class sub-folders (aorta/, liver/, pancreas/).
     ``minutes``: the wall-clock budget (default 8). Finished stages of an earlier run in
-    the same folder are reused unless ``redo``.
+    the same folder are reused unless ``redo``. ``keep_checkpoints`` keeps the
+    classifiers' ``.keras`` models (deleted after Grad-CAM otherwise).
     """
     if preset not in DEMO_PRESETS:
         raise EusaugError(f"Unknown demo preset {preset!r}: use one of {', '.join(DEMO_PRESETS)}.")
     config = DEMO_PRESETS[preset]
     if minutes is not None:
         config = replace(config, minutes=minutes)
+    if keep_checkpoints:
+        config = replace(config, keep_checkpoints=True)
     case = CaseInput("sample", sample_ct_path(), sample_labels_path())
     return run_pipeline(output_dir, [case], config, eus_dir=eus_dir, redo=redo, registry=registry,
                         title="eusaug demo: synthetic EUS from the embedded sample CT")

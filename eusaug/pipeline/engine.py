@@ -36,6 +36,7 @@ from eusaug.pipeline.run_config import (
 from eusaug.pipeline.split import split_frames
 from eusaug.pipeline.stages import Stage, StageResult, run_stages
 from eusaug.pipeline.steps import (
+    drop_saved_models,
     environment_versions,
     resolve_network_weights,
     run_evaluator,
@@ -262,6 +263,8 @@ def _stage_classifier(ctx: RunContext, folder: Path) -> dict[str, Any]:
         summary["gradcam"] = run_evaluator(ctx.registry, "gradcam", folder / "gradcam",
                                            GradCamOptions(model=models[len(models) // 2], real=real,
                                                           synthetic=synthetic))
+    if not cfg.keep_checkpoints:
+        summary["models"] = drop_saved_models(folder / "sweep" / "models")
     return summary
 
 

@@ -52,6 +52,9 @@ class RunConfig:
     (``fov_from``, ``depth_mm``, ``sector_deg``, ``probe_radius_mm``, ``fov_file``,
     ``probe``); ``fov_from: eus`` fits the run's own real frames; empty: the default fan.
     The planes are cut on the ``image_size_px`` square grid of that field of view.
+
+    ``keep_checkpoints``: keep the classifiers' ``.keras`` models (hundreds of MB) after
+    Grad-CAM has used them.
     """
 
     landmarks: tuple[str, ...] = PAPER_LANDMARKS
@@ -86,6 +89,7 @@ class RunConfig:
     classifier_precision: Precision | None = None
     mcnemar_significance: Significance = "uncorrected"
     field_of_view: dict[str, Any] = field(default_factory=dict)
+    keep_checkpoints: bool = False
 
     def __post_init__(self) -> None:
         if not self.landmarks:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eusaug.evaluate.gradcam import MIN_INSIDE_SECTOR_SHARE, outside_sector_note
 from eusaug.io.images import list_images
 from eusaug.io.tables import read_csv_rows
 from eusaug.pipeline.html import Report
@@ -22,6 +24,32 @@ def _first(folder: Path, pattern: str) -> Path | None:
     """The first file matching ``pattern`` in ``folder``, if any."""
     found = sorted(folder.glob(pattern)) if folder.is_dir() else []
     return found[0] if found else None
+
+
+def cyclegan_epochs(run_dir: Path, budgeted: bool) -> dict[str, Any] | None:
+    """Epochs a CycleGAN run folder trained (rows of ``losses.csv``) against those configured.
+
+    ``budgeted``: the run had a time budget, so a short run stopped for it. None when the
+    folder holds no run.
+    """
+    config_file = run_dir / "config.json"
+    if not config_file.is_file():
+        return None
+    try:
+        configured = json.loads(config_file.read_text()).get("config", {}).get("epochs")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        configured = None
+    trained = len({row.get("epoch") for row in _csv_rows(run_dir / "losses.csv")})
+    stopped_by = ""
+    if configured is None:
+        status = f"trained {trained} epoch{'s' if trained != 1 else ''}"
+    else:
+        configured = int(configured)
+        if trained < configured:
+            stopped_by = "time budget" if budgeted else "stopped early"
+        status = f"trained {trained} of {configured} epoch{'s' if configured != 1 else ''}"
+        status += f" ({stopped_by})" if stopped_by else ""
+    return {"epochs_trained": trained, "epochs_configured": configured, "stopped_by": stopped_by, "status": status}
 
 
 def _fig1_rows(ctx: RunContext) -> tuple[list[list[Path | None]], list[str]]:
@@ -100,11 +128,18 @@ def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
                               "frame of the real domain.")
 
     report.section("CycleGAN training", "Losses per epoch (train and validation) of each landmark's CycleGAN.")
+    epochs = {lm: cyclegan_epochs(root / f"cyclegan-{lm}", cfg.minutes is not None) for lm in cfg.landmarks}
+    epoch_rows = [{"landmark": lm, **e} for lm, e in epochs.items() if e is not None]
+    if epoch_rows:
+        report.table(epoch_rows, columns=["landmark", "epochs_trained", "epochs_configured", "stopped_by"],
+                     caption="Epochs each CycleGAN trained; a time budget (--minutes) stops training early, so "
+                             "its translations are weaker than the configured run's.")
     for landmark in cfg.landmarks:
         run = root / f"cyclegan-{landmark}"
         losses = run / "losses.png"
         if losses.is_file():
-            report.subheading(landmark)
+            done = epochs[landmark]
+            report.subheading(f"{landmark}: {done['status']}" if done else landmark)
             report.image(losses, caption=f"{landmark}: losses per epoch", width_px=700)
         grids = sorted((run / "samples").glob("epoch-*.png")) if (run / "samples").is_dir() else []
         if grids:
@@ -137,6 +172,19 @@ def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
     cam = _first(root / "classifier" / "gradcam", "*.png")
     if cam is not None:
         report.image(cam, caption="Grad-CAM maps of real and synthetic images per class", width_px=760)
+    cams = _csv_rows(root / "classifier" / "gradcam" / "gradcam.csv")
+    if cams:
+        flagged = [r for r in cams if r.get("mostly_outside_sector") == "1"]
+        if flagged:
+            report.note(outside_sector_note(len(flagged), len(cams)), kind="warning", title="Possible shortcut")
+        columns = ["set", "class", "image", "predicted", "probability", "correct", "outside_sector_share",
+                   "mostly_outside_sector"]
+        caption = "Grad-CAM examples"
+        if "outside_sector_share" in cams[0]:
+            caption += (f"; outside_sector_share: the share of the map's mass outside the imaging sector "
+                        f"(rows above {1 - MIN_INSIDE_SECTOR_SHARE:.0%} highlighted; empty: an all-zero map)")
+        report.table(cams, columns=[c for c in columns if c in cams[0]],
+                     flag=lambda r: r.get("mostly_outside_sector") == "1", caption=caption + ".")
 
     report.section("Configuration, versions and timings")
     report.key_values(run_info["config"], caption="Configuration")

@@ -52,6 +52,20 @@ def resolve_network_weights(weights: str) -> tuple[str, str]:
     return "imagenet", ""
 
 
+def drop_saved_models(folder: Path) -> dict[str, Any]:
+    """Delete the ``.keras`` models under ``folder`` (their ``.json`` metadata stays); say what was freed.
+
+    A run keeps its numbers, predictions and figures; the classifiers behind them are
+    hundreds of megabytes that only a rerun of Grad-CAM would need.
+    """
+    models = sorted(folder.rglob("*.keras")) if folder.is_dir() else []
+    freed = 0
+    for model in models:
+        freed += model.stat().st_size
+        model.unlink()
+    return {"deleted_models": len(models), "freed_mb": round(freed / 2**20, 1)}
+
+
 def run_evaluator(registry: Registry, name: str, output_dir: Path, options: Any) -> dict[str, Any]:
     """Run the evaluator plugin ``name`` with typed ``options``; return a JSON-ready summary of its result."""
     evaluator = registry.create_evaluator(name)

@@ -17,6 +17,7 @@ class GradCamEvaluator(Evaluator):
         report = gradcam_report(options.model, options.real, output_dir, options.synthetic, options.per_class,
                                 options.layer, list(options.classes) if options.classes else None, options.seed,
                                 options.force)
-        rows = [{k: r[k] for k in ("set", "class", "image", "predicted", "probability", "correct")}
+        rows = [{k: r[k] for k in ("set", "class", "image", "predicted", "probability", "correct",
+                                   "outside_sector_share", "mostly_outside_sector")}
                 for r in report.rows]
         return EvaluationResult("Grad-CAM examples (Fig. 3)", rows, report.files, report.notes)
