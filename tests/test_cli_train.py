@@ -100,3 +100,30 @@ def test_parse_set_types_values() -> None:
     assert parse_assignments(("ngf=16", "denoiser=False", "learning_rate=1e-4", "precision=fp32",
                               "decay_start_epoch=none"), CycleGANConfig) \
         == {"ngf": 16, "denoiser": False, "learning_rate": 1e-4, "precision": "fp32", "decay_start_epoch": None}
+
+
+def test_hybrid_translator_trains_on_raysim_images_and_synthesises(inputs, tmp_path) -> None:
+    """``--translator hybrid``: the CycleGAN's source domain is raysim's image of each plane."""
+    import json
+
+    from eusaug import Registry, reference_slice
+    from eusaug.poses import load_poses
+
+    run_dir = tmp_path / "hybrid"
+    result = run("train", *base(inputs, run_dir)[1:], "--translator", "hybrid", "--preset", "fast", "--epochs", "1",
+                 *TINY)
+    assert result.exit_code == 0, result.output
+    assert json.loads((run_dir / "hybrid.json").read_text())["raysim_preset"] == "eus"  # a 60 mm EUS fan
+    hybrid = Registry().translator("hybrid").load(run_dir)
+    case = load_case(sample_ct_path(), sample_labels_path())
+    planes = reference_slice(case, load_poses(inputs["poses"]).poses[:2], FieldOfView(height_px=32, width_px=32))
+    raysim = Registry().translator("raysim").load(None, preset="eus")
+    np.testing.assert_array_equal(hybrid.source_images(planes, np.random.default_rng(3)),
+                                  raysim.translate(planes, np.random.default_rng(3)))
+    assert not np.allclose(hybrid.source_images(planes, np.random.default_rng(3)), planes.windowed())
+    out = tmp_path / "seus"
+    made = run("synth", "--ct", str(sample_ct_path()), "--labels", str(sample_labels_path()), "--landmark", "liver",
+               "--translator", "hybrid", "--model", str(run_dir), "-n", "2", "-o", str(out))
+    assert made.exit_code == 0, made.output
+    settings = json.loads((out / "synth.json").read_text())
+    assert settings["translator"]["translator"] == "hybrid" and settings["translator"]["raysim"]["frequency_mhz"] > 0

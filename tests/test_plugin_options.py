@@ -136,3 +136,27 @@ def test_an_evaluator_gets_its_subcommand_from_its_options_class(tmp_path: Path)
     result = CliRunner().invoke(make_command(Counting), ["--source", "s", "--files", "f1", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert ran == [(Outer(source=Path("s"), files=(Path("f1"),)), tmp_path)]
+
+
+def test_synth_option_reaches_raysim_and_changes_the_images(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from eusaug import sample_ct_path, sample_labels_path
+    from eusaug.cli import main
+
+    def synth(name: str, *extra: str) -> np.ndarray:
+        result = CliRunner().invoke(main, ["--quiet", "synth", "--ct", str(sample_ct_path()), "--labels",
+                                           str(sample_labels_path()), "--landmark", "liver", "--translator", "raysim",
+                                           "-n", "2", "--seed", "4", "-o", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+        return np.stack([np.asarray(Image.open(tmp_path / name / f"seus_{k:04d}.png"), float) for k in range(2)])
+
+    default, low = synth("default"), synth("low", "--option", "frequency_mhz=3.5")
+    assert json.loads((tmp_path / "low" / "synth.json").read_text())["translator"]["frequency_mhz"] == 3.5
+    assert np.abs(default - low).mean() > 0.5  # a lower frequency: less attenuation, coarser speckle
+    again = CliRunner().invoke(main, ["synth", "--ct", str(sample_ct_path()), "--landmark", "liver", "--translator",
+                                      "raysim", "-o", str(tmp_path / "bad"), "--option", "colour=red"])
+    assert again.exit_code == 2 and "Unknown RaySim option(s) colour" in again.output

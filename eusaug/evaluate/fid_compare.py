@@ -176,7 +176,10 @@ class _Comparer:
             if c.small_sets == "refuse":
                 raise EusaugError(f"Refusing FID for '{what}' vs '{compared_to}': {why}. Use more images, "
                                   "--small-sets kid (report KID only) or --small-sets warn.")
-            note = why if c.small_sets == "warn" else why.replace("trust KID", "FID left out, KID reported")
+            # The row says how many images; the note is the same for every small row, so a report says it once.
+            note = why.split(": ", 1)[1].replace("the covariances", f"with no more images than the {self.dims} feature "
+                                                 "dimensions, the covariances")
+            note = note if c.small_sets == "warn" else note.replace("trust KID", "FID left out, KID reported")
             if c.small_sets == "warn":
                 fid = fid_from_features(a, b, c.sqrt_method)
         else:

@@ -13,6 +13,7 @@ from eusaug import hookimpl
 
 @hookimpl
 def eusaug_translators() -> list[type]:
+    from eusaug_plugins.cyclegan.hybrid import HybridTranslator
     from eusaug_plugins.cyclegan.translator import CycleGANTranslator
 
-    return [CycleGANTranslator]
+    return [CycleGANTranslator, HybridTranslator]

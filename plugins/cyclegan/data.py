@@ -25,6 +25,9 @@ from eusaug import EusaugError, FieldOfView, HUWindow, Planes
 from eusaug.ct import CTCase
 from eusaug.io import list_images, read_grey_uint8, uint8_to_unit
 
+#: ``source_fn(planes) -> (N, H, W)`` float32 in [-1, 1]: what the generator translates from
+#: (e.g. raysim images for the ``hybrid`` translator).
+SourceFn = Callable[[Planes], np.ndarray]
 #: ``slice_fn(case, poses (N,4,4), fov) -> Planes``: the slicer the pipeline calls.
 SliceFn = Callable[[CTCase, np.ndarray, FieldOfView], Planes]
 
@@ -102,7 +105,7 @@ class TrainingData:
     """Plans epochs and turns plans into ``tf.data`` pipelines of ``(ct, eus, draws, slots)``."""
 
     def __init__(self, sources: list[PlaneSource], frames: EUSFrames, config: CycleGANConfig,
-                 slice_fn: SliceFn, replicas: int = 1) -> None:
+                 slice_fn: SliceFn, replicas: int = 1, source_fn: SourceFn | None = None) -> None:
         if not sources or not any(len(s.poses) for s in sources):
             raise EusaugError("No CT poses to train on: the poses file(s) hold no kept planes. "
                               "Sample more poses (eusaug poses -n ...) or relax the slice filter.")
@@ -111,6 +114,8 @@ class TrainingData:
         self.global_batch = config.batch_size * max(int(replicas), 1)
         self.frames = frames
         self.slice_fn = slice_fn
+        #: Planes -> the source domain's ``(N, L, L)`` images in [-1, 1]; None: the windowed CT.
+        self.source_fn = source_fn
         side = config.load_size_px
         self.sources = [replace(s, fov=replace(s.fov, height_px=side, width_px=side)) for s in sources]
         self.pose_index = np.array([(i, j) for i, s in enumerate(self.sources) for j in range(len(s.poses))],
@@ -162,9 +167,11 @@ class TrainingData:
 
     # -- pure work on a plan
     def ct_plane(self, source: int, pose: int) -> np.ndarray:
-        """The windowed ``(L, L)`` float32 CT plane of one pose, in [-1, 1]."""
+        """The source-domain ``(L, L)`` float32 image of one pose in [-1, 1]: the windowed CT plane by default."""
         src = self.sources[source]
         planes = self.slice_fn(src.case, src.poses[pose : pose + 1], src.fov)
+        if self.source_fn is not None:
+            return np.asarray(self.source_fn(planes), np.float32)[0]
         return planes.windowed(self.window)[0]
 
     def pair(self, item: np.void) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 from eusaug_plugins.cyclegan.config import PRESETS, CycleGANConfig, resolve_config
-from eusaug_plugins.cyclegan.data import EUSFrames, PlaneSource, SliceFn, TrainingData, load_eus_frames
+from eusaug_plugins.cyclegan.data import EUSFrames, PlaneSource, SliceFn, SourceFn, TrainingData, load_eus_frames
 from eusaug_plugins.cyclegan.runfolder import (
     CHECKPOINTS,
     CONFIG_FILE,
@@ -268,11 +268,13 @@ def train_run(
     stop_after: int | None = None,
     inputs: dict[str, Any] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    source_fn: SourceFn | None = None,
 ) -> Path:
     """Train (or resume) a CycleGAN in ``run_dir``; return the exported generator's path.
 
     ``stop_after``: train at most this many epochs in this call (the schedule still spans
-    ``epochs``), e.g. to split a long run into sessions.
+    ``epochs``), e.g. to split a long run into sessions. ``source_fn``: what the generator
+    translates from (default: the windowed CT plane).
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -282,7 +284,8 @@ def train_run(
     if len(frames.images) < 1:
         raise EusaugError(f"EUS folder {eus_dir} holds no frames.")
     strategy = choose_strategy(config.distribute)
-    data = TrainingData(sources, frames, config, slice_fn, replicas=strategy.num_replicas_in_sync if strategy else 1)
+    data = TrainingData(sources, frames, config, slice_fn, replicas=strategy.num_replicas_in_sync if strategy else 1,
+                        source_fn=source_fn)
     if force and run_dir.is_dir():
         # Only now, with the new run's inputs checked, is the old run removed.
         shutil.rmtree(run_dir)

@@ -84,7 +84,7 @@ class CycleGANTranslator(TrainableTranslator):
         """``(N, H, W)`` float32 sEUS in [-1, 1], -1 outside the fan and the CT; deterministic (no ``rng``)."""
         import tensorflow as tf
 
-        images = planes.windowed(self.window)
+        images = self.source_images(planes, rng)
         n = len(images)
         out = np.empty(images.shape, np.float32)
         for start in range(0, n, self.batch_size):
@@ -93,6 +93,10 @@ class CycleGANTranslator(TrainableTranslator):
         # Outside the fan and the CT volume there is no echo: the generator would draw the
         # volume's edge as a bright line, so those pixels are set to black.
         return np.where(planes.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32, copy=False)
+
+    def source_images(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
+        """What the generator translates: the windowed CT planes, ``(N, H, W)`` in [-1, 1]."""
+        return planes.windowed(self.window)
 
     def get_config(self) -> dict[str, Any]:
         """What made the images: written beside them by ``eusaug synth``."""
@@ -129,4 +133,10 @@ class CycleGANTranslator(TrainableTranslator):
         def slice_fn(case: Any, poses: np.ndarray, fov: Any) -> Planes:
             return slice_case(case, poses, fov, slicer=slicer)
 
-        return train_run(run_dir, sources, slice_fn=slice_fn, **options)
+        return train_run(run_dir, sources, slice_fn=slice_fn, source_fn=cls.training_source_fn(run_dir, sources, registry),
+                         **options)
+
+    @classmethod
+    def training_source_fn(cls, run_dir: Path, sources: list[Any], registry: Any) -> Any:
+        """The source-domain images during training (None: the windowed CT, as the paper)."""
+        return None

@@ -1,0 +1,83 @@
+"""The ``hybrid`` translator: raysim first, then a CycleGAN from raysim images to real frames.
+
+The idea of Vitale et al. 2019 ("Improving realism in patient-specific abdominal
+ultrasound simulation using CycleGANs"): a physics simulator gets the geometry, shadows
+and speckle statistics right, so the CycleGAN only has to learn the last step of
+appearance, instead of redrawing CT as ultrasound. Training and synthesis are the
+CycleGAN's, with the raysim image of each plane as the source domain. raysim is found
+through the registry, like any translator; its preset follows the depth of the field of
+view (``abdominal`` beyond 100 mm, where the ``eus`` preset's time-gain compensation
+would brighten noise, else ``eus``) and is recorded in the run folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from eusaug_plugins.cyclegan.translator import CycleGANTranslator
+
+from eusaug import EusaugError, FieldOfView, Planes, Registry, Translator
+from eusaug.io import write_text
+
+#: The run folder's record of the simulator behind the CycleGAN.
+HYBRID_FILE = "hybrid.json"
+#: Fields of view deeper than this use raysim's transabdominal preset.
+DEEP_FOV_MM = 100.0
+
+
+def raysim_preset_for(fov: FieldOfView) -> str:
+    """``abdominal`` for deep (transabdominal) fans, ``eus`` for the echoendoscope's."""
+    return "abdominal" if fov.depth_mm > DEEP_FOV_MM else "eus"
+
+
+class HybridTranslator(CycleGANTranslator):
+    """CT planes -> raysim images -> sEUS through a CycleGAN trained from raysim images to real frames."""
+
+    name: ClassVar[str] = "hybrid"
+    description: ClassVar[str] = "raysim, then a CycleGAN from raysim images to real frames (Vitale et al. 2019)."
+
+    def __init__(self, *args: Any, raysim: Translator | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.raysim = raysim
+
+    @classmethod
+    def load(cls, model: Path | None = None, **options: Any) -> HybridTranslator:
+        translator = super().load(model, **options)
+        assert isinstance(translator, HybridTranslator)
+        run = Path(model) if model is not None and Path(model).is_dir() else Path(str(model)).parent
+        record_path = run / HYBRID_FILE
+        if not record_path.is_file():
+            raise EusaugError(f"{run} holds no {HYBRID_FILE}: it is not a hybrid run. Use --translator cyclegan "
+                              "for it, or train a hybrid one (eusaug train --translator hybrid).")
+        record = json.loads(record_path.read_text())
+        translator.raysim = Registry().translator("raysim").load(None, preset=record["raysim_preset"])
+        return translator
+
+    def source_images(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
+        """The raysim image of each plane: what this CycleGAN learned to translate."""
+        if self.raysim is None:
+            raise EusaugError("This hybrid translator has no simulator: load it from its run folder.")
+        return np.asarray(self.raysim.translate(planes, rng), np.float32)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        return {**config, "translator": self.name,
+                "raysim": None if self.raysim is None else self.raysim.get_config()}
+
+    @classmethod
+    def train(cls, run_dir: Path, **options: Any) -> Path:
+        """The CycleGAN's training with raysim images as the source domain; records the simulator's preset."""
+        model = super().train(run_dir, **options)
+        preset = raysim_preset_for(options["pose_sets"][0].fov)
+        write_text(Path(run_dir) / HYBRID_FILE, json.dumps({"raysim_preset": preset}, indent=2))
+        return model
+
+    @classmethod
+    def training_source_fn(cls, run_dir: Path, sources: list[Any], registry: Any) -> Any:
+        """raysim images of the training planes (its speckle seeded, so a run is reproducible)."""
+        raysim = (registry or Registry()).translator("raysim").load(None, preset=raysim_preset_for(sources[0].fov))
+        rng = np.random.default_rng(0)
+        return lambda planes: raysim.translate(planes, rng)
