@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from optional import on_ci
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -23,30 +24,15 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 US_FRAMES = SHARED_DATA / "us" / "abdominal_rus_train"
 
 
-def under_ci() -> bool:
-    """True where the project's CI runs (it sets CI=true and lays ../shared beside the clone)."""
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def require_shared(path: Path, what: str = "real ultrasound frames") -> Path:
     """``path`` under ../shared/data; skip with the reason where it is absent (fail under CI)."""
     if path.exists():
         return path
     reason = (f"{what} not found at {path}: they are not shipped with eusaug (licence unverified) and are read "
               "from ../shared/data beside the clone when present")
-    if under_ci():
+    if on_ci():
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
-
-
-def require_module(name: str, extra: str) -> object:
-    """Import an optional extra's module; skip without it (fail under CI, which installs every extra)."""
-    try:
-        return __import__(name)
-    except ImportError:
-        if under_ci():
-            pytest.fail(f"CI=true but {name} is not installed: .ci/run installs the '{extra}' extra")
-        pytest.skip(f"{name} not installed: pip install -e '.[{extra}]' to run this test")
 
 
 @pytest.fixture(scope="session")

