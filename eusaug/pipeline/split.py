@@ -40,10 +40,10 @@ class SubjectSplit:
         """Every held-out image, resolved (what the guard compares against)."""
         return frozenset(p.resolve() for paths in self.test.values() for p in paths)
 
-    def is_held_out(self, path: Path) -> bool:
+    def is_held_out(self, path: Path, held_out_images: frozenset[Path] | None = None) -> bool:
         """True for a held-out image, or any file whose name says it is of a held-out subject."""
         path = Path(path)
-        if path.resolve() in self.held_out_images():
+        if path.resolve() in (held_out_images if held_out_images is not None else self.held_out_images()):
             return True
         if not self.by_subject:
             return False
@@ -51,7 +51,8 @@ class SubjectSplit:
 
     def guard(self, stage: str, paths: Iterable[Path]) -> None:
         """Refuse to run ``stage`` on inputs that hold a held-out subject's frame."""
-        leaked = sorted(str(p) for p in paths if self.is_held_out(Path(p)))
+        held = self.held_out_images()
+        leaked = sorted(str(p) for p in paths if self.is_held_out(Path(p), held))
         if leaked:
             more = f" and {len(leaked) - 1} more" if len(leaked) > 1 else ""
             raise EusaugError(
