@@ -228,3 +228,34 @@ def test_run_config_field_of_view(tmp_path):
         RunConfig(field_of_view={"opening": 40})
     with pytest.raises(EusaugError, match="--eus"):
         _ = RunContext(RunConfig(field_of_view={"fov_from": "eus"}), tmp_path, [], None, None, "", "", 0.0, "").fov
+
+
+def test_cli_train_fov_from_gives_cyclegan_seus_in_the_frames_fan(tmp_path):
+    """Poses, CycleGAN training and synthesis all in the fan fitted to the frames; sEUS black outside it."""
+    from eusaug import sample_ct_path, sample_labels_path
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for k, frame in enumerate(synthetic_frames(12)):
+        Image.fromarray(frame).save(frames / f"a{k:02d}.png")
+    ct = ["--ct", sample_ct_path(), "--labels", sample_labels_path()]
+    fov = ["--fov-from", frames, "--depth-mm", 60]
+    poses = tmp_path / "poses.json"
+    made = invoke("--quiet", "poses", *ct, "--landmark", "liver", "-n", 4, "--min-landmark-px", 50, *fov, "-o", poses)
+    assert made.exit_code == 0, made.output
+    run = tmp_path / "run"
+    trained = invoke("--quiet", "train", *ct, "--poses", poses, "--eus", frames, "--landmark", "liver", *fov,
+                     "--preset", "fast", "--epochs", "1", "--image-size-px", "32", "--ngf", "8", "--n-blocks", "1",
+                     "--precision", "fp32", "--no-denoiser", "--set", "ndf=8", "--set", "n_disc_layers=2",
+                     "--set", "crop_margin_px=4", "--set", "pool_size=2", "-o", run)
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "seus"
+    synth = invoke("--quiet", "synth", *ct, "--landmark", "liver", "--model", run, "-n", 2, "-o", out)
+    assert synth.exit_code == 0, synth.output
+    used = FieldOfView.from_dict(json.loads((out / "synth.json").read_text())["field_of_view"])
+    fitted = fit_field_of_view(frames, depth_mm=60)
+    assert used.opening_deg == pytest.approx(fitted.opening_deg) and (used.height_px, used.width_px) == (32, 32)
+    fan = np.asarray(Image.fromarray(fitted.mask().astype(np.uint8) * 255).resize((32, 32), Image.NEAREST)) > 0
+    assert iou(used.mask(), fan) > 0.85
+    for name in ("seus_0000.png", "seus_0001.png"):
+        assert read_grey_uint8(out / name)[~used.mask()].max() == 0  # no echo outside the fan
