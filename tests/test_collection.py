@@ -14,12 +14,12 @@ import pytest
 from cli_helpers import assert_clean_error, invoke
 from optional import require
 
+from eusaug.ct import CaseFiles
 from eusaug.ct.sample_case import sample_ct_path, sample_labels_path
 from eusaug.errors import EusaugError
 from eusaug.translate import collection
 from eusaug.translate.collection import (
     COLLECTION_CSV,
-    CaseEntry,
     cached_translator,
     case_seed,
     find_cases,
@@ -67,8 +67,8 @@ def serial(ct_dir: Path) -> Path:
 
 def test_find_cases_pairs_ct_and_labels(ct_dir, tmp_path) -> None:
     cases = find_cases(ct_dir)
-    assert [c.case_id for c in cases] == ["a", "b", "c"]
-    assert cases[0] == CaseEntry("a", (ct_dir / "a_ct.nii.gz").resolve(), (ct_dir / "a_labels.nii.gz").resolve())
+    assert [c.name for c in cases] == ["a", "b", "c"]
+    assert cases[0] == CaseFiles("a", (ct_dir / "a_ct.nii.gz").resolve(), (ct_dir / "a_labels.nii.gz").resolve())
     twins = tmp_path / "twins"
     twins.mkdir()
     for name in ("x.nii", "x.nii.gz", "x_labels.nii.gz"):
@@ -131,7 +131,7 @@ def test_a_corrupt_ct_fails_alone_and_a_rerun_redoes_only_it(ct_dir, serial, tmp
     shutil.copy(sample_ct_path(), cts / "d_ct.nii.gz")
     ran: list[str] = []
     real = collection.run_case
-    monkeypatch.setattr(collection, "run_case", lambda job, instance=None: ran.append(job.entry.case_id)
+    monkeypatch.setattr(collection, "run_case", lambda job, instance=None: ran.append(job.entry.name)
                         or real(job, instance))
     before = (out / "a" / "seus_0000.png").stat().st_mtime_ns
     again = synthesize_collection(cts, "liver", N, out, **KWARGS)
@@ -151,8 +151,8 @@ def test_unexpected_errors_are_retried_then_reported(ct_dir, tmp_path, monkeypat
     calls: dict[str, int] = {}
 
     def flaky(job, instance=None):  # the first attempt of case b dies as a lost worker would
-        calls[job.entry.case_id] = calls.get(job.entry.case_id, 0) + 1
-        if job.entry.case_id == "b" and calls["b"] == 1:
+        calls[job.entry.name] = calls.get(job.entry.name, 0) + 1
+        if job.entry.name == "b" and calls["b"] == 1:
             raise RuntimeError("worker lost\nmid-case")
         return real(job, instance)
 

@@ -106,7 +106,7 @@ def _stage_real(ctx: RunContext, folder: Path) -> dict[str, Any]:
             frames = folder / role / landmark
             frames.mkdir(parents=True)
             for image in synthesized_images(raw):
-                os.link(image, frames / image.name)
+                _link(image, frames / image.name)
                 rows[role].append((frames / image.name, landmark))
     write_labelled_csv(folder / "train.csv", rows["real_train"])
     write_labelled_csv(folder / "test.csv", rows["real_test"])
@@ -213,9 +213,9 @@ def _stage_mix(ctx: RunContext, folder: Path) -> dict[str, Any]:
 
 def _real_rows(csv_path: Path) -> list[Path]:
     """The image paths of a labelled CSV written by this run."""
-    from eusaug.io.tables import read_csv_rows
+    from eusaug.mix.labelled_sets import read_labelled_set
 
-    return [(csv_path.parent / row["path"]).resolve() for row in read_csv_rows(csv_path, ("path", "class"))]
+    return [p for paths in read_labelled_set(csv_path, check_images=False).values() for p in paths]
 
 
 def _stage_fid(ctx: RunContext, folder: Path) -> dict[str, Any]:

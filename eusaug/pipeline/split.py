@@ -107,12 +107,9 @@ def split_frames(
 
 def split_from_labelled_csvs(train_csv: Path, test_csv: Path, note: str) -> SubjectSplit:
     """The split of a run whose "real" frames were simulated: held out by image, from its two CSVs."""
-    from eusaug.io.tables import read_csv_rows
+    from eusaug.mix.labelled_sets import read_labelled_set
 
     def read(path: Path) -> dict[str, tuple[Path, ...]]:
-        out: dict[str, list[Path]] = {}
-        for row in read_csv_rows(path, ("path", "class")):
-            out.setdefault(row["class"], []).append((path.parent / row["path"]).resolve())
-        return {c: tuple(p) for c, p in out.items()}
+        return {c: tuple(paths) for c, paths in read_labelled_set(path, check_images=False).items()}
 
     return SubjectSplit((), (), read(train_csv), read(test_csv), "", drawn=False, by_subject=False, notes=(note,))

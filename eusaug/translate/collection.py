@@ -27,12 +27,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from eusaug.ct.discover import CaseFiles
+from eusaug.ct.discover import find_cases as find_ct_label_pairs
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.io import progress
@@ -53,19 +55,10 @@ CLUSTER_HINT = "pip install -e '.[cluster]' (or pip install 'dask[distributed]')
 
 
 @dataclass(frozen=True)
-class CaseEntry:
-    """One CT of a collection: the id its output folder is named after, and its files."""
-
-    case_id: str
-    ct: Path
-    labels: Path | None
-
-
-@dataclass(frozen=True)
 class CaseJob:
     """Everything one case needs, picklable so it can travel to another process or machine."""
 
-    entry: CaseEntry
+    entry: CaseFiles
     output_dir: Path
     landmark: str
     n: int
@@ -99,11 +92,10 @@ class CaseResult:
         return {**asdict(self), "seconds": round(self.seconds, 3)}
 
 
-def find_cases(ct_dir: str | os.PathLike[str]) -> list[CaseEntry]:
-    """Every CT in ``ct_dir`` with its label map, in name order (any layout :func:`eusaug.ct.find_cases` reads)."""
-    from eusaug.ct.discover import find_cases as find_ct_label_pairs
-
-    return [CaseEntry(c.name, Path(c.ct).resolve(), None if c.labels is None else Path(c.labels).resolve())
+def find_cases(ct_dir: str | os.PathLike[str]) -> list[CaseFiles]:
+    """Every CT in ``ct_dir`` with its label map, paths resolved, in name order (any layout
+    :func:`eusaug.ct.find_cases` reads); a case's ``name`` names its output folder."""
+    return [replace(c, ct=Path(c.ct).resolve(), labels=None if c.labels is None else Path(c.labels).resolve())
             for c in find_ct_label_pairs(ct_dir)]
 
 
@@ -158,12 +150,12 @@ def run_case(job: CaseJob, instance: Translator | None = None) -> CaseResult:
     error = ""
     try:
         translator = instance or cached_translator(job.translator, job.landmark, job.model, job.translator_options)
-        synthesize(entry.ct, job.landmark, job.n, job.output_dir / entry.case_id, labels=entry.labels,
+        synthesize(entry.ct, job.landmark, job.n, job.output_dir / entry.name, labels=entry.labels,
                    model=job.model, translator=translator, label_preset=job.label_preset, seed=job.seed,
                    batch_size=job.batch_size, force=True, slicer=job.slicer, fov=job.fov)
     except EusaugError as exc:
         error = " ".join(str(exc).split())  # one line in the CSV
-    return CaseResult(entry.case_id, str(entry.ct), "" if entry.labels is None else str(entry.labels),
+    return CaseResult(entry.name, str(entry.ct), "" if entry.labels is None else str(entry.labels),
                       FAILED if error else DONE, 0 if error else job.n, time.perf_counter() - start, error,
                       job.seed, _worker_name())
 
@@ -171,7 +163,7 @@ def run_case(job: CaseJob, instance: Translator | None = None) -> CaseResult:
 def _failed(job: CaseJob, exc: BaseException) -> CaseResult:
     entry = job.entry
     message = " ".join(f"{type(exc).__name__}: {exc}".split())  # one line in the CSV
-    return CaseResult(entry.case_id, str(entry.ct), "" if entry.labels is None else str(entry.labels),
+    return CaseResult(entry.name, str(entry.ct), "" if entry.labels is None else str(entry.labels),
                       FAILED, 0, 0.0, message, job.seed, "")
 
 
@@ -310,10 +302,10 @@ def synthesize_collection(
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json(output_dir / COLLECTION_JSON, settings)
 
-    ledger = _Ledger(output_dir / COLLECTION_CSV, [c.case_id for c in cases], dict(previous))
-    jobs = [CaseJob(entry, output_dir, landmark, n_per_case, case_seed(seed, entry.case_id), translator, model_path,
+    ledger = _Ledger(output_dir / COLLECTION_CSV, [c.name for c in cases], dict(previous))
+    jobs = [CaseJob(entry, output_dir, landmark, n_per_case, case_seed(seed, entry.name), translator, model_path,
                     label_preset, batch_size, slicer, options, fov)
-            for entry in cases if not _is_done(previous.get(entry.case_id), output_dir / entry.case_id, n_per_case)]
+            for entry in cases if not _is_done(previous.get(entry.name), output_dir / entry.name, n_per_case)]
     ledger.write()
     if not jobs:
         return []
@@ -333,7 +325,7 @@ def synthesize_collection(
             bar.advance(task)
 
         runner(jobs, record)
-    order = {c.case_id: k for k, c in enumerate(cases)}
+    order = {c.name: k for k, c in enumerate(cases)}
     return sorted(results, key=lambda r: order[r.case_id])
 
 
@@ -423,7 +415,7 @@ def _dask_runner(scheduler: str | Client, retries: int) -> Runner:
         client, owned = _connect(scheduler)
         try:
             # One task per case; pure=False so a rerun after a fix is computed again, not served from memory.
-            futures = {client.submit(run_case, job, key=f"eusaug-case-{job.entry.case_id}-{time.time_ns()}",
+            futures = {client.submit(run_case, job, key=f"eusaug-case-{job.entry.name}-{time.time_ns()}",
                                      pure=False, retries=retries): job for job in jobs}
             for future in distributed.as_completed(list(futures), loop=client.loop):
                 job = futures[future]
