@@ -39,6 +39,7 @@ from eusaug.translate.synth import (
     load_translator,
     parse_pose,
     read_synth_manifest,
+    resolve_model,
     synthesize,
 )
 from eusaug.translate.train import (
@@ -75,6 +76,7 @@ __all__ = [
     "read_collection",
     "read_synth_manifest",
     "register_model",
+    "resolve_model",
     "run_case",
     "store_path",
     "synthesize",

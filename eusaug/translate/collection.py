@@ -41,7 +41,7 @@ from eusaug.io import progress
 from eusaug.io.tables import read_csv_rows, write_csv, write_json
 from eusaug.plugin.interfaces import Translator
 from eusaug.plugin.registry import DEFAULT_SLICER, DEFAULT_TRANSLATOR, Registry
-from eusaug.translate.synth import MANIFEST, load_translator, synthesize
+from eusaug.translate.synth import MANIFEST, load_translator, resolve_model, synthesize
 from eusaug.version import __version__
 
 if TYPE_CHECKING:
@@ -175,17 +175,10 @@ Runner = Callable[[list[CaseJob], Callable[[CaseResult], None]], None]
 def _resolve_model(translator: str, landmark: str, model: str | os.PathLike[str] | None,
                    registry: Registry) -> Path | None:
     """The model every worker will load, fixed once here so all workers use the same one."""
-    cls = registry.translator(translator)
-    if not getattr(cls, "needs_model", False):
-        if model is not None:
-            raise EusaugError(f"Translator {translator!r} needs no model: drop --model {model}.")
+    path = resolve_model(translator, landmark, model, registry)
+    if path is None:
         return None
-    if model is None:
-        from eusaug.translate.model_store import find_model
-
-        return Path(find_model(landmark, translator)).resolve()
-    path = Path(model)
-    if not path.exists():
+    if model is not None and not path.exists():
         raise EusaugError(f"Model {path} does not exist: pass a trained run folder with --model.")
     return path.resolve()
 

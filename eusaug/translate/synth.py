@@ -50,6 +50,27 @@ def parse_pose(text: str) -> np.ndarray:
     return np.array([float(v) for v in text.split()], np.float64).reshape(4, 4)
 
 
+def resolve_model(
+    translator: str,
+    landmark: str,
+    model: str | os.PathLike[str] | None = None,
+    registry: Registry | None = None,
+) -> Path | None:
+    """The model ``translator`` will load: ``model``, else (for one that needs a model) the
+    newest registered for ``landmark`` (see :mod:`eusaug.translate.model_store`); None for
+    translators without one, which refuse a ``model``."""
+    cls = (registry or Registry()).translator(translator)
+    if getattr(cls, "needs_model", False):
+        if model is None:
+            from eusaug.translate.model_store import find_model
+
+            return Path(find_model(landmark, translator))
+        return Path(model)
+    if model is not None:
+        raise EusaugError(f"Translator {translator!r} needs no model: drop --model {model}.")
+    return None
+
+
 def load_translator(
     translator: str,
     landmark: str,
@@ -57,27 +78,14 @@ def load_translator(
     registry: Registry | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> tuple[Translator, Path | None]:
-    """The ready translator and the model it loaded (None for translators without one).
+    """The ready translator and the model it loaded (see :func:`resolve_model`).
 
-    A translator that needs a model takes ``model``, else the newest registered one for
-    ``landmark`` (see :mod:`eusaug.translate.model_store`). ``options`` go to its
-    ``load`` (typed values; :func:`eusaug.plugin.plugin_options` reads them from strings).
+    ``options`` go to its ``load`` (typed values; :func:`eusaug.plugin.plugin_options`
+    reads them from strings).
     """
-    options = dict(options or {})
     registry = registry or Registry()
-    cls = registry.translator(translator)
-    model_path: Path | None = None
-    if getattr(cls, "needs_model", False):
-        if model is None:
-            from eusaug.translate.model_store import find_model
-
-            model_path = find_model(landmark, translator)
-        else:
-            model_path = Path(model)
-        return cls.load(model_path, **options), model_path
-    if model is not None:
-        raise EusaugError(f"Translator {translator!r} needs no model: drop --model {model}.")
-    return cls.load(None, **options), None
+    model_path = resolve_model(translator, landmark, model, registry)
+    return registry.translator(translator).load(model_path, **dict(options or {})), model_path
 
 
 def synthesize(
