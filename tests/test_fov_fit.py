@@ -230,8 +230,12 @@ def test_run_config_field_of_view(tmp_path):
         _ = RunContext(RunConfig(field_of_view={"fov_from": "eus"}), tmp_path, [], None, None, "", "", 0.0, "").fov
 
 
-def test_cli_train_fov_from_gives_cyclegan_seus_in_the_frames_fan(tmp_path):
-    """Poses, CycleGAN training and synthesis all in the fan fitted to the frames; sEUS black outside it."""
+@pytest.mark.parametrize("patches", [False, True], ids=["square-grid", "patch-training"])
+def test_cli_train_fov_from_gives_cyclegan_seus_in_the_frames_fan(tmp_path, patches):
+    """Poses, CycleGAN training and synthesis all in the fan fitted to the frames; sEUS black outside it.
+
+    With patch training the sEUS also have the frames' own size and pixels.
+    """
     from eusaug import sample_ct_path, sample_labels_path
 
     frames = tmp_path / "frames"
@@ -247,13 +251,19 @@ def test_cli_train_fov_from_gives_cyclegan_seus_in_the_frames_fan(tmp_path):
     trained = invoke("--quiet", "train", *ct, "--poses", poses, "--eus", frames, "--landmark", "liver", *fov,
                      "--preset", "fast", "--epochs", "1", "--image-size-px", "32", "--ngf", "8", "--n-blocks", "1",
                      "--precision", "fp32", "--no-denoiser", "--set", "ndf=8", "--set", "n_disc_layers=2",
-                     "--set", "crop_margin_px=4", "--set", "pool_size=2", "-o", run)
+                     "--set", "crop_margin_px=4", "--set", "pool_size=2", "--set", f"patch_training={patches}",
+                     "-o", run)
     assert trained.exit_code == 0, trained.output
     out = tmp_path / "seus"
     synth = invoke("--quiet", "synth", *ct, "--landmark", "liver", "--model", run, "-n", 2, "-o", out)
     assert synth.exit_code == 0, synth.output
     used = FieldOfView.from_dict(json.loads((out / "synth.json").read_text())["field_of_view"])
     fitted = fit_field_of_view(frames, depth_mm=60)
+    if patches:
+        assert used == fitted  # the frames' grid itself: same size, same fan
+        assert read_grey_uint8(out / "seus_0000.png").shape == SHAPE
+        assert read_grey_uint8(out / "seus_0000.png")[used.mask()].std() > 0
+        return
     assert used.opening_deg == pytest.approx(fitted.opening_deg) and (used.height_px, used.width_px) == (32, 32)
     fan = np.asarray(Image.fromarray(fitted.mask().astype(np.uint8) * 255).resize((32, 32), Image.NEAREST)) > 0
     assert iou(used.mask(), fan) > 0.85

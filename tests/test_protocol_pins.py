@@ -14,14 +14,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from ball_phantom import ball_liver_case
 from eusaug_plugins.cyclegan import run as cyclegan_run
 from eusaug_plugins.cyclegan.config import PRESETS, resolve_config
 from eusaug_plugins.cyclegan.data import PlaneSource
 from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers
 from eusaug_plugins.stomach_cone import StomachConeSampler
 
-from eusaug import FieldOfView, get_preset, pose_from_axes, reference_slice
-from eusaug.ct.volume import DEFAULT_BONE_HU, CTCase, CTVolume, LabelMap
+from eusaug import FieldOfView, pose_from_axes, reference_slice
+from eusaug.ct.volume import DEFAULT_BONE_HU
 from eusaug.evaluate import CLASSIFIER_PRESETS, FID_PRESETS, PAPER_ALPHA, compare_models
 from eusaug.geometry.planes import KEPT, PAPER_GRID_PX, TOO_FEW_LANDMARK, TOO_MUCH_BONE, SliceFilter
 from eusaug.io.images import write_png
@@ -136,17 +137,6 @@ def test_training_step_puts_each_denoiser_in_front_of_its_discriminator():
     assert abs(swapped - losses["generator"]) > 1e-4
 
 
-def _ball_case() -> CTCase:
-    n = 40
-    affine = np.diag([2.0, 2.0, 2.0, 1.0])
-    affine[:3, 3] = -40.0
-    i, j, k = np.mgrid[:n, :n, :n]
-    ball = (i - 20) ** 2 + (j - 20) ** 2 + (k - 20) ** 2 < 12**2
-    hu = np.where(ball, 60.0, -100.0).astype(np.float32)
-    return CTCase(CTVolume(hu, affine), LabelMap(np.where(ball, 5, 0).astype(np.int16), affine),
-                  get_preset("totalsegmentator"))
-
-
 def test_a_run_with_the_denoiser_on_trains_and_uses_both_denoisers(tmp_path, monkeypatch):
     """train_run with denoiser on: two trained denoisers, handed to the CycleGAN, one per domain."""
     seen: list[Denoisers] = []
@@ -166,7 +156,7 @@ def test_a_run_with_the_denoiser_on_trains_and_uses_both_denoisers(tmp_path, mon
     fov = FieldOfView(depth_mm=40, opening_deg=70, height_px=32, width_px=32)
     overrides = {**TINY, "epochs": 1, "denoiser": True, "denoiser_steps": 2, "denoiser_depth": 2,
                  "denoiser_filters": 2, "denoiser_patch_px": 16}
-    cyclegan_run.train_run(tmp_path / "run", [PlaneSource(_ball_case(), poses, fov)], frames, "liver",
+    cyclegan_run.train_run(tmp_path / "run", [PlaneSource(ball_liver_case(), poses, fov)], frames, "liver",
                            reference_slice, preset="paper", overrides=overrides)
     (denoisers,) = seen
     assert denoisers.ct is not None and denoisers.eus is not None and denoisers.ct is not denoisers.eus

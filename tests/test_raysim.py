@@ -213,3 +213,26 @@ def test_aorta_is_dark_on_a_real_plane(abdomen_ct: Path) -> None:
     tissue = (planes.labels[0] != AORTA_ID) & (planes.hu[0] > -50) & planes.mask[0]
     assert lumen.sum() > 50
     assert image[lumen].mean() < image[tissue].mean() - 0.2
+
+
+def test_air_between_probe_and_skin_is_coupling_gel_but_gas_in_the_body_still_shadows() -> None:
+    """A probe face 8 mm off the skin: with gel the tissue under the gap echoes; as air it is black."""
+    fov = FieldOfView(kind="rectangle", height_px=96, width_px=96, width_mm=40.0)
+    def gap_then_gas(u, d):
+        tissue = np.where(d < 8.0, -1000.0, 40.0)  # air gap, then soft tissue
+        return np.where((np.abs(u) < 6) & (d > 20) & (d < 23), -1000.0, tissue)  # bowel gas at 20 mm
+
+    planes = phantom(fov, gap_then_gas, n=2)
+    u, v = fov.pixel_coordinates_mm()
+    tissue = fov.mask() & (v > 10) & (v < 18)
+    under_gas = fov.mask() & (v > 28) & (v < 45) & (np.abs(u) < 4)
+    beside_gas = fov.mask() & (v > 28) & (v < 45) & (np.abs(u) > 10)
+    gel = RaySim().translate(planes, np.random.default_rng(0))
+    air = RaySim(gel_coupling=False).translate(planes, np.random.default_rng(0))
+    touching = RaySim().translate(phantom(fov, lambda u, d: np.full_like(d, 40.0), n=2), np.random.default_rng(0))
+    assert air[:, tissue].mean() < -0.95  # the whole beam is lost at the air-skin interface
+    # Through gel the tissue looks as it does under a probe touching the skin.
+    assert abs(gel[:, tissue].mean() - touching[:, tissue].mean()) < 0.1
+    assert touching[:, tissue].mean() > air[:, tissue].mean() + 0.1
+    assert gel[:, fov.mask() & (v < 6)].mean() < -0.9  # the gel itself is anechoic
+    assert gel[:, under_gas].mean() < -0.9 < gel[:, beside_gas].mean()  # gas deeper in still shadows

@@ -36,6 +36,10 @@ from eusaug.plugin.registry import DEFAULT_TRANSLATOR
               help="Seed for pose sampling and the translator (with --ct-dir, each CT's seed derives from it "
                    "and the CT's name).")
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Planes translated at once.")
+@click.option("--match-grey-levels", "match_grey_levels", type=click.Path(path_type=Path, file_okay=False),
+              default=None, metavar="FRAMES",
+              help="Map each batch's in-fan grey levels onto those of these real frames (the scanner's gain and "
+                   "contrast; helps raysim, --ct only).")
 @fov_options
 @click.option("--workers", type=int, default=1, show_default=True,
               help="With --ct-dir: CTs synthesised at once, each in its own process on this machine.")
@@ -49,8 +53,8 @@ from eusaug.plugin.registry import DEFAULT_TRANSLATOR
                    "organs look implausible for the preset.")
 def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_dir: Path | None, landmark: str,
                   model: Path | None, poses: Path | None, translator: str, options: tuple[str, ...], n: int,
-                  output_dir: Path, seed: int, batch_size: int, workers: int, scheduler: str | None, retries: int,
-                  force: bool, fov_request: dict[str, Any]) -> None:
+                  output_dir: Path, seed: int, batch_size: int, match_grey_levels: Path | None, workers: int,
+                  scheduler: str | None, retries: int, force: bool, fov_request: dict[str, Any]) -> None:
     """Write N sEUS PNGs, their label planes and manifest.csv (per CT with --ct-dir)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.plugin import Registry, plugin_options
@@ -62,7 +66,7 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
     translator_options = plugin_options(options, registry.translator(translator))
     fov = resolve_fov(fov_request)
     if ct_dir is not None:
-        for name, value in (("--labels", labels), ("--poses", poses)):
+        for name, value in (("--labels", labels), ("--poses", poses), ("--match-grey-levels", match_grey_levels)):
             if value is not None:
                 raise EusaugError(f"{name} {value} applies to one CT (--ct): with --ct-dir each CT's label map is "
                                   "found beside it and poses are sampled per CT.")
@@ -79,7 +83,7 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
     assert ct is not None
     rows = synthesize(ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,
                       label_preset=label_preset, seed=seed, batch_size=batch_size, force=force, registry=registry,
-                      translator_options=translator_options, fov=fov)
+                      translator_options=translator_options, fov=fov, match_grey_levels=match_grey_levels)
     console(stderr=False).print(f"wrote {len(rows)} sEUS images, label planes and manifest.csv to {output_dir}")
 
 

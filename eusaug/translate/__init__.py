@@ -17,6 +17,9 @@ from eusaug.translate.collection import (
     run_case,
     synthesize_collection,
 )
+from eusaug.translate.grey_levels import (
+    GreyLevels,
+)
 from eusaug.translate.model_store import (
     STORE_FILE,
     STORE_VERSION,
@@ -54,6 +57,7 @@ __all__ = [
     "COLLECTION_JSON",
     "CaseJob",
     "CaseResult",
+    "GreyLevels",
     "MANIFEST",
     "MANIFEST_FIELDS",
     "ModelEntry",

@@ -30,6 +30,7 @@ from eusaug.io.progress import track
 from eusaug.plugin.interfaces import Translator
 from eusaug.plugin.registry import DEFAULT_SLICER, DEFAULT_TRANSLATOR, Registry
 from eusaug.poses.slicing import slice_case
+from eusaug.translate.grey_levels import GreyLevels
 from eusaug.version import __version__
 
 MANIFEST = "manifest.csv"
@@ -107,6 +108,7 @@ def synthesize(
     fov: FieldOfView | None = None,
     *,
     preset: str | None = None,
+    match_grey_levels: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``n`` sEUS images of ``landmark`` from ``ct`` into ``output_dir``; return the manifest rows.
 
@@ -121,7 +123,9 @@ def synthesize(
     sampling with ``seed``. ``label_preset``: see :func:`eusaug.ct.load_case` (``preset`` is
     its deprecated old name). ``force`` replaces a non-empty ``output_dir`` and accepts a
     label map whose organs look implausible for the preset. ``translator_options``: keyword options of the
-    translator's ``load`` (e.g. raysim's ``frequency_mhz``).
+    translator's ``load`` (e.g. raysim's ``frequency_mhz``). ``match_grey_levels``: a folder
+    of real frames whose in-fan grey levels each batch is mapped onto
+    (:class:`eusaug.translate.grey_levels.GreyLevels`).
     """
     from eusaug.poses.sampling import load_poses, sample_poses
 
@@ -131,6 +135,7 @@ def synthesize(
 
     if n < 1:
         raise EusaugError(f"-n {n}: ask for at least one image.")
+    levels = None if match_grey_levels is None else GreyLevels.of_frames(match_grey_levels)
     if batch_size < 1:
         raise EusaugError(f"--batch-size {batch_size}: must be at least 1.")
     output_dir = Path(output_dir)
@@ -178,6 +183,8 @@ def synthesize(
         for start in track(range(0, n, batch_size), "synthesising", total=-(-n // batch_size)):
             planes = slice_case(case, pose_array[start : start + batch_size], fov, slicer=slicer_instance)
             images = np.asarray(instance.translate(planes, rng), np.float32)
+            if levels is not None and images.shape == planes.hu.shape:
+                images = levels.match(images, planes.visible)
             if images.shape != planes.hu.shape:
                 raise EusaugError(f"Translator {translator!r} returned shape {images.shape} for planes "
                                   f"{planes.hu.shape}: it is broken.")
@@ -213,6 +220,7 @@ def synthesize(
             "label_preset": case.preset.name,
             "field_of_view": fov.to_dict(),
             "translator": config,
+            "grey_levels_matched_to": None if levels is None else levels.source,
         }
         (tmp / SETTINGS).write_text(json.dumps(settings, indent=2, default=str))
     return rows

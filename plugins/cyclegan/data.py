@@ -49,15 +49,18 @@ class EUSFrames:
     paths: list[Path]
 
 
-def load_eus_frames(folder: str | Path, config: CycleGANConfig) -> EUSFrames:
-    """Read every image in ``folder`` (any size, grey or RGB) at the pre-crop size.
+def load_eus_frames(folder: str | Path, config: CycleGANConfig,
+                    frame_shape: tuple[int, int] | None = None) -> EUSFrames:
+    """Read every image in ``folder`` (any size, grey or RGB) at the size training uses.
 
-    As in the reference CycleGAN the frames are resized to a square; frames smaller than
-    the training size are refused rather than upsampled.
+    As in the reference CycleGAN the frames are resized to the pre-crop square; with
+    ``frame_shape`` (``(H, W)``, patch training) they are resized to that grid instead, the
+    field of view's, so planes and frames share one pixel spacing. Frames smaller than the
+    training size are refused rather than upsampled.
     """
     paths = list_images(folder)
-    side = config.load_size_px
-    out = np.empty((len(paths), side, side), np.uint8)
+    height, width = frame_shape or (config.load_size_px, config.load_size_px)
+    out = np.empty((len(paths), height, width), np.uint8)
     for i, path in enumerate(paths):
         image = read_grey_uint8(path)
         h, w = image.shape
@@ -66,8 +69,27 @@ def load_eus_frames(folder: str | Path, config: CycleGANConfig) -> EUSFrames:
                 f"EUS frame {path} is {w}x{h} px, smaller than the training size {config.image_size_px} px: "
                 "remove it, or train at a smaller size (--image-size)."
             )
-        out[i] = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
+        if (h, w) != (height, width):
+            image = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+        out[i] = image
     return EUSFrames(out, paths)
+
+
+def crop_corners(mask: np.ndarray, size: int) -> np.ndarray:
+    """``(K, 2)`` top-left corners of the ``size`` crops of ``mask``'s grid whose centre lies in ``mask``.
+
+    Patch training draws its crops from these, so no crop is all black background.
+    """
+    h, w = mask.shape
+    if h < size or w < size:
+        raise EusaugError(f"The field of view's grid is {h}x{w} px, smaller than the {size} px training crops: "
+                          "train at a smaller size (--image-size) or on a larger grid (--fov-size).")
+    ys, xs = np.mgrid[0 : h - size + 1, 0 : w - size + 1]
+    inside = mask[ys + size // 2, xs + size // 2]
+    corners = np.stack([ys[inside], xs[inside]], axis=1).astype(np.int32)
+    if not len(corners):
+        corners = np.array([[(h - size) // 2, (w - size) // 2]], np.int32)
+    return corners
 
 
 # Fields of one planned training pair.
@@ -116,8 +138,20 @@ class TrainingData:
         self.slice_fn = slice_fn
         #: Planes -> the source domain's ``(N, L, L)`` images in [-1, 1]; None: the windowed CT.
         self.source_fn = source_fn
-        side = config.load_size_px
-        self.sources = [replace(s, fov=replace(s.fov, height_px=side, width_px=side)) for s in sources]
+        if config.patch_training:
+            # Crops of the planes at the field of view's own grid (one grid for all sources).
+            grids = {(s.fov.height_px, s.fov.width_px) for s in sources}
+            if len(grids) > 1:
+                raise EusaugError(f"Patch training needs one grid for all poses files, got {sorted(grids)}: "
+                                  "sample them with one field of view (--fov-from / --fov-size).")
+            self.sources = list(sources)
+            self.corners = crop_corners(self.sources[0].fov.mask(), config.image_size_px)
+        else:
+            side = config.load_size_px
+            self.sources = [replace(s, fov=replace(s.fov, height_px=side, width_px=side)) for s in sources]
+        #: Source images of patch training, per (source, pose): a full-resolution plane (and a
+        #: raysim image for the hybrid) costs far more than the crop the step uses.
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
         self.pose_index = np.array([(i, j) for i, s in enumerate(self.sources) for j in range(len(s.poses))],
                                    np.int32)
         self.window = HUWindow(config.hu_level, config.hu_width)
@@ -151,28 +185,49 @@ class TrainingData:
         picked = self.pose_index[poses[rng.integers(0, len(poses), n)]] if n else np.zeros((0, 2), np.int32)
         items["source"], items["pose"] = picked[:, 0], picked[:, 1]
         items["eus"] = eus
-        margin = cfg.crop_margin_px
         if augment:
             for prefix in ("ct", "eus"):
-                items[f"{prefix}_y"] = rng.integers(0, margin + 1, n)
-                items[f"{prefix}_x"] = rng.integers(0, margin + 1, n)
+                y, x = self._crop_offsets(rng, n)
+                items[f"{prefix}_y"], items[f"{prefix}_x"] = y, x
                 items[f"{prefix}_flip"] = (rng.random(n) < 0.5) & cfg.flip
             items["pool_u"] = rng.random((n, 2))
             items["pool_slot"] = rng.integers(0, max(cfg.pool_size, 1), (n, 2))
         else:
+            y, x = self.centre_crop()
             for prefix in ("ct", "eus"):
-                items[f"{prefix}_y"] = margin // 2
-                items[f"{prefix}_x"] = margin // 2
+                items[f"{prefix}_y"], items[f"{prefix}_x"] = y, x
         return items
+
+    def _crop_offsets(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Random crop corners: within the margin, or (patch training) anywhere in the fan."""
+        if self.config.patch_training:
+            picked = self.corners[rng.integers(0, len(self.corners), n)]
+            return picked[:, 0], picked[:, 1]
+        margin = self.config.crop_margin_px
+        return rng.integers(0, margin + 1, n), rng.integers(0, margin + 1, n)
+
+    def centre_crop(self) -> tuple[int, int]:
+        """The unaugmented crop's corner: the margin's middle, or (patch training) the middle fan crop."""
+        if self.config.patch_training:
+            y, x = self.corners[len(self.corners) // 2]
+            return int(y), int(x)
+        return self.config.crop_margin_px // 2, self.config.crop_margin_px // 2
 
     # -- pure work on a plan
     def ct_plane(self, source: int, pose: int) -> np.ndarray:
         """The source-domain ``(L, L)`` float32 image of one pose in [-1, 1]: the windowed CT plane by default."""
+        cached = self._cache.get((source, pose))
+        if cached is not None:
+            return cached.astype(np.float32)
         src = self.sources[source]
         planes = self.slice_fn(src.case, src.poses[pose : pose + 1], src.fov)
         if self.source_fn is not None:
-            return np.asarray(self.source_fn(planes), np.float32)[0]
-        return planes.windowed(self.window)[0]
+            image = np.asarray(self.source_fn(planes), np.float32)[0]
+        else:
+            image = planes.windowed(self.window)[0]
+        if self.config.patch_training:
+            self._cache[(source, pose)] = image.astype(np.float16)
+        return image
 
     def pair(self, item: np.void) -> tuple[np.ndarray, np.ndarray]:
         """``(ct, eus)``, each ``(S, S)`` float32 in [-1, 1], for one planned item."""
@@ -264,8 +319,9 @@ class TrainingData:
             src, pose = self.pose_index[min(k * step_pose, len(self.pose_index) - 1)]
             items[k]["source"], items[k]["pose"] = src, pose
             items[k]["eus"] = min(k * step_eus, self.n_eus - 1)
+            y, x = self.centre_crop()
             for prefix in ("ct", "eus"):
-                items[k][f"{prefix}_y"] = items[k][f"{prefix}_x"] = self.config.crop_margin_px // 2
+                items[k][f"{prefix}_y"], items[k][f"{prefix}_x"] = y, x
         pairs = [self.pair(item) for item in items]
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 

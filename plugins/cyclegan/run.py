@@ -280,7 +280,8 @@ def train_run(
     if run_dir.exists() and not run_dir.is_dir():
         raise EusaugError(f"{run_dir} exists and is not a folder: choose another output folder.")
     config, record = _resolve(run_dir, landmark, preset, overrides or {}, resume, force)
-    frames = eus_dir if isinstance(eus_dir, EUSFrames) else load_eus_frames(eus_dir, config)
+    grid = (sources[0].fov.height_px, sources[0].fov.width_px) if config.patch_training and sources else None
+    frames = eus_dir if isinstance(eus_dir, EUSFrames) else load_eus_frames(eus_dir, config, grid)
     if len(frames.images) < 1:
         raise EusaugError(f"EUS folder {eus_dir} holds no frames.")
     strategy = choose_strategy(config.distribute)

@@ -14,6 +14,16 @@ from eusaug import EusaugError, FieldOfView, HUWindow, Planes, TrainableTranslat
 from eusaug.io import load_keras_model
 
 
+def any_size_copy(generator: Any, config: CycleGANConfig) -> Any:
+    """The same generator on an input of any (multiple-of-4) size: its layers are convolutions."""
+    from eusaug_plugins.cyclegan.networks import build_generator
+
+    free = build_generator(None, config.ngf, config.n_blocks, dtype=config.dtype_policy, seed=config.seed,
+                           name=generator.name, upsample=config.upsample)
+    free.set_weights(generator.get_weights())
+    return free
+
+
 class CycleGANTranslator(TrainableTranslator):
     """CT planes -> sEUS through a trained CycleGAN generator (Grimwood et al.)."""
 
@@ -40,9 +50,13 @@ class CycleGANTranslator(TrainableTranslator):
         self._forward = tf.function(lambda x: generator(x, training=False), input_signature=[spec])
 
     @property
-    def image_size_px(self) -> int:
-        """The grid the generator was trained on; synth slices planes at this size."""
-        return self.config.image_size_px
+    def image_size_px(self) -> int | None:
+        """The grid the generator was trained on; synth slices planes at this size.
+
+        None after patch training: the generator then translates whole planes on the
+        field of view's own grid (:attr:`field_of_view`).
+        """
+        return None if self.config.patch_training else self.config.image_size_px
 
     @classmethod
     def load(cls, model: Path | None = None, **options: Any) -> CycleGANTranslator:
@@ -70,6 +84,8 @@ class CycleGANTranslator(TrainableTranslator):
 
         config = CycleGANConfig.from_dict(record["config"]) if record else cls._config_from_model(path)
         generator = load_keras_model(path)
+        if config.patch_training:
+            generator = any_size_copy(generator, config)
         fov = (record or {}).get("inputs", {}).get("field_of_view")
         fov = None if fov is None else FieldOfView.from_dict(fov)
         return cls(generator, config, source=path, field_of_view=fov, **options)
@@ -85,11 +101,16 @@ class CycleGANTranslator(TrainableTranslator):
         import tensorflow as tf
 
         images = self.source_images(planes, rng)
-        n = len(images)
+        n, h, w = images.shape
+        # The generator halves the grid twice: pad to multiples of 4 with black, crop after.
+        pad_h, pad_w = -h % 4, -w % 4
+        if pad_h or pad_w:
+            images = np.pad(images, ((0, 0), (0, pad_h), (0, pad_w)), constant_values=-1.0)
         out = np.empty(images.shape, np.float32)
         for start in range(0, n, self.batch_size):
             batch = images[start : start + self.batch_size]
             out[start : start + len(batch)] = np.asarray(self._forward(tf.constant(batch[..., None])))[..., 0]
+        out = out[:, :h, :w]
         # Outside the fan and the CT volume there is no echo: the generator would draw the
         # volume's edge as a bright line, so those pixels are set to black.
         return np.where(planes.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32, copy=False)

@@ -42,6 +42,9 @@ ATTENUATION_DB_CM_MHZ = (40.0, 40.0, 0.6, 0.3, 0.5, 0.7, 8.0, 20.0, 20.0)
 #: Diffuse backscatter amplitude relative to soft tissue (fat is echogenic, air has no scatterers).
 ECHOGENICITY = (0.0, 0.2, 2.5, 1.0, 1.0, 1.1, 1.5, 1.5, 1.5)
 
+#: HU given to coupling gel (water): its impedance is close to skin's, so the skin echoes weakly.
+GEL_HU = 0.0
+
 #: Depth bands over which a sector's lateral PSF width (in beams) is held constant.
 LATERAL_BANDS = 16
 
@@ -101,6 +104,15 @@ class RaySimParams:
     #: Beam grid density relative to the image pixels (beams per column, samples per row).
     beams_per_px: float = 1.0
     samples_per_px: float = 1.0
+    #: Air between the array face and the first tissue of each beam is coupling gel
+    #: (anechoic water), as when a probe is pressed onto gel-covered skin or a water-filled
+    #: balloon: a convex array's flanks and a skin point a little off the CT's outline would
+    #: otherwise start their beams in air, which reflects everything and leaves them black.
+    #: Air deeper in the body (bowel gas, lung) still shadows. False keeps the air.
+    gel_coupling: bool = True
+    #: HU below which a sample before the first tissue counts as air to be replaced by gel: below
+    #: fat (-100 HU), so the skin edge, which CT and the smoothing blur into air, is no lung.
+    gel_below_hu: float = -200.0
     #: Planes simulated at once; bounds memory (about 64 bytes per beam sample).
     batch_size: int = 32
 
@@ -321,8 +333,14 @@ class RaySim(Translator):
         hu_plane, label_plane = _extend_into_outside(planes)
         if p.ct_smoothing_mm > 0:
             gaussian_filter(hu_plane, sigma, output=hu_plane, mode="nearest", truncate=3.0)
-        tissue = tissue_lookup(grid.to_beams(hu_plane))
+        hu_beams = grid.to_beams(hu_plane)
+        gel = self._coupling_gel(hu_beams)
+        if gel is not None:
+            hu_beams[gel] = np.float32(GEL_HU)
+        tissue = tissue_lookup(hu_beams)
         echogenicity = tissue["echogenicity"]
+        if gel is not None:
+            echogenicity[gel] = np.float32(0.0)
         fluid = None
         fluid_ids = self._fluid_ids(planes.preset)
         if fluid_ids.size:
@@ -368,6 +386,14 @@ class RaySim(Translator):
                 band = part[..., start:stop]
                 gaussian_filter1d(band, sigma_lateral, axis=-2, output=band, mode="constant")
         return np.hypot(parts[0], parts[1])
+
+    def _coupling_gel(self, hu_beams: np.ndarray) -> np.ndarray | None:
+        """``(N, B, S)`` bool: air samples before each beam's first tissue (None when off or none)."""
+        if not self.params.gel_coupling:
+            return None
+        tissue_seen = np.logical_or.accumulate(hu_beams >= np.float32(self.params.gel_below_hu), axis=-1)
+        gel = ~tissue_seen
+        return gel if gel.any() else None
 
     def _lateral_bands(self, grid: BeamGrid) -> list[tuple[int, int, float]]:
         """Depth bands ``(start, stop, lateral sigma in beams)``.
