@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from eusaug.errors import EusaugError
 from eusaug.geometry.fov_fit import fit_field_of_view
-from eusaug.io.images import list_images, read_grey_uint8, unit_to_uint8
+from eusaug.io.images import list_images, read_grey_uint8, uint8_to_unit, unit_to_uint8
 
 
 @dataclass(frozen=True)
@@ -39,13 +38,10 @@ class GreyLevels:
         paths = list_images(frames) if isinstance(frames, (str, os.PathLike)) else [Path(p) for p in frames]
         if not paths:
             raise EusaugError(f"No frames in {frames} to match grey levels to: give a folder of real frames.")
-        fan = fit_field_of_view(paths).mask()
-        counts = np.zeros(256, np.int64)
-        for path in paths:
-            image = read_grey_uint8(path)
-            if image.shape != fan.shape:
-                image = np.asarray(Image.fromarray(image).resize(fan.shape[::-1], Image.Resampling.BILINEAR))
-            counts += np.bincount(image[fan], minlength=256)
+        # Read once: the fit takes the arrays (and refuses frames of different sizes).
+        images = [read_grey_uint8(path) for path in paths]
+        fan = fit_field_of_view(images).mask()
+        counts = sum(np.bincount(image[fan], minlength=256) for image in images)
         return cls(np.cumsum(counts) / counts.sum(), str(frames))
 
     def match(self, images: np.ndarray, inside: np.ndarray) -> np.ndarray:
@@ -53,12 +49,11 @@ class GreyLevels:
 
         One monotone table for the whole batch; pixels outside stay as they are.
         """
-        grey = np.stack([unit_to_uint8(image) for image in images])
-        values = grey[inside]
+        values = unit_to_uint8(images)[inside]
         if values.size == 0:
             return np.asarray(images, np.float32)
         own = np.cumsum(np.bincount(values, minlength=256)) / values.size
-        table = np.searchsorted(self.cdf, own).clip(0, 255).astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+        table = uint8_to_unit(np.searchsorted(self.cdf, own).clip(0, 255).astype(np.uint8))
         out = np.asarray(images, np.float32).copy()
         out[inside] = table[values]
         return out

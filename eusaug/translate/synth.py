@@ -183,11 +183,11 @@ def synthesize(
         for start in track(range(0, n, batch_size), "synthesising", total=-(-n // batch_size)):
             planes = slice_case(case, pose_array[start : start + batch_size], fov, slicer=slicer_instance)
             images = np.asarray(instance.translate(planes, rng), np.float32)
-            if levels is not None and images.shape == planes.hu.shape:
-                images = levels.match(images, planes.visible)
             if images.shape != planes.hu.shape:
                 raise EusaugError(f"Translator {translator!r} returned shape {images.shape} for planes "
                                   f"{planes.hu.shape}: it is broken.")
+            if levels is not None:
+                images = levels.match(images, planes.visible)
             for k in range(len(planes)):
                 index = start + k
                 image_name, label_name = f"seus_{index:04d}.png", f"label_{index:04d}.png"
