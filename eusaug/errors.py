@@ -24,7 +24,7 @@ def did_you_mean(value: str, choices: Iterable[str], limit: int = 3) -> str:
     """
     names = list(dict.fromkeys(str(c) for c in choices))
     by_lower = {name.lower(): name for name in names}
-    close = difflib.get_close_matches(str(value).lower(), list(by_lower), n=limit, cutoff=0.6)
+    close = difflib.get_close_matches(str(value).lower(), list(by_lower), n=limit, cutoff=0.7)
     if not close:
         return ""
     return " Did you mean " + " or ".join(by_lower[c] for c in close) + "?"
