@@ -90,7 +90,8 @@ def load_run_config(path: str | os.PathLike[str] | None, preset: str = "paper") 
 
                 data = yaml.safe_load(text) or {}
         except Exception as exc:  # yaml and json raise their own types
-            raise EusaugError(f"Config file {path} is not valid YAML/JSON ({exc}): fix the file.") from None
+            where = " ".join(part.strip() for part in str(exc).splitlines() if part.strip().strip("^"))
+            raise EusaugError(f"Config file {path} is not valid YAML/JSON ({where}): fix the file.") from None
         if not isinstance(data, dict):
             raise EusaugError(f"Config file {path} must hold a mapping of settings, e.g. 'label_preset: btcv'.")
         preset = str(data.pop("preset", preset))
