@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import assert_clean_error, invoke
+
 from eusaug.cli.base import hoist_global_flags
 from eusaug.ct import ACCEPT_LABELS_FLAG, sample_ct_path, sample_labels_path
 from eusaug.errors import did_you_mean

@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-
 from cli_helpers import invoke
+from click.testing import Result
 
 #: (file name, file text, words the error line must hold)
 BAD_CONFIGS = [
@@ -128,7 +127,8 @@ def _options(tmp_path: Path, sample_poses: Path) -> list[tuple[list[object], lis
         (["slice", "--poses", tmp_path / "missing.json", "-o", out], ["missing.json"]),
         (["slice", "--poses", sample_poses, "--slicer", "plain", "-o", out], ["plain", "Did you mean plane?"]),
         (["reproduce", "--ct-dir", tmp_path, "--eus-dir", tmp_path, "--preset", "papr", "-o", out], ["papr"]),
-        (["train", "--ct", ct, "--poses", sample_poses, "--eus", tmp_path, "--landmark", "liver", "--resume", "--force", "-o", out], ["--resume", "--force"]),
+        (["train", "--ct", ct, "--poses", sample_poses, "--eus", tmp_path, "--landmark", "liver", "--resume",
+          "--force", "-o", out], ["--resume", "--force"]),
     ]
 
 
