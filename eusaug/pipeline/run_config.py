@@ -181,7 +181,7 @@ def check_settings(data: dict[str, Any], base: RunConfig | None = None) -> tuple
     for key, value in data.items():
         if key not in hints:
             hint = did_you_mean(str(key), known) or f" Known ones: {', '.join(known)}."
-            problems.append(f"{key}: unknown setting.{hint}")
+            problems.append(f"Unknown setting {key!r}.{hint}")
             continue
         try:
             typed[key] = TypeAdapter(hints[key]).validate_python(value)
