@@ -34,8 +34,8 @@ except ImportError:
 
 
 def demo_sets(folder: Path) -> tuple[Path, Path]:
-    """Real images (10 per landmark) and a 'synthetic' bank (20 per landmark) as class folders."""
-    sets = raysim_sets(folder, {"real": 10, "bank": 20})
+    """Real images (8 per landmark) and a 'synthetic' bank (12 per landmark) as class folders."""
+    sets = raysim_sets(folder, {"real": 8, "bank": 12})
     return sets["real"], sets["bank"]
 
 
