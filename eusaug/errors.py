@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["EusaugError", "did_you_mean", "short_list"]
+
 
 class EusaugError(Exception):
     """An error the user can fix: the message names the file or value and the fix.
@@ -9,3 +14,25 @@ class EusaugError(Exception):
     The CLI prints it as one line and exits with code 2; anything else is a bug and
     keeps its traceback.
     """
+
+
+def did_you_mean(value: str, choices: Iterable[str], limit: int = 3) -> str:
+    """`` Did you mean X?`` for the closest of ``choices`` (case-insensitive), or ``""``.
+
+    Error messages end with it so that a typo is fixed from one line, instead of a scan
+    through a list of every known name.
+    """
+    names = list(dict.fromkeys(str(c) for c in choices))
+    by_lower = {name.lower(): name for name in names}
+    close = difflib.get_close_matches(str(value).lower(), list(by_lower), n=limit, cutoff=0.7)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(by_lower[c] for c in close) + "?"
+
+
+def short_list(choices: Iterable[str], limit: int = 8) -> str:
+    """``a, b, c`` for a few names; the first ``limit`` and a count for many (keeps errors to one line)."""
+    names = list(dict.fromkeys(str(c) for c in choices))
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", ... ({len(names) - limit} more)"

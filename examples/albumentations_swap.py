@@ -6,16 +6,16 @@
 ``--bank`` is a labelled set of synthetic images (a folder with one sub-folder per class,
 or a CSV such as a ``eusaug mix`` manifest); ``--images`` a labelled set of real images
 with the same class names. Without them, the demo builds both in a temporary folder from
-the shared transabdominal frames (../shared/data/us): the classes are three subjects and
-the "synthetic" bank holds other subjects' frames. They stand in for sEUS only so that
-the example runs anywhere; the swap rate, not the pixels, is what it shows.
+raysim frames of the embedded sample CT (``demo_data.py``): the classes are the three
+landmarks and the "synthetic" bank is simulated from other poses at another frequency.
+They stand in for EUS and sEUS only so that the example runs anywhere; the swap rate,
+not the pixels, is what it shows.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,23 +26,17 @@ from PIL import Image
 from eusaug.geometry import FieldOfView
 from eusaug.mix import DepthGain, SectorMask, SpeckleNoise, SyntheticSwap, read_labelled_set
 
-SHARED_FRAMES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "us" / "abdominal_rus_train"
+try:  # run as a script from the repository root, or as a module (examples.albumentations_swap)
+    from demo_data import raysim_sets
+except ImportError:
+    from examples.demo_data import raysim_sets  # type: ignore[no-redef]
+
 
 
 def demo_sets(folder: Path) -> tuple[Path, Path]:
-    """Real images of subjects c, d, e and a 'synthetic' bank of subjects j and k, as class folders."""
-    if not SHARED_FRAMES.is_dir():
-        raise SystemExit(f"Demo frames not found at {SHARED_FRAMES}: pass --bank and --images.")
-    frames = sorted(SHARED_FRAMES.glob("*.jpg"))
-    donors = [p for p in frames if p.name[0] in "jk"]
-    for i, name in enumerate(("c", "d", "e")):
-        (folder / "real" / name).mkdir(parents=True)
-        (folder / "bank" / name).mkdir(parents=True)
-        for p in [p for p in frames if p.name.startswith(name)][:10]:
-            shutil.copy(p, folder / "real" / name / p.name)
-        for p in donors[i::3][:20]:
-            shutil.copy(p, folder / "bank" / name / p.name)
-    return folder / "real", folder / "bank"
+    """Real images (8 per landmark) and a 'synthetic' bank (12 per landmark) as class folders."""
+    sets = raysim_sets(folder, {"real": 8, "bank": 12})
+    return sets["real"], sets["bank"]
 
 
 def build_pipeline(bank: Path, seed: int) -> A.Compose:

@@ -8,18 +8,18 @@ path,class) with the same class names. The mixed training set is streamed by
 ``eusaug.mix.mixing.mixed_dataset`` -- the same class-stratified selection ``eusaug mix`` writes
 to disk -- and the test set is read with Keras' own ``image_dataset_from_directory``.
 
-Without arguments the demo builds class folders in a temporary folder from the shared
-transabdominal frames (../shared/data/us): the classes are three subjects (c, d, e), 20
-training and the rest test frames each, and the "synthetic" images are speckled,
-gain-shifted copies of the training frames made with ``eusaug.mix.augment``. They stand in for
-sEUS only so that the example runs anywhere without a trained translator.
+Without arguments the demo builds class folders in a temporary folder from raysim frames
+of the embedded sample CT (``demo_data.py``, no real frames needed): the classes are the
+three landmarks, 20 training and 12 test frames each from different poses, and the
+"synthetic" images are raysim frames of other poses at another frequency, speckled and
+gain-shifted with ``eusaug.mix.augment``. They stand in for EUS and sEUS only so that the
+example runs anywhere without a trained translator.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -30,32 +30,27 @@ from PIL import Image
 
 from eusaug.mix import DepthGain, SpeckleNoise, mixed_dataset
 
+try:  # run as a script from the repository root, or as a module (examples.train_keras_mixed)
+    from demo_data import raysim_sets
+except ImportError:
+    from examples.demo_data import raysim_sets  # type: ignore[no-redef]
+
 # TensorFlow is imported later (in main and mixed_dataset), so this still quiets its log.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-SHARED_FRAMES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "us" / "abdominal_rus_train"
-SUBJECTS = ("c", "d", "e")
 
 
-def demo_sets(folder: Path, n_train: int = 20, n_synthetic: int = 30, seed: int = 0) -> tuple[Path, Path, Path]:
-    """REAL (20 per class), SYN (30 per class, made from REAL) and TEST (the rest) as class folders."""
-    if not SHARED_FRAMES.is_dir():
-        raise SystemExit(f"Demo frames not found at {SHARED_FRAMES}: pass --real, --synthetic and --test.")
+def demo_sets(folder: Path, n_train: int = 20, n_synthetic: int = 30, n_test: int = 12,
+              seed: int = 0) -> tuple[Path, Path, Path]:
+    """REAL (20 per class), SYN (30 per class) and TEST (12 per class) as class folders of raysim frames."""
+    sets = raysim_sets(folder, {"real": n_train, "test": n_test, "synthetic": n_synthetic}, seed=seed)
     stand_in = A.Compose([A.HorizontalFlip(p=0.5), DepthGain((-4.0, 4.0), p=1.0),
                           SpeckleNoise((0.2, 0.4), grain_px=2.0, p=1.0)], seed=seed)
-    for subject in SUBJECTS:
-        frames = sorted(SHARED_FRAMES.glob(f"{subject}*.jpg"), key=lambda p: int(p.stem[1:]))
-        for split, paths in (("real", frames[:n_train]), ("test", frames[n_train:])):
-            (folder / split / subject).mkdir(parents=True)
-            for p in paths:
-                shutil.copy(p, folder / split / subject / p.name)
-        (folder / "synthetic" / subject).mkdir(parents=True)
-        for i in range(n_synthetic):
-            source = frames[i % n_train]
-            with Image.open(source) as image:
-                pixels = np.asarray(image.convert("L"))
-            Image.fromarray(stand_in(image=pixels)["image"]).save(folder / "synthetic" / subject / f"s{i:02d}.png")
-    return folder / "real", folder / "synthetic", folder / "test"
+    for path in sorted(sets["synthetic"].glob("*/*.png")):
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("L"))
+        Image.fromarray(stand_in(image=pixels)["image"]).save(path)
+    return sets["real"], sets["synthetic"], sets["test"]
 
 
 def small_cnn(image_size: tuple[int, int], n_classes: int):

@@ -10,10 +10,10 @@ selection ``eusaug mix`` writes to disk, drawn anew each epoch (``redraw=True``)
 an albumentations pipeline applied per item; the test set is ``eusaug.mix.LabelledDataset``
 with the training set's class order.
 
-Without arguments the demo builds class folders in a temporary folder from the shared
-transabdominal frames (../shared/data/us), as ``train_keras_mixed.py`` does: three subjects
-(c, d, e) as classes, 20 training frames each and the rest for testing, and speckled,
-gain-shifted copies of the training frames as stand-ins for sEUS.
+Without arguments the demo builds class folders in a temporary folder from raysim frames
+of the embedded sample CT, as ``train_keras_mixed.py`` does (no real frames needed): the
+three landmarks as classes, 20 training and 12 test frames each from different poses, and
+raysim frames of other poses at another frequency, speckled, as stand-ins for sEUS.
 """
 
 from __future__ import annotations

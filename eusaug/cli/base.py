@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from eusaug.ct import ACCEPT_LABELS_FLAG
 from eusaug.errors import EusaugError
 from eusaug.geometry import PROBE_DEPTH_MM, FieldOfView, resolve_field_of_view
 from eusaug.io import progress
@@ -26,6 +27,10 @@ class EusaugGroup(click.Group):
         """Commands in the order they were added: the order of the pipeline."""
         return list(self.commands)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Accept the group's own flags after the subcommand too (``eusaug synth ... -q``)."""
+        return super().parse_args(ctx, hoist_global_flags(args, self.commands))
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -37,6 +42,27 @@ class EusaugGroup(click.Group):
         except KeyboardInterrupt:
             click.secho("Interrupted: nothing half-written was kept.", fg="yellow", err=True)
             sys.exit(130)
+
+
+#: Flags of the ``eusaug`` group that may also be written after the subcommand.
+GLOBAL_FLAGS = ("-q", "--quiet", "--debug")
+
+
+def hoist_global_flags(args: list[str], commands: Any) -> list[str]:
+    """``args`` with :data:`GLOBAL_FLAGS` met after the subcommand moved in front of it.
+
+    Nothing after a ``--`` moves, nor anything before the subcommand; no subcommand uses
+    these spellings for an option of its own.
+    """
+    names = set(commands)
+    position = next((i for i, arg in enumerate(args) if arg in names), None)
+    if position is None:
+        return list(args)
+    head, tail = list(args[:position]), list(args[position:])
+    end = tail.index("--") if "--" in tail else len(tail)
+    hoisted = [arg for arg in tail[:end] if arg in GLOBAL_FLAGS]
+    kept = [arg for arg in tail[:end] if arg not in GLOBAL_FLAGS] + tail[end:]
+    return head + hoisted + kept
 
 
 LABEL_PRESET_HELP = (
@@ -74,13 +100,75 @@ def ct_options(required: bool = True, ct_help: str | None = None) -> Callable[[F
     return decorate
 
 
-def resolve_ct_paths(ct: Path | None, labels: Path | None) -> tuple[Path, Path | None]:
-    """Fall back to the embedded sample when no CT is given."""
-    if ct is None:
-        from eusaug.ct.sample_case import sample_ct_path, sample_labels_path
+def note(message: str) -> None:
+    """A one-line note on stderr: what the command chose on the user's behalf."""
+    click.secho(f"Note: {message}", fg="yellow", err=True)
 
-        return sample_ct_path(), labels or sample_labels_path()
+
+def resolve_ct_paths(ct: Path | None, labels: Path | None, poses: Path | None = None) -> tuple[Path, Path | None]:
+    """The CT to read: ``ct``; else the one ``poses`` was made from; else the embedded sample.
+
+    Either fallback is said in a note, so that no command silently reads another CT than
+    the user meant.
+    """
+    if ct is not None:
+        return ct, labels
+    if poses is not None:
+        return _ct_of_poses(poses, labels)
+    from eusaug.ct.sample_case import sample_ct_path, sample_labels_path
+
+    note(f"no --ct given: using the embedded sample CT ({sample_ct_path().name}); pass --ct for your own.")
+    return sample_ct_path(), labels or sample_labels_path()
+
+
+def _ct_of_poses(poses: Path, labels: Path | None) -> tuple[Path, Path | None]:
+    from eusaug.poses.sampling import load_poses
+
+    pose_set = load_poses(poses)
+    if not pose_set.ct_path:
+        raise EusaugError(f"Poses file {poses} does not name the CT it was made from: pass --ct.")
+
+    def found(recorded: str) -> Path | None:
+        for candidate in (Path(recorded), poses.parent / recorded):
+            if candidate.exists():
+                return candidate
+        return None
+
+    ct = found(pose_set.ct_path)
+    if ct is None:
+        raise EusaugError(f"Poses file {poses} was made from CT {pose_set.ct_path}, which is not there: "
+                          "pass --ct (and --labels) with that CT.")
+    if labels is None and pose_set.labels_path:
+        labels = found(pose_set.labels_path)
+    note(f"no --ct given: using {ct}, the CT poses file {poses.name} was made from.")
     return ct, labels
+
+
+T = TypeVar("T")
+
+
+def accept_labels_option(func: F) -> F:
+    """``--accept-implausible-labels``: skip the label preset's plausibility check (was part of --force)."""
+    return click.option(ACCEPT_LABELS_FLAG, "accept_labels", is_flag=True,
+                        help="Use a label map whose organs look implausible for the preset (volumes, HU).")(func)
+
+
+def with_deprecated_force(action: Callable[[bool], T], accept: bool, force: bool, flag: str) -> T:
+    """``action(accept)``; when it is refused with a message naming ``flag`` and the old ``--force``
+    was given, accept with a deprecation note.
+
+    ``--force`` used to mean both "overwrite my outputs" and "skip the check": for one
+    release the second meaning keeps working, said out loud.
+    """
+    if accept or not force:
+        return action(accept)
+    try:
+        return action(False)
+    except EusaugError as exc:
+        if flag not in str(exc):
+            raise
+    note(f"--force to skip this check is deprecated (from the next release it only replaces outputs): pass {flag}.")
+    return action(True)
 
 
 #: The field-of-view options, in the keyword names of :func:`eusaug.geometry.resolve_field_of_view`.

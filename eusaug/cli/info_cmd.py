@@ -15,10 +15,13 @@ from eusaug.io.progress import console
 
 
 @click.command("info")
-@ct_options(required=False)
-def info_command(ct: Path | None, labels: Path | None, label_preset: str) -> None:
+@ct_options(required=False, ct_help="CT volume (NIfTI .nii/.nii.gz). Default: the CT of --poses, else the "
+                                    "embedded sample CT.")
+@click.option("--poses", "poses_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Describe the CT this poses file was made from (when --ct is left out).")
+def info_command(ct: Path | None, labels: Path | None, label_preset: str, poses_path: Path | None) -> None:
     """Print shape, spacing, orientation, HU range, organ volumes and which label preset fits."""
-    ct, labels = resolve_ct_paths(ct, labels)
+    ct, labels = resolve_ct_paths(ct, labels, poses_path)
     # info reports an implausible preset instead of stopping: it is where users look to find out.
     summary = summarise_case(load_case(ct, labels, label_preset, force=True))
     out = console(stderr=False)

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from eusaug.cli.base import ct_options, fov_options, resolve_ct_paths, resolve_fov
+from eusaug.cli.base import (
+    accept_labels_option,
+    ct_options,
+    fov_options,
+    resolve_ct_paths,
+    resolve_fov,
+    with_deprecated_force,
+)
+from eusaug.ct import ACCEPT_LABELS_FLAG
 from eusaug.ct.volume import BONE_RULES, BoneRule, load_case
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
@@ -48,8 +56,8 @@ def refuse_existing(path: Path | None, force: bool, flag: str) -> None:
 @click.option("--plot", type=click.Path(path_type=Path), default=None,
               help="Also write a Fig. 2-style PNG: stomach surface, probe positions and beams.")
 @fov_options
-@click.option("--force", is_flag=True,
-              help="Replace existing output files; use a label map whose organs look implausible for the preset.")
+@click.option("--force", is_flag=True, help="Replace existing output files.")
+@accept_labels_option
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An option of the sampler, e.g. --option threshold_hu=-400 for skin-surface (repeatable).")
 def poses_command(
@@ -70,6 +78,7 @@ def poses_command(
     sampler: str,
     plot: Path | None,
     force: bool,
+    accept_labels: bool,
     options: tuple[str, ...],
     fov_request: dict[str, object],
 ) -> None:
@@ -77,7 +86,10 @@ def poses_command(
     refuse_existing(output, force, "-o")
     refuse_existing(plot, force, "--plot")
     ct, labels = resolve_ct_paths(ct, labels)
-    case = load_case(ct, labels, label_preset, organs=[landmark], force=force)
+    case = with_deprecated_force(
+        lambda accept: load_case(ct, labels, label_preset, organs=[landmark], force=accept),
+        accept_labels, force, ACCEPT_LABELS_FLAG,
+    )
     slice_filter = SliceFilter(min_landmark_px=min_landmark_px, max_bone_px=max_bone_px, bone_hu=bone_hu,
                                bone_rule=bone_rule)
     pose_set = sample_poses(

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from eusaug.cli.base import ct_options, fov_options, resolve_ct_paths, resolve_fov
+from eusaug.cli.base import (
+    accept_labels_option,
+    ct_options,
+    fov_options,
+    resolve_ct_paths,
+    resolve_fov,
+    with_deprecated_force,
+)
+from eusaug.ct import ACCEPT_LABELS_FLAG
 from eusaug.ct.volume import load_case
 from eusaug.geometry.planes import KEPT, HUWindow
 from eusaug.io.progress import console
@@ -18,7 +26,7 @@ from eusaug.poses.sampling import load_poses
 
 
 @click.command("slice")
-@ct_options(required=False)
+@ct_options(required=False, ct_help="CT volume (NIfTI .nii/.nii.gz). Default: the CT the poses file was made from.")
 @click.option("--poses", "poses_path", type=click.Path(path_type=Path), required=True,
               help="Poses file written by `eusaug poses`.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output folder.")
@@ -26,9 +34,10 @@ from eusaug.poses.sampling import load_poses
 @click.option("--window-width", type=float, default=HUWindow.width, show_default=True, help="HU window width.")
 @click.option("--slicer", default=DEFAULT_SLICER, show_default=True, help="Slicer plugin.")
 @fov_options
-@click.option("--force", is_flag=True,
-              help="Replace an existing output folder; use a poses file made from another CT (with a warning), "
-                   "or a label map whose organs look implausible for the preset.")
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+@accept_labels_option
+@click.option("--accept-other-ct", "accept_other_ct", is_flag=True,
+              help="Use a poses file made from another CT than --ct (with a warning).")
 def slice_command(
     ct: Path | None,
     labels: Path | None,
@@ -39,17 +48,21 @@ def slice_command(
     window_width: float,
     slicer: str,
     force: bool,
+    accept_labels: bool,
+    accept_other_ct: bool,
     fov_request: dict[str, object],
 ) -> None:
     """Write one image PNG and one label PNG per kept pose, and manifest.csv.
 
     Planes are cut in the poses file's field of view unless a --fov option changes it.
     """
-    ct, labels = resolve_ct_paths(ct, labels)
-    case = load_case(ct, labels, label_preset, force=force)
+    ct, labels = resolve_ct_paths(ct, labels, poses_path)
+    case = with_deprecated_force(lambda accept: load_case(ct, labels, label_preset, force=accept),
+                                 accept_labels, force, ACCEPT_LABELS_FLAG)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pose_set = load_poses(poses_path, case, force=force)
+        pose_set = with_deprecated_force(lambda accept: load_poses(poses_path, case, force=accept),
+                                         accept_other_ct, force, "--accept-other-ct")
     for warning in caught:
         click.secho(f"Warning: {warning.message}", fg="yellow", err=True)
     fov = resolve_fov(fov_request, pose_set.fov)

@@ -8,14 +8,23 @@ from typing import Any
 
 import click
 
-from eusaug.cli.base import ct_options, fov_options, resolve_fov
+from eusaug.cli.base import (
+    accept_labels_option,
+    ct_options,
+    fov_options,
+    resolve_ct_paths,
+    resolve_fov,
+    with_deprecated_force,
+)
+from eusaug.ct import ACCEPT_LABELS_FLAG
 from eusaug.errors import EusaugError
 from eusaug.io.progress import console
 from eusaug.plugin.registry import DEFAULT_TRANSLATOR
 
 
 @click.command("synth")
-@ct_options(required=False, ct_help="CT volume (NIfTI .nii/.nii.gz). Give --ct or --ct-dir.")
+@ct_options(required=False, ct_help="CT volume (NIfTI .nii/.nii.gz). Give --ct or --ct-dir (with --poses: "
+                                    "default the CT the poses file was made from).")
 @click.option("--ct-dir", type=click.Path(path_type=Path), default=None,
               help="Folder of CTs with their label maps (NAME_ct + NAME_labels, BTCV img/ + label/, nnU-Net "
                    "imagesTr/ + labelsTr/, TotalSegmentator segmentations/): one output sub-folder per CT and a "
@@ -49,16 +58,19 @@ from eusaug.plugin.registry import DEFAULT_TRANSLATOR
 @click.option("--retries", type=int, default=1, show_default=True,
               help="With --ct-dir: further attempts for a CT after an unexpected error (a lost worker).")
 @click.option("--force", is_flag=True,
-              help="Replace a non-empty output folder (with --ct-dir: redo every CT); use a label map whose "
-                   "organs look implausible for the preset.")
+              help="Replace a non-empty output folder (with --ct-dir: redo every CT).")
+@accept_labels_option
 def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_dir: Path | None, landmark: str,
                   model: Path | None, poses: Path | None, translator: str, options: tuple[str, ...], n: int,
                   output_dir: Path, seed: int, batch_size: int, match_grey_levels: Path | None, workers: int,
-                  scheduler: str | None, retries: int, force: bool, fov_request: dict[str, Any]) -> None:
+                  scheduler: str | None, retries: int, force: bool, accept_labels: bool,
+                  fov_request: dict[str, Any]) -> None:
     """Write N sEUS PNGs, their label planes and manifest.csv (per CT with --ct-dir)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.plugin import Registry, plugin_options
 
+    if ct is None and ct_dir is None and poses is not None:
+        ct, labels = resolve_ct_paths(ct, labels, poses)
     if (ct is None) == (ct_dir is None):
         raise EusaugError("Give exactly one of --ct CT.nii.gz (one CT) or --ct-dir FOLDER (every CT in it)."
                           if ct else "Give --ct CT.nii.gz (one CT) or --ct-dir FOLDER (every CT in it).")
@@ -81,9 +93,13 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
     from eusaug.translate.synth import synthesize
 
     assert ct is not None
-    rows = synthesize(ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,
-                      label_preset=label_preset, seed=seed, batch_size=batch_size, force=force, registry=registry,
-                      translator_options=translator_options, fov=fov, match_grey_levels=match_grey_levels)
+    rows = with_deprecated_force(
+        lambda accept: synthesize(
+            ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,
+            label_preset=label_preset, seed=seed, batch_size=batch_size, force=force, registry=registry,
+            translator_options=translator_options, fov=fov, match_grey_levels=match_grey_levels,
+            accept_implausible_labels=accept),
+        accept_labels, force, ACCEPT_LABELS_FLAG)
     console(stderr=False).print(f"wrote {len(rows)} sEUS images, label planes and manifest.csv to {output_dir}")
 
 

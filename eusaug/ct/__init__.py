@@ -28,6 +28,7 @@ from eusaug.ct.labels import (
     normalise_name,
 )
 from eusaug.ct.preset_check import (
+    ACCEPT_LABELS_FLAG,
     ANCHOR_ORGANS,
     AUTO,
     HU_SAMPLE_VOXELS,
@@ -69,6 +70,7 @@ from eusaug.ct.volume import (
 )
 
 __all__ = [
+    "ACCEPT_LABELS_FLAG",
     "AFFINE_ATOL",
     "AIR_HU",
     "ANCHOR_ORGANS",

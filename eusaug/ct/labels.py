@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from eusaug.errors import EusaugError
+from eusaug.errors import EusaugError, did_you_mean, short_list
 
 #: The 13 organs of the MICCAI 2015 "Multi-Atlas Labeling Beyond the Cranial Vault" (BTCV)
 #: challenge, where the paper's CT came from. Names follow TotalSegmentator's spelling.
@@ -57,10 +57,11 @@ class LabelPreset:
         """The label id of ``landmark``; an unknown name lists the names this preset knows."""
         key = normalise_name(landmark)
         if key not in self.ids:
-            known = ", ".join(sorted(self.ids))
+            hint = did_you_mean(key, self.ids) or f" Known names: {short_list(sorted(self.ids), 15)}."
             raise EusaugError(
-                f"Unknown landmark {landmark!r} for label preset {self.name!r}. "
-                f"Known names: {known}. Pass one of these, or --label-preset FILE.json with your own map."
+                f"Unknown landmark {landmark!r} for label preset {self.name!r}.{hint} Pass one of its "
+                f"{len(self.ids)} names (eusaug info --label-preset {self.name} lists those present), "
+                "or --label-preset FILE.json with your own map."
             )
         return int(self.ids[key])
 

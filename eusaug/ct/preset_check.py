@@ -23,6 +23,9 @@ from eusaug.errors import EusaugError
 
 AUTO = "auto"
 
+#: The CLI flag that skips the plausibility check (``force`` of :func:`resolve_preset`).
+ACCEPT_LABELS_FLAG = "--accept-implausible-labels"
+
 #: Organs every check looks at: present in any abdominal CT the paper's method can use.
 ANCHOR_ORGANS = ("liver", "stomach")
 
@@ -230,7 +233,7 @@ def choose_preset(stats: LabelStats, organs: Iterable[str] = (), path: Path | st
                              for f in fits)
         raise EusaugError(
             f"Cannot tell which label preset {_where(path)} uses ({readings}): pass --label-preset "
-            f"{' or '.join(PRESET_NAMES)} (or a JSON file), or --force to take {PRESET_NAMES[0]}."
+            f"{' or '.join(PRESET_NAMES)} (or a JSON file), or {ACCEPT_LABELS_FLAG} to take {PRESET_NAMES[0]}."
         )
     return get_preset(best.preset)
 
@@ -253,11 +256,12 @@ def check_preset(stats: LabelStats, preset: LabelPreset, organs: Iterable[str] =
         raise EusaugError(
             f"{_where(path).capitalize()} looks like {alternative.preset} ids, not {preset.name} ({why}; "
             f"as {alternative.preset}: {alternative.summary()}): pass --label-preset {alternative.preset} "
-            "(or auto), or --force if the anatomy really is unusual."
+            f"(or auto), or {ACCEPT_LABELS_FLAG} (formerly --force) if the anatomy really is unusual."
         )
     raise EusaugError(
         f"{_where(path).capitalize()} does not fit label preset {preset.name} ({why}) nor any other known "
-        "preset: pass --label-preset FILE.json naming your ids, or --force if the anatomy really is unusual."
+        "preset: pass --label-preset FILE.json naming your ids, or "
+        f"{ACCEPT_LABELS_FLAG} (formerly --force) if the anatomy really is unusual."
     )
 
 

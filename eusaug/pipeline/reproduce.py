@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from eusaug.ct.discover import find_cases as discover_cases
-from eusaug.errors import EusaugError
+from eusaug.errors import EusaugError, did_you_mean
 from eusaug.evaluate.classifier import PAPER_CLASS_WEIGHTS
 from eusaug.pipeline.engine import CaseInput, RunConfig, run_pipeline
 from eusaug.plugin.registry import Registry
@@ -90,12 +90,14 @@ def load_run_config(path: str | os.PathLike[str] | None, preset: str = "paper") 
 
                 data = yaml.safe_load(text) or {}
         except Exception as exc:  # yaml and json raise their own types
-            raise EusaugError(f"Config file {path} is not valid YAML/JSON ({exc}): fix the file.") from None
+            where = " ".join(part.strip() for part in str(exc).splitlines() if part.strip().strip("^"))
+            raise EusaugError(f"Config file {path} is not valid YAML/JSON ({where}): fix the file.") from None
         if not isinstance(data, dict):
             raise EusaugError(f"Config file {path} must hold a mapping of settings, e.g. 'label_preset: btcv'.")
         preset = str(data.pop("preset", preset))
     if preset not in REPRODUCE_PRESETS:
-        raise EusaugError(f"Unknown preset {preset!r}: use one of {', '.join(REPRODUCE_PRESETS)}.")
+        raise EusaugError(f"Unknown preset {preset!r}: use one of {', '.join(REPRODUCE_PRESETS)}."
+                          f"{did_you_mean(preset, REPRODUCE_PRESETS)}")
     return RunConfig.from_dict(data, base=REPRODUCE_PRESETS[preset])
 
 

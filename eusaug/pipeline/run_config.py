@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from eusaug.ct.discover import CaseFiles
 from eusaug.ct.volume import BONE_RULES, DEFAULT_BONE_HU, BoneRule, CTCase
-from eusaug.errors import EusaugError
+from eusaug.errors import EusaugError, did_you_mean
 from eusaug.evaluate.features import Precision
 from eusaug.evaluate.mcnemar import SIGNIFICANCE_CHOICES, Significance
 from eusaug.geometry.field_of_view import FieldOfView
@@ -28,6 +30,9 @@ FOV_SETTINGS = ("fov_from", "fov_file", "depth_mm", "sector_deg", "probe_radius_
 #: Seconds kept back, under a time budget, for synthesis, mixing, evaluation and the report
 #: (they took about 105 s of the default demo on 2 cores).
 RESERVED_AFTER_TRAINING_S = 120.0
+
+#: The smallest plane grid a run accepts (the CycleGAN downsamples twice, the classifier more).
+MIN_IMAGE_SIZE_PX = 32
 
 
 @dataclass(frozen=True)
@@ -92,33 +97,55 @@ class RunConfig:
     keep_checkpoints: bool = False
 
     def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise EusaugError("\n".join(problems))
+
+    def problems(self) -> list[str]:
+        """One line per setting out of range or unknown (empty: the config is sound)."""
+        out: list[str] = []
         if not self.landmarks:
-            raise EusaugError("A run needs at least one landmark.")
+            out.append("landmarks: empty: a run needs at least one landmark, e.g. landmarks: [aorta, liver, pancreas].")
         if self.bone_rule not in BONE_RULES:
-            raise EusaugError(f"bone_rule={self.bone_rule!r} is unknown: use one of {', '.join(BONE_RULES)} "
-                              "(hu is the paper's).")
+            out.append(f"bone_rule: {self.bone_rule!r} is unknown: use one of {', '.join(BONE_RULES)} "
+                       f"(hu is the paper's).{did_you_mean(self.bone_rule, BONE_RULES)}")
         for name in ("fid_precision", "classifier_precision"):
             value = getattr(self, name)
             if value not in ("fp32", "bf16") and not (value is None and name == "classifier_precision"):
-                raise EusaugError(f"{name}={value!r} is unknown: use fp32 (the paper's) or bf16.")
+                out.append(f"{name}: {value!r} is unknown: use fp32 (the paper's) or bf16.")
         if self.mcnemar_significance not in SIGNIFICANCE_CHOICES:
-            raise EusaugError(f"mcnemar_significance={self.mcnemar_significance!r} is unknown: use uncorrected "
-                              "(the paper's) or holm.")
+            out.append(f"mcnemar_significance: {self.mcnemar_significance!r} is unknown: use uncorrected "
+                       "(the paper's) or holm.")
         if isinstance(self.class_weights, str) and self.class_weights != "balanced":
-            raise EusaugError(f"class_weights={self.class_weights!r} is unknown: give balanced or a mapping of "
-                              "class: weight (e.g. {aorta: 4.23, background: 4.40, liver: 4.48, pancreas: 2.78}).")
-        if self.minutes is not None and self.minutes <= 0:
-            raise EusaugError(f"minutes={self.minutes}: give a positive time budget.")
+            out.append(f"class_weights: {self.class_weights!r} is unknown: give balanced or a mapping of "
+                       "class: weight (e.g. {aorta: 4.23, background: 4.40, liver: 4.48, pancreas: 2.78}).")
+        if isinstance(self.class_weights, dict):
+            bad = [k for k, v in self.class_weights.items() if not v > 0]
+            if bad:
+                out.append(f"class_weights: the weight of {', '.join(map(str, bad))} must be positive.")
+        if self.minutes is not None and not self.minutes > 0:
+            out.append(f"minutes: {self.minutes} is not a time budget: give a positive number of minutes, "
+                       "or null for none.")
         for name in ("planes_per_case", "synth_per_case", "real_train_per_landmark", "real_test_per_landmark"):
             if getattr(self, name) < 1:
-                raise EusaugError(f"Run setting {name}={getattr(self, name)} must be at least 1.")
+                out.append(f"{name}: {getattr(self, name)} must be at least 1.")
+        if self.image_size_px < MIN_IMAGE_SIZE_PX:
+            out.append(f"image_size_px: {self.image_size_px} is too small: give at least {MIN_IMAGE_SIZE_PX} "
+                       "(the paper's is 128).")
         if self.cyclegan_epochs is not None and self.cyclegan_epochs < 1:
-            raise EusaugError(f"cyclegan_epochs={self.cyclegan_epochs} must be at least 1.")
-        unknown_fov = sorted(set(self.field_of_view) - set(FOV_SETTINGS))
-        if unknown_fov:
-            raise EusaugError(
-                f"Unknown field_of_view setting(s) {', '.join(unknown_fov)}: known ones are {', '.join(FOV_SETTINGS)}."
-            )
+            out.append(f"cyclegan_epochs: {self.cyclegan_epochs} must be at least 1 (or null: the preset's).")
+        outside = [r for r in self.ratios if not 0.0 <= r <= 1.0]
+        if outside:
+            out.append(f"ratios: {', '.join(map(str, outside))} outside 0..1: each ratio is the synthetic share "
+                       "of a training set, e.g. ratios: [0.0, 0.25, 0.5, 0.75].")
+        if not 0.0 < self.test_fraction < 1.0:
+            out.append(f"test_fraction: {self.test_fraction} must lie strictly between 0 and 1, e.g. 0.2.")
+        if self.seed < 0:
+            out.append(f"seed: {self.seed} must be 0 or more.")
+        for key in sorted(set(self.field_of_view) - set(FOV_SETTINGS)):
+            out.append(f"field_of_view: unknown setting {key!r}: known ones are {', '.join(FOV_SETTINGS)}."
+                       f"{did_you_mean(key, FOV_SETTINGS)}")
+        return out
 
     @property
     def slice_filter(self) -> SliceFilter:
@@ -127,16 +154,69 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: RunConfig | None = None) -> RunConfig:
-        """``base`` with the keys of ``data`` replaced; an unknown key is an error naming the known ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise EusaugError(f"Unknown setting(s) {', '.join(unknown)}: known ones are {', '.join(sorted(known))}.")
-        merged = {**asdict(base or cls()), **data}
-        for key in ("landmarks", "ratios", "test_subjects"):
-            if merged.get(key) is not None:
-                merged[key] = tuple(merged[key])
-        return cls(**merged)
+        """``base`` with the keys of ``data`` replaced, each checked against its field's type.
+
+        Every wrong key or value is reported at once, one line each (see :func:`check_settings`).
+        """
+        typed, problems = check_settings(data, base)
+        if problems:
+            raise EusaugError("\n".join(problems))
+        return cls(**_merged(typed, base))
+
+
+def check_settings(data: dict[str, Any], base: RunConfig | None = None) -> tuple[dict[str, Any], list[str]]:
+    """``data`` with its values typed, and one line per unknown key or wrong value.
+
+    Types come from :class:`RunConfig`'s annotations, checked by pydantic in its lax mode
+    (``"6"`` is read as 6, ``"ten"`` is an error); an unknown key gets a "did you mean";
+    ranges are checked by :meth:`RunConfig.problems` once every value has its type.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    base = base or RunConfig()
+    hints = typing.get_type_hints(RunConfig)
+    known = [f.name for f in fields(RunConfig)]
+    typed: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in data.items():
+        if key not in hints:
+            hint = did_you_mean(str(key), known) or f" Known ones: {', '.join(known)}."
+            problems.append(f"Unknown setting {key!r}.{hint}")
+            continue
+        try:
+            typed[key] = TypeAdapter(hints[key]).validate_python(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            # Union members show up in the location; keep only the parts that index the value.
+            inner = [p for p in first["loc"] if isinstance(p, int) or (isinstance(value, dict) and p in value)]
+            where = "".join(f"[{p}]" for p in inner)
+            example = json.dumps(_plain(getattr(base, key)))
+            problems.append(f"{key}{where}: {value!r} is not valid ({first['msg'].rstrip('.')}): "
+                            f"write it like {key}: {example}.")
+    if problems:
+        return typed, problems
+    try:
+        RunConfig(**_merged(typed, base))
+    except EusaugError as exc:
+        return typed, str(exc).splitlines()
+    return typed, []
+
+
+def _merged(typed: dict[str, Any], base: RunConfig | None) -> dict[str, Any]:
+    merged = {**asdict(base or RunConfig()), **typed}
+    for key in ("landmarks", "ratios", "test_subjects"):
+        if merged.get(key) is not None:
+            merged[key] = tuple(merged[key])
+    return merged
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON can show it (tuples as lists), for the example in an error line."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 #: One CT of the run: a short name (used in file names) and its files (see :func:`eusaug.ct.find_cases`).

@@ -32,7 +32,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import click
 
-from eusaug.errors import EusaugError
+from eusaug.errors import EusaugError, did_you_mean
 
 _Config = TypeVar("_Config")
 
@@ -271,8 +271,9 @@ def parse_assignments(assignments: Iterable[str], config_cls: type | None = None
         else:
             out[key] = parse_value(text, hints[key], key)
     if unknown and config_cls is not None:
+        hints = "".join(did_you_mean(key, known) for key in unknown)
         raise EusaugError(f"Unknown {_label(config_cls)} option(s) {', '.join(unknown)}: known options are "
-                          f"{', '.join(known)}.")
+                          f"{', '.join(known)}.{hints}")
     return out
 
 
@@ -320,6 +321,6 @@ def plugin_options(assignments: Iterable[str], plugin_cls: type) -> dict[str, An
         if key not in named and not takes_any:
             name = getattr(plugin_cls, "name", plugin_cls.__name__)
             raise EusaugError(f"Plugin {name!r} has no option {key!r}: its options are "
-                              f"{', '.join(named) or 'none'}.")
+                              f"{', '.join(named) or 'none'}.{did_you_mean(key, named)}")
         out[key] = parse_value(text, hints.get(key, str), key)
     return out

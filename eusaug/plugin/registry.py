@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pluggy
 
 import eusaug.plugin.hookspecs as hookspecs
-from eusaug.errors import EusaugError
+from eusaug.errors import EusaugError, did_you_mean
 from eusaug.plugin.interfaces import KINDS, Evaluator, Plugin, PoseSampler, Slicer, Translator
 
 BASE_OF_KIND: dict[str, type[Plugin]] = {
@@ -173,7 +173,8 @@ class Registry:
         broken = [r for r in self.broken() if r.name == name]
         why = f" It failed to load: {broken[0].error}." if broken else ""
         off = f" It is turned off by {DISABLE_ENV}." if name in self.disabled else ""
-        raise EusaugError(f"No {kind} plugin named {name!r}.{why}{off} Available: {available}.")
+        raise EusaugError(f"No {kind} plugin named {name!r}.{why}{off}{did_you_mean(name, [r.name for r in rows])} "
+                          f"Available: {available}.")
 
     def create(self, kind: str, name: str | None = None, **options: Any) -> Plugin:
         """Instantiate the plugin called ``name`` with ``options``."""

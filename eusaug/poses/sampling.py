@@ -276,8 +276,9 @@ def check_poses_match(
         return
     message = f"Poses file {source} was made from another volume: {'; '.join(problems)}."
     if not force:
-        raise EusaugError(message + " Pass the CT it was made from, or --force to use the poses anyway.")
-    warnings.warn(message + " Using the poses anyway (--force).", UserWarning, stacklevel=2)
+        raise EusaugError(message + " Pass the CT it was made from (or leave --ct out: the poses file's CT is "
+                          "used), or --accept-other-ct (formerly --force) to use the poses anyway.")
+    warnings.warn(message + " Using the poses anyway (--accept-other-ct).", UserWarning, stacklevel=2)
 
 
 __all__ = [

@@ -109,6 +109,7 @@ def synthesize(
     *,
     preset: str | None = None,
     match_grey_levels: str | os.PathLike[str] | None = None,
+    accept_implausible_labels: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``n`` sEUS images of ``landmark`` from ``ct`` into ``output_dir``; return the manifest rows.
 
@@ -121,8 +122,9 @@ def synthesize(
     translator's model (a run folder for ``cyclegan``; the model store's newest for the
     landmark when None). ``poses``: a poses file to use (its first ``n`` poses) instead of
     sampling with ``seed``. ``label_preset``: see :func:`eusaug.ct.load_case` (``preset`` is
-    its deprecated old name). ``force`` replaces a non-empty ``output_dir`` and accepts a
-    label map whose organs look implausible for the preset. ``translator_options``: keyword options of the
+    its deprecated old name). ``force`` replaces a non-empty ``output_dir``.
+    ``accept_implausible_labels`` accepts a label map whose organs look implausible for
+    the preset (None: as ``force``, its old double meaning). ``translator_options``: keyword options of the
     translator's ``load`` (e.g. raysim's ``frequency_mhz``). ``match_grey_levels``: a folder
     of real frames whose in-fan grey levels each batch is mapped onto
     (:class:`eusaug.translate.grey_levels.GreyLevels`).
@@ -149,7 +151,8 @@ def synthesize(
         translator = instance.name
     else:
         instance, model_path = load_translator(translator, landmark, model, registry, translator_options)
-    case = load_case(Path(ct), None if labels is None else Path(labels), label_preset, organs=[landmark], force=force)
+    case = load_case(Path(ct), None if labels is None else Path(labels), label_preset, organs=[landmark],
+                     force=force if accept_implausible_labels is None else accept_implausible_labels)
     case.mask(landmark)
     size = getattr(instance, "image_size_px", None)
     trained_fov = getattr(instance, "field_of_view", None)
