@@ -1,11 +1,20 @@
-"""One progress helper for all long work: a rich bar on a terminal, silent otherwise."""
+"""One progress helper for all long work: a rich bar on a terminal, plain log lines otherwise.
+
+Under ``nohup``, a batch scheduler or ``| cat`` a live bar cannot be drawn, yet hours of
+silence look like a hang. There each task prints one plain line per stage instead, as
+Keras' ``verbose=2`` does: per advance when the total is small (epochs), else at each
+tenth of the total or every :data:`LOG_EVERY_S` seconds, and when a task is renamed
+(``epoch 2/10``) or ends. ``--quiet`` silences both.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -13,6 +22,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -20,13 +30,31 @@ from rich.progress import (
 
 T = TypeVar("T")
 
+#: Tasks with at most this many steps (epochs, stages) log a line per advance.
+LOG_EACH_UP_TO = 30
+#: Larger tasks log at each tenth of their total, or after this many seconds without a line.
+LOG_EVERY_S = 60.0
+
 _quiet = False
 
 
 def set_quiet(quiet: bool) -> None:
-    """Silence (or restore) every progress bar, e.g. for ``--quiet``."""
+    """Silence (or restore) every progress bar and log line, e.g. for ``--quiet``."""
     global _quiet
     _quiet = quiet
+
+
+def is_quiet() -> bool:
+    """Whether progress is silenced (``--quiet``, or a worker whose caller draws the bar)."""
+    return _quiet
+
+
+def on_terminal() -> bool:
+    """Whether stderr is a terminal a live bar can be drawn on."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
 
 
 def console(stderr: bool = True) -> Console:
@@ -34,9 +62,91 @@ def console(stderr: bool = True) -> Console:
     return Console(stderr=stderr)
 
 
-def make_progress(*extra_columns: TextColumn) -> Progress:
-    """A rich Progress with the project's columns; disabled when quiet or not a TTY."""
-    return Progress(
+def _clock(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+@dataclass
+class _Logged:
+    """What the last plain line of a task said, to decide when the next one is due."""
+
+    completed: float = 0.0
+    tenth: int = 0
+    at: float = 0.0
+
+
+class LogProgress(Progress):
+    """A rich Progress that, with ``plain_log``, prints a line per stage instead of a bar."""
+
+    def __init__(self, *columns: Any, plain_log: bool = False, **kwargs: Any) -> None:
+        super().__init__(*columns, **kwargs)
+        self.plain_log = plain_log
+        self._logged: dict[TaskID, _Logged] = {}
+
+    def add_task(self, description: str, start: bool = True, total: float | None = 100.0, completed: int = 0,
+                 visible: bool = True, **fields: Any) -> TaskID:
+        task_id = super().add_task(description, start, total, completed, visible, **fields)
+        self._logged[task_id] = _Logged(completed=float(completed), at=time.monotonic())
+        return task_id
+
+    def update(self, task_id: TaskID, *, description: str | None = None, **kwargs: Any) -> None:  # type: ignore[override]
+        if self.plain_log and description is not None and task_id in self._tasks:
+            task = self._tasks[task_id]
+            # A new stage name (``epoch 2/10``): say how the previous stage ended first.
+            if description != task.description and task.completed > self._logged[task_id].completed:
+                self._log(task_id)
+        super().update(task_id, description=description, **kwargs)
+        self._maybe_log(task_id)
+
+    def advance(self, task_id: TaskID, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        self._maybe_log(task_id)
+
+    def stop(self) -> None:
+        if self.plain_log:
+            for task_id, task in list(self._tasks.items()):
+                if task.completed > self._logged[task_id].completed:
+                    self._log(task_id)
+        super().stop()
+
+    def _maybe_log(self, task_id: TaskID) -> None:
+        if not self.plain_log or task_id not in self._tasks:
+            return
+        task, logged = self._tasks[task_id], self._logged[task_id]
+        if task.completed <= logged.completed:
+            return
+        total = task.total
+        due = time.monotonic() - logged.at >= LOG_EVERY_S
+        if total:
+            due = (due or task.completed >= total or total <= LOG_EACH_UP_TO
+                   or int(10 * task.completed / total) > logged.tenth)
+        if due:
+            self._log(task_id)
+
+    def _log(self, task_id: TaskID) -> None:
+        task = self._tasks[task_id]
+        elapsed = task.elapsed or 0.0
+        done = task.completed
+        parts = [f"{done:g}/{task.total:g} ({100 * done / task.total:.0f}%)" if task.total else f"{done:g}"]
+        rate = done / elapsed if elapsed > 0 else 0.0
+        if rate >= 1:
+            parts.append(f"{rate:,.1f}/s")
+        elif rate > 0:
+            parts.append(f"{1 / rate:,.1f} s each")
+        parts.append(f"{_clock(elapsed)} elapsed")
+        if task.total and rate > 0:
+            parts.append(f"{_clock(max(task.total - done, 0) / rate)} left")
+        info = task.fields.get("info")
+        line = f"{task.description}: {', '.join(parts)}" + (f"  {info}" if info else "")
+        print(line, file=sys.stderr, flush=True)
+        self._logged[task_id] = _Logged(done, int(10 * done / task.total) if task.total else 0, time.monotonic())
+
+
+def make_progress(*extra_columns: TextColumn) -> LogProgress:
+    """A rich Progress with the project's columns: a bar on a terminal, log lines off it, silent when quiet."""
+    live = not _quiet and on_terminal()
+    return LogProgress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -45,13 +155,14 @@ def make_progress(*extra_columns: TextColumn) -> Progress:
         TimeRemainingColumn(),
         *extra_columns,
         console=console(),
-        disable=_quiet or not sys.stderr.isatty(),
+        disable=not live,
         transient=False,
+        plain_log=not _quiet and not live,
     )
 
 
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Iterate ``items`` with a progress bar named ``description``."""
+    """Iterate ``items`` with a progress bar (or log lines) named ``description``."""
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     with make_progress() as progress:
@@ -63,9 +174,15 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
 
 @contextlib.contextmanager
 def status(message: str) -> Iterator[None]:
-    """A spinner for work of unknown length."""
-    if _quiet or not sys.stderr.isatty():
+    """A spinner for work of unknown length; off a terminal, a line when it starts and ends."""
+    if _quiet:
         yield
+        return
+    if not on_terminal():
+        began = time.monotonic()
+        print(f"{message} ...", file=sys.stderr, flush=True)
+        yield
+        print(f"{message}: done in {_clock(time.monotonic() - began)}", file=sys.stderr, flush=True)
         return
     with console().status(message):
         yield

@@ -345,7 +345,7 @@ def _serial_runner(retries: int) -> Runner:
 @contextlib.contextmanager
 def _inner_bars_off() -> Iterator[None]:
     """Silence each case's own progress bar while the bar over cases is drawn (restored after)."""
-    was_quiet = getattr(progress, "_quiet", False)
+    was_quiet = progress.is_quiet()
     progress.set_quiet(True)
     try:
         yield
