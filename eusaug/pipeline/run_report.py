@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from eusaug.evaluate.gradcam import MIN_INSIDE_SECTOR_SHARE, outside_sector_note
 from eusaug.io.images import list_images
 from eusaug.io.tables import read_csv_rows
-from eusaug.pipeline.html import Report
+from eusaug.io.html_report import Report
 
 if TYPE_CHECKING:
     from eusaug.pipeline.run_config import RunContext
