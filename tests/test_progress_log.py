@@ -55,6 +55,22 @@ def test_thousands_of_items_log_about_every_tenth(capsys) -> None:
     assert [int(line.split()[1].split("/")[0]) for line in lines] == list(range(500, 5001, 500))
 
 
+def test_every_line_is_recognised_as_a_progress_line(capsys) -> None:
+    """So a command's one-line error can be told from the progress before it."""
+    with progress.make_progress() as bar:
+        draws = bar.add_task("draws", total=2_000_000)
+        for _ in range(10):
+            bar.advance(draws, 200_000)
+        task = bar.add_task("unknown length", total=None)
+        bar.advance(task, 2.5)
+    with progress.status("loading"):
+        pass
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 13 and "draws: 2000000/2000000 (100%)" in lines[9], lines
+    assert all(progress.is_log_line(line) for line in lines), lines
+    assert not progress.is_log_line("Error: CT x.nii.gz is not a readable NIfTI file: check or re-export it.")
+
+
 def test_quiet_silences_the_lines(capsys) -> None:
     progress.set_quiet(True)
     list(progress.track(range(10), "images"))

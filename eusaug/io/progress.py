@@ -10,6 +10,7 @@ tenth of the total or every :data:`LOG_EVERY_S` seconds, and when a task is rena
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -37,6 +38,10 @@ LOG_EVERY_S = 60.0
 
 _quiet = False
 
+#: A plain progress line: ``what: 3/10 (30%), 2.5/s, 0:00:04 elapsed, 0:00:03 left`` (then any info),
+#: or a status line (``what ...`` and ``what: done in 0:00:04``).
+_LOG_LINE = re.compile(r".+: [\d.]+(/[\d.]+ \(\d+%\))?, .*\d+:\d\d:\d\d elapsed.*|.+ \.\.\.|.+: done in \d+:\d\d:\d\d")
+
 
 def set_quiet(quiet: bool) -> None:
     """Silence (or restore) every progress bar and log line, e.g. for ``--quiet``."""
@@ -47,6 +52,11 @@ def set_quiet(quiet: bool) -> None:
 def is_quiet() -> bool:
     """Whether progress is silenced (``--quiet``, or a worker whose caller draws the bar)."""
     return _quiet
+
+
+def is_log_line(line: str) -> bool:
+    """Whether ``line`` is one of the plain progress lines (to tell them from a command's own output)."""
+    return _LOG_LINE.fullmatch(line.strip()) is not None
 
 
 def on_terminal() -> bool:
@@ -60,6 +70,10 @@ def on_terminal() -> bool:
 def console(stderr: bool = True) -> Console:
     """The console progress and messages go to (stderr, so stdout stays parseable)."""
     return Console(stderr=stderr)
+
+
+def _count(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
 def _clock(seconds: float) -> str:
@@ -128,7 +142,7 @@ class LogProgress(Progress):
         task = self._tasks[task_id]
         elapsed = task.elapsed or 0.0
         done = task.completed
-        parts = [f"{done:g}/{task.total:g} ({100 * done / task.total:.0f}%)" if task.total else f"{done:g}"]
+        parts = [f"{_count(done)}/{_count(task.total)} ({100 * done / task.total:.0f}%)" if task.total else _count(done)]
         rate = done / elapsed if elapsed > 0 else 0.0
         if rate >= 1:
             parts.append(f"{rate:,.1f}/s")
