@@ -49,6 +49,16 @@ def test_a_renamed_task_says_how_each_stage_ended(capsys) -> None:
     assert err.splitlines()[-1].endswith("G 0.5")
 
 
+def test_details_in_parentheses_are_not_stages(capsys) -> None:
+    """The pose sampler renames its task with the draws so far at every update: no line for each."""
+    with progress.make_progress() as bar:
+        task = bar.add_task("liver poses", total=1000)
+        for kept in range(1, 1001):
+            bar.update(task, completed=kept, description=f"liver poses ({4 * kept} draws)")
+    lines = _lines(capsys.readouterr().err, "liver poses")
+    assert len(lines) == 10 and lines[-1].startswith("liver poses (4000 draws): 1000/1000 (100%)"), lines
+
+
 def test_thousands_of_items_log_about_every_tenth(capsys) -> None:
     assert sum(1 for _ in progress.track(range(5000), "images")) == 5000
     lines = _lines(capsys.readouterr().err, "images:")

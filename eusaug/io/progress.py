@@ -3,8 +3,8 @@
 Under ``nohup``, a batch scheduler or ``| cat`` a live bar cannot be drawn, yet hours of
 silence look like a hang. There each task prints one plain line per stage instead, as
 Keras' ``verbose=2`` does: per advance when the total is small (epochs), else at each
-tenth of the total or every :data:`LOG_EVERY_S` seconds, and when a task is renamed
-(``epoch 2/10``) or ends. ``--quiet`` silences both.
+tenth of the total or every :data:`LOG_EVERY_S` seconds, and when a task is renamed to a
+new stage (``epoch 2/10``; a change inside parentheses is a detail, not a stage) or ends. ``--quiet`` silences both.
 """
 
 from __future__ import annotations
@@ -81,6 +81,10 @@ def _clock(seconds: float) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
+def _stage(description: str) -> str:
+    return re.sub(r"\s*\([^)]*\)", "", description)
+
+
 @dataclass
 class _Logged:
     """What the last plain line of a task said, to decide when the next one is due."""
@@ -107,8 +111,10 @@ class LogProgress(Progress):
     def update(self, task_id: TaskID, *, description: str | None = None, **kwargs: Any) -> None:  # type: ignore[override]
         if self.plain_log and description is not None and task_id in self._tasks:
             task = self._tasks[task_id]
-            # A new stage name (``epoch 2/10``): say how the previous stage ended first.
-            if description != task.description and task.completed > self._logged[task_id].completed:
+            # A new stage name (``epoch 2/10``): say how the previous stage ended first. Details in
+            # parentheses (``liver poses (512 draws)``) change with every update and name no stage.
+            if (_stage(description) != _stage(task.description)
+                    and task.completed > self._logged[task_id].completed):
                 self._log(task_id)
         super().update(task_id, description=description, **kwargs)
         self._maybe_log(task_id)
