@@ -58,6 +58,7 @@ from eusaug.io.images import (
 from eusaug.io.progress import (
     LOG_EACH_UP_TO,
     LOG_EVERY_S,
+    MIN_GAP_S,
     LogProgress,
     T,
     console,
@@ -84,6 +85,7 @@ __all__ = [
     "LOG_EVERY_S",
     "LONG_TEXT_CHARS",
     "LogProgress",
+    "MIN_GAP_S",
     "MAX_HEADER_CHARS",
     "MAX_PATH_CHARS",
     "MIN_COLUMN_PX",

@@ -3,8 +3,9 @@
 Under ``nohup``, a batch scheduler or ``| cat`` a live bar cannot be drawn, yet hours of
 silence look like a hang. There each task prints one plain line per stage instead, as
 Keras' ``verbose=2`` does: per advance when the total is small (epochs), else at each
-tenth of the total or every :data:`LOG_EVERY_S` seconds, and when a task is renamed to a
-new stage (``epoch 2/10``; a change inside parentheses is a detail, not a stage) or ends. ``--quiet`` silences both.
+tenth of the total or every :data:`LOG_EVERY_S` seconds, but never within :data:`MIN_GAP_S`
+of the task's previous line; and always when a task is renamed to a new stage
+(``epoch 2/10``; a change inside parentheses is a detail, not a stage) or ends. ``--quiet`` silences both.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ T = TypeVar("T")
 LOG_EACH_UP_TO = 30
 #: Larger tasks log at each tenth of their total, or after this many seconds without a line.
 LOG_EVERY_S = 60.0
+#: Lines of one task (but its last) are at least this many seconds apart, so quick work
+#: (a few fast steps, loading images) says only how it ended.
+MIN_GAP_S = 2.0
 
 _quiet = False
 
@@ -137,10 +141,11 @@ class LogProgress(Progress):
         if task.completed <= logged.completed:
             return
         total = task.total
-        due = time.monotonic() - logged.at >= LOG_EVERY_S
+        quiet_for = time.monotonic() - logged.at
+        due = quiet_for >= LOG_EVERY_S
         if total:
-            due = (due or task.completed >= total or total <= LOG_EACH_UP_TO
-                   or int(10 * task.completed / total) > logged.tenth)
+            step_due = total <= LOG_EACH_UP_TO or int(10 * task.completed / total) > logged.tenth
+            due = due or task.completed >= total or (step_due and quiet_for >= MIN_GAP_S)
         if due:
             self._log(task_id)
 
