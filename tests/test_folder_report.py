@@ -69,7 +69,7 @@ def test_a_synth_folder_shows_a_contact_sheet(tmp_path) -> None:
     assert folder_kind(out) == "synth"
     page = build_folder_report(out).to_html()
     assert len(_images(page)) == 4  # 6 images: one whole row of 4, no empty cells
-    assert "not available" not in page
+    assert "not available" not in page and "seus_0000\u20130003" in page
     assert "6 images of liver by raysim (seed 5)" in page
     assert "seus_<wbr>0005.png" in page  # the manifest's rows (file names may wrap after _)
     assert "<dt>seed</dt><dd>5</dd>" in page and "Field of view" in page

@@ -77,7 +77,8 @@ def _contact_sheet(report: Report, folder: Path, files: list[str], caption: str)
     if len(shown) > SHEET_COLUMNS:
         shown = shown[:len(shown) - len(shown) % SHEET_COLUMNS]  # whole rows: no empty cells
     rows = [shown[k:k + SHEET_COLUMNS] for k in range(0, len(shown), SHEET_COLUMNS)]
-    report.image_grid(rows, caption=caption, cell_px=200)
+    labels = [row[0].stem if len(row) == 1 else f"{row[0].stem}\u2013{row[-1].stem.rsplit('_', 1)[-1]}" for row in rows]
+    report.image_grid(rows, row_labels=labels, caption=caption, cell_px=200)
 
 
 def _synth_report(folder: Path, report: Report, title_prefix: str = "") -> None:
@@ -89,11 +90,12 @@ def _synth_report(folder: Path, report: Report, title_prefix: str = "") -> None:
                    f"{len(manifest)} images of {settings.get('landmark', 'the landmark')} by {name or 'a translator'} "
                    f"(seed {settings.get('seed', '?')}).")
     _contact_sheet(report, folder, [r.get("file", "") for r in manifest],
-                   f"{folder.name}: images in file order, left to right.")
+                   f"{folder.name}: images in file order, left to right; each row is labelled with its files.")
     if manifest:
         columns = [c for c in ("file", "pose_index", "landmark", "translator", "seed") if c in manifest[0]]
         report.table(manifest[:SHEET_IMAGES], columns=columns, caption=f"manifest.csv (first rows of {len(manifest)})")
-    _settings(report, settings, "Settings (synth.json)")
+    report.section(f"{title_prefix}Settings")
+    _settings(report, settings, "synth.json")
 
 
 def _collection_report(folder: Path, report: Report) -> None:
@@ -110,7 +112,8 @@ def _collection_report(folder: Path, report: Report) -> None:
                   and (folder / r["case_id"] / "synth.json").is_file()), None)
     if first is not None:
         _synth_report(first, report, title_prefix=f"{first.name}: ")
-    _settings(report, settings, "Settings (collection.json)")
+    report.section("Collection settings")
+    _settings(report, settings, "collection.json")
 
 
 def _loss_figure(rows: list[dict[str, str]]) -> Any:
@@ -151,7 +154,7 @@ def _train_report(folder: Path, report: Report) -> None:
     samples = sorted((folder / "samples").glob("epoch-*.png")) if (folder / "samples").is_dir() else []
     if samples:
         report.section("Samples", f"The last epoch's sample grid ({samples[-1].stem}).")
-        report.image(samples[-1], caption="CT | sEUS | reconstructed CT; EUS | sCT | reconstructed EUS", width_px=720)
+        report.image(samples[-1], caption="CT | sEUS | reconstructed CT; EUS | sCT | reconstructed EUS", width_px=560)
     report.section("Configuration")
     _settings(report, {k: v for k, v in record.items() if k not in ("config", "inputs")}, "Run (config.json)")
     for key in ("config", "inputs"):
