@@ -13,6 +13,10 @@ Output layout::
     OUTPUT/collection.json      the settings the cases were made with
     OUTPUT/collection.csv       one row per case: status done/failed, images, seconds, error
     OUTPUT/CASE_ID/...          exactly what ``eusaug synth`` writes for one CT
+
+This module coordinates; one case lives in :mod:`~eusaug.translate.collection_cases`, the
+ways to run cases in :mod:`~eusaug.translate.collection_runners`, the record in
+:mod:`~eusaug.translate.collection_ledger`. Their public names are importable from here.
 """
 
 from __future__ import annotations
