@@ -48,7 +48,7 @@ MOVED = {
     "eusaug.protocol": "eusaug.pipeline.steps",
     "eusaug.demo": "eusaug.pipeline.demo",
     "eusaug.reproduce": "eusaug.pipeline.reproduce",
-    "eusaug.report": "eusaug.pipeline.html",
+    "eusaug.report": "eusaug.io.html_report",
     "eusaug.run_report": "eusaug.pipeline.run_report",
 }
 

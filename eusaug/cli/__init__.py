@@ -15,6 +15,7 @@ from eusaug.cli.mix_cmd import mix_command
 from eusaug.cli.models_cmd import models_command
 from eusaug.cli.plugins_cmd import plugins_command
 from eusaug.cli.poses_cmd import poses_command
+from eusaug.cli.report_cmd import report_command
 from eusaug.cli.reproduce_cmd import reproduce_command
 from eusaug.cli.slice_cmd import slice_command
 from eusaug.cli.synth_cmd import synth_command
@@ -55,5 +56,6 @@ for command in (
     evaluate_command,
     demo_command,
     reproduce_command,
+    report_command,
 ):
     main.add_command(command)

@@ -1,4 +1,4 @@
-"""Files in and out: atomic writes, images, CSV/JSON tables, Keras checkpoints, hashes, progress bars."""
+"""Files in and out: atomic writes, images, CSV/JSON tables, HTML reports, Keras checkpoints, hashes, progress."""
 
 from __future__ import annotations
 
@@ -24,6 +24,25 @@ from eusaug.io.hashing import (
     file_digest,
     file_sha256,
 )
+from eusaug.io.html_report import (
+    ImageLike,
+    Report,
+    image_data_uri,
+)
+from eusaug.io.html_tables import (
+    DENSE_COLUMNS,
+    LONG_TEXT_CHARS,
+    MAX_HEADER_CHARS,
+    MAX_PATH_CHARS,
+    MIN_COLUMN_PX,
+    NOTE_COLUMNS,
+    PAGE_WIDTH_PX,
+    WIDE_TEXT_PX,
+    escape,
+    format_cell,
+    format_number,
+    table_html,
+)
 from eusaug.io.images import (
     IMAGE_SUFFIXES,
     encode_png,
@@ -37,9 +56,16 @@ from eusaug.io.images import (
     write_png,
 )
 from eusaug.io.progress import (
+    LOG_EACH_UP_TO,
+    LOG_EVERY_S,
+    MIN_GAP_S,
+    LogProgress,
     T,
     console,
+    is_log_line,
+    is_quiet,
     make_progress,
+    on_terminal,
     set_quiet,
     status,
     track,
@@ -52,24 +78,45 @@ from eusaug.io.tables import (
 )
 
 __all__ = [
+    "DENSE_COLUMNS",
     "IMAGE_SUFFIXES",
+    "ImageLike",
+    "LOG_EACH_UP_TO",
+    "LOG_EVERY_S",
+    "LONG_TEXT_CHARS",
+    "LogProgress",
+    "MIN_GAP_S",
+    "MAX_HEADER_CHARS",
+    "MAX_PATH_CHARS",
+    "MIN_COLUMN_PX",
+    "NOTE_COLUMNS",
+    "PAGE_WIDTH_PX",
+    "Report",
     "STATE_FILE",
     "T",
     "VARIABLES_FILE",
+    "WIDE_TEXT_PX",
     "atomic_directory",
     "atomic_path",
     "check_new",
     "checkpoint_name",
     "console",
     "encode_png",
+    "escape",
     "file_digest",
     "file_sha256",
+    "format_cell",
+    "format_number",
+    "image_data_uri",
+    "is_log_line",
+    "is_quiet",
     "latest_checkpoint",
     "list_checkpoints",
     "list_images",
     "load_checkpoint",
     "load_keras_model",
     "make_progress",
+    "on_terminal",
     "read_csv_rows",
     "read_grey_uint8",
     "read_image",
@@ -79,6 +126,7 @@ __all__ = [
     "save_keras_model",
     "set_quiet",
     "status",
+    "table_html",
     "track",
     "uint8_to_unit",
     "unit_to_uint8",

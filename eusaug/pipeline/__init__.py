@@ -1,4 +1,4 @@
-"""The whole protocol as resumable stages (``eusaug demo``, ``eusaug reproduce``) and its HTML report."""
+"""The whole protocol as resumable stages (``eusaug demo``, ``eusaug reproduce``) and the HTML report of any run folder."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from eusaug.pipeline.demo import (
 from eusaug.pipeline.engine import (
     check_eus_dir,
     run_pipeline,
+)
+from eusaug.pipeline.folder_report import (
+    FolderKind,
+    build_folder_report,
+    folder_kind,
+    write_folder_report,
 )
 from eusaug.pipeline.html import (
     DENSE_COLUMNS,
@@ -40,6 +46,9 @@ from eusaug.pipeline.run_config import (
     RunContext,
 )
 from eusaug.pipeline.run_report import (
+    RUN_JSON,
+    RunView,
+    build_run_report,
     cyclegan_epochs,
     write_run_report,
 )
@@ -66,6 +75,7 @@ __all__ = [
     "DEMO_PRESETS",
     "DENSE_COLUMNS",
     "FOV_SETTINGS",
+    "FolderKind",
     "ImageLike",
     "LONG_TEXT_CHARS",
     "MARKER",
@@ -78,18 +88,23 @@ __all__ = [
     "PAPER_RATIOS",
     "REPRODUCE_PRESETS",
     "RESERVED_AFTER_TRAINING_S",
+    "RUN_JSON",
     "Report",
     "RunConfig",
     "RunContext",
+    "RunView",
     "Stage",
     "StageResult",
     "WIDE_TEXT_PX",
+    "build_folder_report",
+    "build_run_report",
     "check_eus_dir",
     "cpu_name",
     "cyclegan_epochs",
     "drop_saved_models",
     "environment_versions",
     "find_cases",
+    "folder_kind",
     "format_number",
     "image_data_uri",
     "load_run_config",
@@ -102,6 +117,7 @@ __all__ = [
     "run_stages",
     "stage_done",
     "synthesized_images",
+    "write_folder_report",
     "write_labelled_csv",
     "write_run_report",
 ]

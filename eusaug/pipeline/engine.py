@@ -345,6 +345,7 @@ def run_pipeline(
         "cases": [{"name": c.name, "ct": str(c.ct), "labels": str(c.labels)} for c in cases],
         "eus_dir": str(eus) if eus else None,
         "weights": weights,
+        "weights_note": weights_note,
         "split": ctx.require_split().to_dict(),
         "versions": environment_versions(),
         "timings_s": {r.name: round(r.seconds, 1) for r in results},

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eusaug.errors import EusaugError
 from eusaug.evaluate.gradcam import MIN_INSIDE_SECTOR_SHARE, outside_sector_note
+from eusaug.io.html_report import Report
 from eusaug.io.images import list_images
 from eusaug.io.tables import read_csv_rows
-from eusaug.pipeline.html import Report
 
 if TYPE_CHECKING:
     from eusaug.pipeline.run_config import RunContext
@@ -52,17 +54,69 @@ def cyclegan_epochs(run_dir: Path, budgeted: bool) -> dict[str, Any] | None:
     return {"epochs_trained": trained, "epochs_configured": configured, "stopped_by": stopped_by, "status": status}
 
 
-def _fig1_rows(ctx: RunContext) -> tuple[list[list[Path | None]], list[str]]:
+#: The file a pipeline run leaves in its folder: settings, versions, timings (read by ``eusaug report``).
+RUN_JSON = "run.json"
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What the run report reads of a run: from the live run's context, or from its ``run.json`` later."""
+
+    root: Path
+    title: str
+    landmarks: tuple[str, ...]
+    cyclegan_preset: str
+    #: The run had a time budget (``--minutes``), so a short CycleGAN run stopped for it.
+    budgeted: bool
+    case_names: tuple[str, ...]
+    eus_dir: Path | None
+    weights_note: str
+
+    @classmethod
+    def of(cls, ctx: RunContext) -> RunView:
+        cfg = ctx.config
+        return cls(ctx.root, ctx.title, tuple(cfg.landmarks), cfg.cyclegan_preset, cfg.minutes is not None,
+                   tuple(c.name for c, _ in ctx.cases), ctx.eus_dir, ctx.weights_note)
+
+    @classmethod
+    def from_folder(cls, root: Path) -> tuple[RunView, dict[str, Any]]:
+        """The view and the ``run.json`` record of a finished run folder."""
+        path = root / RUN_JSON
+        try:
+            info = json.loads(path.read_text())
+            cfg = info["config"]
+            view = cls(root, str(info.get("title") or "eusaug run"), tuple(cfg["landmarks"]),
+                       str(cfg.get("cyclegan_preset", "")), cfg.get("minutes") is not None,
+                       tuple(c["name"] for c in info.get("cases", [])),
+                       Path(info["eus_dir"]) if info.get("eus_dir") else None, str(info.get("weights_note") or ""))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise EusaugError(f"{path} is not a readable run record ({type(exc).__name__}: {exc}): "
+                              "rerun the pipeline into that folder to rewrite it.") from None
+        for key, default in (("total_s", 0.0), ("versions", {}), ("config", {}), ("timings_s", {}),
+                             ("reused_stages", [])):
+            info.setdefault(key, default)
+        return view, info
+
+
+def _images_or_none(folder: Path, recursive: bool = False) -> list[Path]:
+    """The images of ``folder``; none when a stage did not get that far (or the frames were moved since)."""
+    try:
+        return list_images(folder, recursive=recursive)
+    except EusaugError:
+        return []
+
+
+def _fig1_rows(ctx: RunView) -> tuple[list[list[Path | None]], list[str]]:
     """One row per landmark: CT plane | raysim | CycleGAN sEUS | a real frame."""
     synth = ctx.root / "synth"
-    first_case = ctx.cases[0][0].name
+    first_case = ctx.case_names[0] if ctx.case_names else ""
     real_label = "real frame" if ctx.eus_dir else "simulated 'real' frame (raysim, other pose)"
     rows, columns = [], ["CT plane", "raysim", "CycleGAN sEUS", real_label]
-    for landmark in ctx.config.landmarks:
+    for landmark in ctx.landmarks:
         if ctx.eus_dir is not None:
-            reals = list_images(ctx.eus_dir / landmark, recursive=True)
+            reals = _images_or_none(ctx.eus_dir / landmark, recursive=True)
         else:
-            reals = list_images(ctx.root / "real" / "real_train" / landmark)
+            reals = _images_or_none(ctx.root / "real" / "real_train" / landmark)
         for k in range(2):
             ct = synth / "ct" / landmark / f"ct_{k:04d}.png"
             raysim = synth / "raysim" / landmark / first_case / f"seus_{k:04d}.png"
@@ -74,20 +128,24 @@ def _fig1_rows(ctx: RunContext) -> tuple[list[list[Path | None]], list[str]]:
 
 def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
     """Build ``report.html`` in the run folder from what the stages wrote."""
+    return build_run_report(RunView.of(ctx), run_info).write(ctx.root / "report.html", force=True)
+
+
+def build_run_report(ctx: RunView, run_info: dict[str, Any]) -> Report:
+    """The run's report page from what its stages wrote and its ``run.json`` record (``run_info``)."""
     root = ctx.root
-    cfg = ctx.config
-    names = ", ".join(c.name for c, _ in ctx.cases)
+    names = ", ".join(ctx.case_names)
     report = Report(
         ctx.title,
-        subtitle=(f"CT: {names}; landmarks {', '.join(cfg.landmarks)}; "
-                  f"{run_info['total_s']:.0f} s on {run_info['versions']['cpu']}"),
+        subtitle=(f"CT: {names}; landmarks {', '.join(ctx.landmarks)}; "
+                  f"{run_info['total_s']:.0f} s on {run_info['versions'].get('cpu', 'an unknown CPU')}"),
     )
     report.section(
         "What this run did",
-        f"Probe poses were sampled on the stomach wall of {len(ctx.cases)} CT volume(s) (within a 30 degree "
+        f"Probe poses were sampled on the stomach wall of {len(ctx.case_names)} CT volume(s) (within a 30 degree "
         "cone of the outward normal, keeping views with more than the paper's share of landmark pixels and "
         "little bone). CT planes were cut along them, translated to ultrasound by the physics simulator "
-        f"raysim and by one CycleGAN per landmark ({cfg.cyclegan_preset} preset), mixed into a classifier "
+        f"raysim and by one CycleGAN per landmark ({ctx.cyclegan_preset} preset), mixed into a classifier "
         "training set at the paper's synthetic ratios, and evaluated as in the paper.",
     )
     if ctx.eus_dir is None:
@@ -122,19 +180,19 @@ def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
 
     report.section("CT planes and synthetic EUS (Fig. 1)")
     grid, columns = _fig1_rows(ctx)
-    labels = [f"{lm} ({k + 1})" for lm in cfg.landmarks for k in range(2)]
+    labels = [f"{lm} ({k + 1})" for lm in ctx.landmarks for k in range(2)]
     report.image_grid(grid, row_labels=labels, col_labels=columns, cell_px=170,
                       caption="Each row: one pose; the CT plane, its raysim and CycleGAN translations, and a "
                               "frame of the real domain.")
 
     report.section("CycleGAN training", "Losses per epoch (train and validation) of each landmark's CycleGAN.")
-    epochs = {lm: cyclegan_epochs(root / f"cyclegan-{lm}", cfg.minutes is not None) for lm in cfg.landmarks}
+    epochs = {lm: cyclegan_epochs(root / f"cyclegan-{lm}", ctx.budgeted) for lm in ctx.landmarks}
     epoch_rows = [{"landmark": lm, **e} for lm, e in epochs.items() if e is not None]
     if epoch_rows:
         report.table(epoch_rows, columns=["landmark", "epochs_trained", "epochs_configured", "stopped_by"],
                      caption="Epochs each CycleGAN trained; a time budget (--minutes) stops training early, so "
                              "its translations are weaker than the configured run's.")
-    for landmark in cfg.landmarks:
+    for landmark in ctx.landmarks:
         run = root / f"cyclegan-{landmark}"
         losses = run / "losses.png"
         if losses.is_file():
@@ -192,4 +250,4 @@ def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
     report.key_values({**run_info["timings_s"], "total": run_info["total_s"]}, caption="Seconds per stage")
     if run_info["reused_stages"]:
         report.note("Stages reused from an earlier run in this folder: " + ", ".join(run_info["reused_stages"]))
-    return report.write(root / "report.html", force=True)
+    return report
