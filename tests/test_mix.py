@@ -160,7 +160,7 @@ def test_mix_folders_writes_links_manifest_and_config(tmp_path, sets):
     out = tmp_path / "OUT"
     rows = mix_folders(real, syn, 0.5, out, seed=2)
     assert tree_hashes(real, syn) == before
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "manifest.csv", "mix.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "manifest.csv", "metadata.csv", "mix.json"]
     assert len(list((out / "a").iterdir())) == 4 and len(list((out / "b").iterdir())) == 5
     counts = {(c.class_name, c.real, c.synthetic) for c in summarise(rows, 0.5)}
     assert counts == {("a", 2, 2), ("b", 2, 3)}

@@ -40,7 +40,8 @@ import numpy as np
 
 from eusaug.errors import EusaugError
 from eusaug.mix.labelled_sets import LabelledSetWarning, LabelledSource, as_labelled_set
-from eusaug.mix.mixing import MissingClass, MixMode, MixPlan, Source, check_image_size, plan_mix, read_grey_sized
+from eusaug.mix.plan import MissingClass, MixMode, MixPlan, Source, plan_mix
+from eusaug.mix.stream import check_image_size, read_grey_sized
 
 try:
     import torch
