@@ -1,5 +1,11 @@
 """Stage 4: synthetic images mixed into a labelled training set at a ratio, on disk, streamed (tf.data or
-PyTorch), or as albumentations transforms."""
+PyTorch), or as albumentations transforms; and the subject split of the real images below both the classifier
+and the pipeline.
+
+Rooms: ``ratios`` (the checked ratio), ``plan`` (which images), ``write`` (sets on disk), ``stream`` (read
+image by image), ``subjects`` (the subject split), ``labelled_sets`` (reading labelled sets), ``swap``,
+``translate_ct``, ``ultrasound_transforms`` (albumentations transforms), ``torch_data`` (PyTorch datasets).
+"""
 
 from __future__ import annotations
 
@@ -58,8 +64,10 @@ from eusaug.mix.write import (
 # The albumentations transforms load albumentations and OpenCV, the datasets PyTorch (an optional
 # extra): imported on first use, so `import eusaug.mix` needs neither.
 _LAZY = {
-    **{name: "eusaug.mix.augment"
-       for name in ("DepthGain", "SectorMask", "SpeckleNoise", "SyntheticSwap", "TranslateCT", "fit_into_frame")},
+    "SyntheticSwap": "eusaug.mix.swap",
+    "TranslateCT": "eusaug.mix.translate_ct",
+    **{name: "eusaug.mix.ultrasound_transforms" for name in ("DepthGain", "SectorMask", "SpeckleNoise")},
+    "fit_into_frame": "eusaug.mix.transform_helpers",
     **{name: "eusaug.mix.torch_data" for name in ("LabelledDataset", "MixedDataset", "epoch_seed", "item_seed")},
 }
 
