@@ -246,10 +246,12 @@ def _stage_fid(ctx: RunContext, folder: Path) -> dict[str, Any]:
 def _classifier_config(ctx: RunContext) -> ClassifierConfig:
     """The classifier's settings for this run (the mix stage mixes with its ratios, mode and seed)."""
     from eusaug.evaluate import CLASSIFIER_PRESETS
+    from eusaug.mix import check_ratios
 
     cfg = ctx.config
+    # Checked once here: the mix stage writes and the classifier trains at these very Ratio objects.
     config = replace(CLASSIFIER_PRESETS[cfg.classifier_preset], weights=None if ctx.weights == "none" else ctx.weights,
-                     ratios=tuple(cfg.ratios), seed=cfg.seed)
+                     ratios=check_ratios(cfg.ratios), seed=cfg.seed)
     if cfg.class_weights is not None:
         config = replace(config, class_weights=cfg.class_weights)
     if cfg.classifier_precision is not None:
