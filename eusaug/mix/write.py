@@ -99,8 +99,9 @@ def write_mix(
     for name, source, original, file_name in track(entries, f"Mixing at ratio {plan.ratio:g}"):
         target = folder / name / file_name
         if link:
-            # Relative, so the set survives being moved or copied together with its inputs.
-            os.symlink(os.path.relpath(os.path.abspath(original), os.path.abspath(target.parent)), target)
+            # Relative, so the set survives being moved or copied together with its inputs; between real
+            # paths, because the system walks a link's ".." from the folder it physically lies in.
+            os.symlink(os.path.relpath(os.path.realpath(original), os.path.realpath(target.parent)), target)
         else:
             shutil.copy2(original, target)
         rows.append(ManifestRow(target, name, source, Path(os.path.abspath(original))))
