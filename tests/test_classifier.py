@@ -168,3 +168,36 @@ def test_precision_sets_the_dtype_policy_and_paper_is_float32():
     assert bf16.get_layer("probabilities").dtype_policy.name == "float32"
     with pytest.raises(EusaugError, match="precision"):
         build_classifier(3, 32, weights, "fp16")
+
+
+def test_a_sweep_on_written_mixed_sets_trains_on_those_files_with_the_same_results(labelled_sets, tmp_path):
+    """One mix: trained on the sets ``eusaug mix`` wrote, a model sees those files and learns what a planned sweep
+    learns from the same seed."""
+    from eusaug.mix import mix_sweep, split_by_subject as split_real
+
+    real, synthetic = labelled_sets
+    config = replace(CLASSIFIER_PRESETS["fast"], input_size_px=32, epochs=1, batch_size=8, test_subjects=("d",),
+                     ratios=(0.0, 0.5))
+    split = split_real({c: list((real / c).iterdir()) for c in ("aorta", "background", "liver", "pancreas")},
+                       config.split_settings)
+    train = {c: sorted(paths) for c, paths in split.train.items()}
+    test = {c: sorted(paths) for c, paths in split.test.items()}
+    with pytest.warns(UserWarning, match="background"):
+        written = mix_sweep(train, synthetic, config.ratios, tmp_path / "mixed", seed=config.seed)
+
+    from_files = ratio_sweep(train, None, tmp_path / "a", config, test=test, mixed=tmp_path / "mixed")
+    planned = ratio_sweep(train, synthetic, tmp_path / "b", config, test=test)
+
+    trained = _csv(tmp_path / "a" / "training.csv")
+    for ratio, rows in written.items():
+        mine = [(Path(r["image"]), r["class"], r["source"]) for r in trained if float(r["ratio"]) == ratio]
+        assert sorted(mine) == sorted((row.output_path, row.class_name, row.source) for row in rows)
+    # The same images in the same order as a planned sweep (training itself is not bit-reproducible in one process).
+    assert [(Path(r["image"]).resolve(), r["class"], r["source"]) for r in trained] == [
+        (Path(r["image"]).resolve(), r["class"], r["source"]) for r in _csv(tmp_path / "b" / "training.csv")]
+    assert [(r["n_train"], r["n_synthetic"]) for r in from_files.rows] == [
+        (r["n_train"], r["n_synthetic"]) for r in planned.rows] == [(36, 0), (36, 15)]
+    # A mixed set that holds a test image is refused.
+    with pytest.raises(EusaugError, match="holds test image"):
+        ratio_sweep(real, None, tmp_path / "c", config, mixed=tmp_path / "mixed",
+                    test={c: [p for p in train[c]] for c in ("aorta",)})

@@ -188,3 +188,76 @@ def test_output_inside_input(small):
 def test_missing_input(tmp_path):
     assert_clean_error(run("mix", "--real", tmp_path / "nope", "--synthetic", tmp_path, "--ratio", "0.5",
                            "-o", tmp_path / "O"), "nope", "does not exist")
+
+
+def test_class_names_match_whatever_their_case(small, tmp_path):
+    real, syn = small
+    (syn / "a").rename(syn / "A")
+    result = run("mix", "--real", real, "--synthetic", syn, "--ratio", "0.5", "-o", tmp_path / "O")
+    assert result.exit_code == 0, result.output
+    rows = manifest(tmp_path / "O")
+    assert sorted({r["class"] for r in rows}) == ["a", "b"]
+    assert sum(r["class"] == "a" and r["source"] == "synthetic" for r in rows) == 2
+    assert not (tmp_path / "O" / "A").exists()
+
+
+def test_disjoint_classes_are_one_line_naming_both_lists(small, tmp_path):
+    real, syn = small
+    (syn / "a").rename(syn / "x")
+    (syn / "b").rename(syn / "y")
+    assert_clean_error(run("mix", "--real", real, "--synthetic", syn, "--ratio", "0.5", "-o", tmp_path / "O"),
+                       "real: a, b", "synthetic: x, y")
+    assert not (tmp_path / "O").exists()
+    (syn / "y").rename(syn / "X")
+    assert_clean_error(run("mix", "--real", real, "--synthetic", syn, "--ratio", "0.5", "-o", tmp_path / "O"),
+                       "'X' and 'x'", "differ only in case")
+
+
+def _load_through_metadata(folder: Path) -> list[tuple[str, bool, bytes]]:
+    """What an ``imagefolder`` reader sees: each file named in metadata.csv, read relative to the set."""
+    with open(folder / "metadata.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["file_name", "label", "synthetic", "source"]
+    return sorted((r["label"], r["synthetic"] == "true", (folder / r["file_name"]).read_bytes()) for r in rows)
+
+
+def test_a_mixed_set_travels_with_relative_links_or_copies(small, tmp_path):
+    real, syn = small
+    linked, copied = tmp_path / "work" / "linked", tmp_path / "work" / "copied"
+    assert run("mix", "--real", real, "--synthetic", syn, "--ratio", "0.5", "--seed", "3", "-o", linked).exit_code == 0
+    assert run("mix", "--real", real, "--synthetic", syn, "--ratio", "0.5", "--seed", "3", "--copy",
+               "-o", copied).exit_code == 0
+    expected = _load_through_metadata(linked)
+    assert {label for label, _, _ in expected} == {"a", "b"} and sum(s for _, s, _ in expected) == 4
+    links = [p for p in linked.rglob("*.png")]
+    assert links and all(p.is_symlink() and not Path(p.readlink()).is_absolute() for p in links)
+    # Move inputs and set together (symlinks kept as links), and the copies alone.
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path, moved, symlinks=True, ignore=shutil.ignore_patterns("elsewhere"))
+    for original in (tmp_path / "work", real, syn):
+        shutil.rmtree(original)
+    assert _load_through_metadata(moved / "work" / "linked") == expected
+    alone = tmp_path / "alone"
+    shutil.copytree(moved / "work" / "copied", alone, symlinks=True)
+    shutil.rmtree(moved)
+    assert _load_through_metadata(alone) == expected
+    assert not any(p.is_symlink() for p in alone.rglob("*"))
+
+
+def test_one_mix_checks_its_ratio_once(small, tmp_path, monkeypatch):
+    import eusaug.mix.ratios as ratios
+
+    calls: list[object] = []
+    original = ratios._checked_value
+
+    def counted(value: object) -> float:
+        calls.append(value)
+        return original(value)
+
+    monkeypatch.setattr(ratios, "_checked_value", counted)
+    real, syn = small
+    assert run("mix", "--real", real, "--synthetic", syn, "--ratio", "0.5", "-o", tmp_path / "O").exit_code == 0
+    assert calls == ["0.5"]
+    calls.clear()
+    assert run("mix", "--real", real, "--synthetic", syn, "--ratios", "0,0.25,0.5", "-o", tmp_path / "S").exit_code == 0
+    assert calls == ["0", "0.25", "0.5"]

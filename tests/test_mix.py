@@ -126,6 +126,18 @@ def test_real_only_class_is_kept_real_with_a_note():
     assert plan_mix(REAL, syn, 0.0).classes["c"].real == tuple(REAL["c"])
 
 
+
+def test_class_names_match_ignoring_case_and_the_same_files_are_drawn():
+    shouting = {name.upper(): paths for name, paths in SYN.items()}
+    assert plan_mix(REAL, shouting, 0.5, seed=4) == plan_mix(REAL, SYN, 0.5, seed=4)
+
+
+def test_no_real_class_with_synthetic_images_is_an_error_naming_both_lists():
+    other = {f"x{name}": paths for name, paths in SYN.items()}
+    with pytest.raises(EusaugError, match=r"real: a, b, c; synthetic: xa, xb, xc"):
+        plan_mix(REAL, other, 0.25)
+    assert plan_mix(REAL, other, 0.0).classes["a"].real == tuple(REAL["a"])  # ratio 0 asks for no synthetic image
+
 # ---------------------------------------------------------------------------------------
 # Writing to disk
 
@@ -160,7 +172,7 @@ def test_mix_folders_writes_links_manifest_and_config(tmp_path, sets):
     out = tmp_path / "OUT"
     rows = mix_folders(real, syn, 0.5, out, seed=2)
     assert tree_hashes(real, syn) == before
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "manifest.csv", "mix.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "manifest.csv", "metadata.csv", "mix.json"]
     assert len(list((out / "a").iterdir())) == 4 and len(list((out / "b").iterdir())) == 5
     counts = {(c.class_name, c.real, c.synthetic) for c in summarise(rows, 0.5)}
     assert counts == {("a", 2, 2), ("b", 2, 3)}

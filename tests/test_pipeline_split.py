@@ -115,3 +115,17 @@ def test_split_frames_draws_whole_subjects() -> None:
     with pytest.raises(EusaugError, match="held-out"):
         split.guard("training", [Path(f"{sorted(held)[0]}9.png")])
     split.guard("training", split.train["liver"])  # the training side passes
+
+
+def test_the_classifier_trains_on_exactly_the_mix_stage_files(split_run: Path) -> None:
+    """One mix: every model's training images are the files of the mixed set the mix stage wrote."""
+    from eusaug.mix import read_mix_manifest
+
+    with open(split_run / "classifier" / "sweep" / "training.csv", newline="") as handle:
+        trained = list(csv.DictReader(handle))
+    for ratio in ("0", "0.5"):
+        on_disk = read_mix_manifest(split_run / "mix" / "sets" / f"ratio_{ratio}" / "manifest.csv")
+        mine = [row for row in trained if row["model"] == f"ratio_{ratio}"]
+        assert sorted((Path(r["image"]).resolve(strict=False), r["class"], r["source"]) for r in mine) == sorted(
+            (row.output_path.resolve(strict=False), row.class_name, row.source) for row in on_disk)
+        assert all(Path(r["image"]).is_relative_to(split_run / "mix" / "sets") for r in mine)

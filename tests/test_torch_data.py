@@ -248,3 +248,30 @@ def test_missing_torch_is_a_eusaug_error_naming_the_extra():
     )
     assert result.returncode == 0, result.stderr
     assert 'pip install -e ".[torch]"' in result.stdout
+
+
+def test_a_copied_mixed_set_loads_through_its_metadata(sets, tmp_path):
+    """``metadata.csv`` travels with the set: a --copy set copied elsewhere reads as the same images and flags,
+    and torchvision's ImageFolder (when installed) reads the same class folders."""
+    import shutil
+
+    real, syn, by_value = sets
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabelledSetWarning)
+        rows = mix_folders(real, syn, 0.5, tmp_path / "mixed", seed=4, link=False)
+    shutil.copytree(tmp_path / "mixed", tmp_path / "moved", symlinks=True)
+    shutil.rmtree(tmp_path / "mixed")
+    dataset = LabelledDataset.from_mixed_set(tmp_path / "moved", image_size=None, with_source=True)
+    expected = Counter((r.class_name, r.source, r.original_path.resolve()) for r in rows)
+    delivered = Counter()
+    for images, labels, flags in batches(dataset, num_workers=0):
+        for image, label, flag in zip(images, labels, flags):
+            delivered[(dataset.class_names[int(label)], "synthetic" if flag else "real",
+                       by_value[value_of(image)])] += 1
+    assert delivered == expected and sum(n for (_, s, _), n in expected.items() if s == "synthetic") > 0
+    try:
+        from torchvision.datasets import ImageFolder
+    except ImportError:
+        return
+    folder = ImageFolder(str(tmp_path / "moved"))
+    assert folder.classes == dataset.class_names and len(folder) == len(dataset)

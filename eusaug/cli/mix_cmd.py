@@ -11,15 +11,16 @@ from rich.table import Table
 from eusaug.errors import EusaugError
 from eusaug.io.progress import console
 from eusaug.mix.labelled_sets import LabelledSetWarning
-from eusaug.mix.mixing import ClassCount, check_ratio, mix_folders, mix_sweep, summarise
+from eusaug.mix.ratios import Ratio, check_ratios
+from eusaug.mix.write import ClassCount, mix_folders, mix_sweep, summarise
 
 
-def parse_ratios(text: str) -> list[float]:
-    """``"0,0.25,0.5"`` -> ``[0.0, 0.25, 0.5]``; each checked to be in [0, 1)."""
+def parse_ratios(text: str) -> tuple[Ratio, ...]:
+    """``"0,0.25,0.5"`` -> checked :class:`Ratio` s, built once here and trusted by the library."""
     parts = [part.strip() for part in text.split(",") if part.strip()]
     if not parts:
         raise EusaugError(f"--ratios {text!r} lists no ratio: give e.g. 0,0.25,0.5,0.75.")
-    return [check_ratio(part) for part in parts]
+    return check_ratios(parts)
 
 
 @click.command("mix")
@@ -34,12 +35,14 @@ def parse_ratios(text: str) -> list[float]:
               help="replace: keep class sizes; add: keep every real image and add synthetic ones.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
 @click.option("--link/--copy", default=True, show_default=True,
-              help="Symlink the chosen images into OUT, or copy them.")
+              help="Relative symlinks to the chosen images (the set moves with its inputs), or real copies "
+                   "(the set travels alone).")
 @click.option("--missing-class", type=click.Choice(["warn", "error"]), default="warn", show_default=True,
               help="A class on one side only: warn (real-only class kept all real) or error.")
 @click.option("--force", is_flag=True, help="Replace a non-empty OUT (only once the new one is complete).")
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path), required=True,
-              help="Output folder: one folder per class, manifest.csv and mix.json.")
+              help="Output folder: one folder per class, manifest.csv, metadata.csv (Hugging Face imagefolder) "
+                   "and mix.json.")
 def mix_command(real: Path, synthetic: Path, ratio: str | None, ratios: str | None, mode: str, seed: int,
                 link: bool, missing_class: str, force: bool, output: Path) -> None:
     """Mix synthetic images into a real labelled set at a synthetic ratio, class by class."""
@@ -49,7 +52,7 @@ def mix_command(real: Path, synthetic: Path, ratio: str | None, ratios: str | No
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LabelledSetWarning)
         if ratio is not None:
-            value = check_ratio(ratio)
+            value = Ratio(ratio)
             rows = mix_folders(real, synthetic, value, output, mode=mode, seed=seed, link=link,  # type: ignore[arg-type]
                                force=force, missing_class=missing_class)  # type: ignore[arg-type]
             counts = summarise(rows, value)
@@ -65,7 +68,7 @@ def mix_command(real: Path, synthetic: Path, ratio: str | None, ratios: str | No
     out.print(_table(counts, mode, seed, link))
     total_syn = sum(c.synthetic for c in counts)
     total = sum(c.total for c in counts)
-    out.print(f"Wrote {output} ({total} images, {total_syn} synthetic; manifest.csv and mix.json "
+    out.print(f"Wrote {output} ({total} images, {total_syn} synthetic; manifest.csv, metadata.csv and mix.json "
               f"{'in each ratio_<r> folder' if ratios else 'beside the class folders'}).")
 
 

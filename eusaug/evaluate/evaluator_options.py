@@ -35,11 +35,14 @@ class ClassifierOptions:
     """``eusaug evaluate classifier``: the VGG-16 synthetic-ratio sweep (Table 2)."""
 
     real: Path = field(metadata=opt(f"Real labelled images: {_IMAGES}."))
-    synthetic: Path = field(metadata=opt("Synthetic labelled images, same class names."))
+    synthetic: Path | None = field(default=None, metadata=opt("Synthetic labelled images, same class names "
+                                                              "(not read with --mixed)."))
     test: Path | None = field(default=None, metadata=opt("Held-out real test set (default: hold out subjects of "
                                                          "--real)."))
     subjects: Path | None = field(default=None, metadata=opt("CSV of path,subject (default: subjects from file "
                                                              "names, --subject-pattern)."))
+    mixed: Path | None = field(default=None, metadata=opt("Mixed sets written by eusaug mix --ratios (a ratio_<r> "
+                                                          "folder per ratio): train on exactly those files."))
     config: ClassifierConfig = field(
         default_factory=lambda: CLASSIFIER_PRESETS["paper"],
         metadata=opt("Named classifier settings (paper: section 2.4; fast: small and short, for demos).",

@@ -1,5 +1,11 @@
 """Stage 4: synthetic images mixed into a labelled training set at a ratio, on disk, streamed (tf.data or
-PyTorch), or as albumentations transforms."""
+PyTorch), or as albumentations transforms; and the subject split of the real images below both the classifier
+and the pipeline.
+
+Rooms: ``ratios`` (the checked ratio), ``plan`` (which images), ``write`` (sets on disk), ``stream`` (read
+image by image), ``subjects`` (the subject split), ``labelled_sets`` (reading labelled sets), ``swap``,
+``translate_ct``, ``ultrasound_transforms`` (albumentations transforms), ``torch_data`` (PyTorch datasets).
+"""
 
 from __future__ import annotations
 
@@ -16,41 +22,52 @@ from eusaug.mix.labelled_sets import (
     read_labelled_set,
     report_sizes,
 )
-from eusaug.mix.mixing import (
-    CONFIG_NAME,
-    MANIFEST_COLUMNS,
-    MANIFEST_NAME,
-    PAPER_RATIOS,
-    TF_DECODABLE,
-    ClassCount,
+from eusaug.mix.plan import (
     ClassSelection,
-    ManifestRow,
     MissingClass,
     MixMode,
     MixPlan,
     Source,
-    check_image_size,
-    check_output_apart,
-    check_ratio,
     class_rng,
+    match_class_names,
+    plan_mix,
+    synthetic_counts,
+)
+from eusaug.mix.ratios import PAPER_RATIOS, Ratio, check_ratio, check_ratios, parse_ratios, ratio_folder_name
+from eusaug.mix.stream import TF_DECODABLE, check_image_size, mixed_dataset, read_grey_sized, stream_mixed
+from eusaug.mix.subjects import (
+    DEFAULT_SUBJECT_PATTERN,
+    Split,
+    SplitSettings,
+    read_subjects_csv,
+    split_by_subject,
+    subject_of,
+)
+from eusaug.mix.write import (
+    CONFIG_NAME,
+    MANIFEST_COLUMNS,
+    MANIFEST_NAME,
+    METADATA_COLUMNS,
+    METADATA_NAME,
+    ClassCount,
+    ManifestRow,
+    check_output_apart,
     mix_folders,
     mix_sweep,
-    mixed_dataset,
-    plan_mix,
-    ratio_folder_name,
-    read_grey_sized,
     read_mix_manifest,
-    stream_mixed,
+    read_mixed_sets,
+    read_set_metadata,
     summarise,
-    synthetic_counts,
     write_mix,
 )
 
 # The albumentations transforms load albumentations and OpenCV, the datasets PyTorch (an optional
 # extra): imported on first use, so `import eusaug.mix` needs neither.
 _LAZY = {
-    **{name: "eusaug.mix.augment"
-       for name in ("DepthGain", "SectorMask", "SpeckleNoise", "SyntheticSwap", "TranslateCT", "fit_into_frame")},
+    "SyntheticSwap": "eusaug.mix.swap",
+    "TranslateCT": "eusaug.mix.translate_ct",
+    **{name: "eusaug.mix.ultrasound_transforms" for name in ("DepthGain", "SectorMask", "SpeckleNoise")},
+    "fit_into_frame": "eusaug.mix.transform_helpers",
     **{name: "eusaug.mix.torch_data" for name in ("LabelledDataset", "MixedDataset", "epoch_seed", "item_seed")},
 }
 
@@ -67,12 +84,15 @@ __all__ = [
     "CONFIG_NAME",
     "ClassCount",
     "ClassSelection",
+    "DEFAULT_SUBJECT_PATTERN",
     "DepthGain",
     "LabelledDataset",
     "LabelledSetWarning",
     "LabelledSource",
     "MANIFEST_COLUMNS",
     "MANIFEST_NAME",
+    "METADATA_COLUMNS",
+    "METADATA_NAME",
     "ManifestRow",
     "MissingClass",
     "MixMode",
@@ -81,9 +101,12 @@ __all__ = [
     "PAPER_RATIOS",
     "PATH_COLUMNS",
     "RESERVED_CLASS_NAMES",
+    "Ratio",
     "SectorMask",
     "Source",
     "SpeckleNoise",
+    "Split",
+    "SplitSettings",
     "SyntheticSwap",
     "TF_DECODABLE",
     "TranslateCT",
@@ -92,22 +115,30 @@ __all__ = [
     "check_image_size",
     "check_output_apart",
     "check_ratio",
+    "check_ratios",
     "class_rng",
     "epoch_seed",
     "fit_into_frame",
     "image_size",
     "image_sizes",
     "item_seed",
+    "match_class_names",
     "mix_folders",
     "mix_sweep",
     "mixed_dataset",
+    "parse_ratios",
     "plan_mix",
     "ratio_folder_name",
     "read_grey_sized",
     "read_labelled_set",
     "read_mix_manifest",
+    "read_mixed_sets",
+    "read_set_metadata",
+    "read_subjects_csv",
     "report_sizes",
+    "split_by_subject",
     "stream_mixed",
+    "subject_of",
     "summarise",
     "synthetic_counts",
     "write_mix",

@@ -30,6 +30,7 @@ import it: ``eusaug.mix.MixedDataset`` loads it on first use.
 
 from __future__ import annotations
 
+import os
 import random
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -40,7 +41,9 @@ import numpy as np
 
 from eusaug.errors import EusaugError
 from eusaug.mix.labelled_sets import LabelledSetWarning, LabelledSource, as_labelled_set
-from eusaug.mix.mixing import MissingClass, MixMode, MixPlan, Source, check_image_size, plan_mix, read_grey_sized
+from eusaug.mix.plan import MissingClass, MixMode, MixPlan, Source, plan_mix
+from eusaug.mix.stream import check_image_size, read_grey_sized
+from eusaug.mix.write import read_set_metadata
 
 try:
     import torch
@@ -178,6 +181,26 @@ class LabelledDataset(_ImageItems):
                               f"({', '.join(names)}): add them, or leave class_names out.")
         items: list[Item] = [(name, "real", path) for name in names for path in labelled.get(name, ())]
         super().__init__(items, names, image_size, transform, seed, with_source)
+
+    @classmethod
+    def from_mixed_set(
+        cls,
+        folder: str | os.PathLike[str],
+        image_size: Sequence[int] | None = (256, 256),
+        transform: Pipeline | None = None,
+        seed: int = 0,
+        with_source: bool = False,
+    ) -> LabelledDataset:
+        """A set written by ``eusaug mix`` read through its ``metadata.csv``, wherever it was copied.
+
+        Items keep the set's real/synthetic flags (``with_source``); labels index the set's classes sorted.
+        """
+        rows = read_set_metadata(folder)
+        names = sorted({row.class_name for row in rows})
+        dataset = cls.__new__(cls)
+        _ImageItems.__init__(dataset, [(row.class_name, row.source, row.output_path) for row in rows], names,
+                             image_size, transform, seed, with_source)
+        return dataset
 
 
 class MixedDataset(_ImageItems):

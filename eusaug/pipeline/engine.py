@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eusaug.ct.volume import load_case
 from eusaug.errors import EusaugError
@@ -44,6 +44,9 @@ from eusaug.pipeline.steps import (
     write_labelled_csv,
 )
 from eusaug.plugin.registry import Registry
+
+if TYPE_CHECKING:
+    from eusaug.evaluate import ClassifierConfig
 
 # ----------------------------------------------------------------------------- stages
 
@@ -199,12 +202,13 @@ def _stage_synth(ctx: RunContext, folder: Path) -> dict[str, Any]:
 
 
 def _stage_mix(ctx: RunContext, folder: Path) -> dict[str, Any]:
-    from eusaug.mix.mixing import mix_sweep, summarise
+    """The run's one mix: the classifier stage trains on exactly the sets written here."""
+    from eusaug.mix.write import mix_sweep, summarise
 
     ctx.require_split().guard("mix (real training set)", _real_rows(ctx.root / "real" / "train.csv"))
+    config = _classifier_config(ctx)
     sweep = mix_sweep(ctx.root / "real" / "train.csv", ctx.root / "synth" / f"{ctx.config.translator}.csv",
-                      ctx.config.ratios,
-                      folder / "sets", seed=ctx.config.seed, link=True)
+                      config.ratios, folder / "sets", mode=config.mix_mode, seed=config.seed, link=True)
     table = [{"ratio": ratio, **asdict(count)} for ratio, manifest in sweep.items()
              for count in summarise(manifest, ratio)]
     write_csv(folder / "counts.csv", table)
@@ -239,21 +243,32 @@ def _stage_fid(ctx: RunContext, folder: Path) -> dict[str, Any]:
     return out
 
 
+def _classifier_config(ctx: RunContext) -> ClassifierConfig:
+    """The classifier's settings for this run (the mix stage mixes with its ratios, mode and seed)."""
+    from eusaug.evaluate import CLASSIFIER_PRESETS
+    from eusaug.mix import check_ratios
+
+    cfg = ctx.config
+    # Checked once here: the mix stage writes and the classifier trains at these very Ratio objects.
+    config = replace(CLASSIFIER_PRESETS[cfg.classifier_preset], weights=None if ctx.weights == "none" else ctx.weights,
+                     ratios=check_ratios(cfg.ratios), seed=cfg.seed)
+    if cfg.class_weights is not None:
+        config = replace(config, class_weights=cfg.class_weights)
+    if cfg.classifier_precision is not None:
+        config = replace(config, precision=cfg.classifier_precision)
+    return replace(config, **cfg.classifier_overrides)
+
+
 def _stage_classifier(ctx: RunContext, folder: Path) -> dict[str, Any]:
-    from eusaug.evaluate import CLASSIFIER_PRESETS, ClassifierOptions, GradCamOptions, McNemarOptions
+    from eusaug.evaluate import ClassifierOptions, GradCamOptions, McNemarOptions
 
     cfg = ctx.config
     real, synthetic, test = (ctx.root / "real" / "train.csv", ctx.root / "synth" / f"{cfg.translator}.csv",
                              ctx.root / "real" / "test.csv")
     ctx.require_split().guard("classifier training set", _real_rows(real))
-    config = replace(CLASSIFIER_PRESETS[cfg.classifier_preset], weights=None if ctx.weights == "none" else ctx.weights,
-                     ratios=tuple(cfg.ratios), seed=cfg.seed)
-    if cfg.class_weights is not None:
-        config = replace(config, class_weights=cfg.class_weights)
-    if cfg.classifier_precision is not None:
-        config = replace(config, precision=cfg.classifier_precision)
-    config = replace(config, **cfg.classifier_overrides)
-    options = ClassifierOptions(real=real, synthetic=synthetic, test=test if test.is_file() else None, config=config)
+    # Trained on the mix stage's sets, not a second mix: what a user inspects is what was trained on.
+    options = ClassifierOptions(real=real, synthetic=synthetic, test=test if test.is_file() else None,
+                                config=_classifier_config(ctx), mixed=ctx.root / "mix" / "sets")
     summary = {"classifier": run_evaluator(ctx.registry, "classifier", folder / "sweep", options)}
     summary["mcnemar"] = run_evaluator(ctx.registry, "mcnemar", folder / "mcnemar",
                                        McNemarOptions(predictions=(folder / "sweep" / "predictions.csv",),

@@ -18,11 +18,11 @@ from eusaug.evaluate.mcnemar import SIGNIFICANCE_CHOICES, Significance
 from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.geometry.fov_fit import resolve_field_of_view
 from eusaug.geometry.planes import SliceFilter
+from eusaug.mix.ratios import PAPER_RATIOS
 from eusaug.pipeline.split import SubjectSplit, split_from_labelled_csvs
 from eusaug.plugin.registry import DEFAULT_TRANSLATOR, Registry
 
 PAPER_LANDMARKS = ("aorta", "liver", "pancreas")
-PAPER_RATIOS = (0.0, 0.25, 0.5, 0.75)
 
 #: Keys of ``RunConfig.field_of_view``: the options of :func:`resolve_field_of_view`.
 FOV_SETTINGS = ("fov_from", "fov_file", "depth_mm", "sector_deg", "probe_radius_mm", "probe")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eusaug.errors import EusaugError
-from eusaug.evaluate.classifier import ClassifierConfig, split_by_subject, subject_of
+from eusaug.mix.subjects import SplitSettings, split_by_subject, subject_of
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,10 @@ def split_frames(
 
     ``test_subjects`` None draws ``test_fraction`` of the subjects with ``seed``.
     """
-    config = ClassifierConfig(test_subjects=tuple(test_subjects) if test_subjects else None,
-                              test_fraction=test_fraction, seed=seed, subject_pattern=subject_pattern,
-                              background_class=background_class)
-    split = split_by_subject({c: list(p) for c, p in frames.items()}, config)
+    settings = SplitSettings(test_subjects=tuple(test_subjects) if test_subjects else None,
+                             test_fraction=test_fraction, seed=seed, subject_pattern=subject_pattern,
+                             background_class=background_class)
+    split = split_by_subject({c: list(p) for c, p in frames.items()}, settings)
     subjects = {s for s in split.subjects.values() if s is not None}
     by_subject = bool(split.test_subjects)
     return SubjectSplit(

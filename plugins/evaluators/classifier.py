@@ -15,5 +15,5 @@ class ClassifierEvaluator(Evaluator):
 
     def run(self, options: ClassifierOptions, output_dir: Path) -> EvaluationResult:
         result = ratio_sweep(options.real, options.synthetic, output_dir, options.config, options.test,
-                             options.subjects, options.force)
+                             options.subjects, options.force, mixed=options.mixed)
         return EvaluationResult("Classifier by synthetic ratio (Table 2)", result.rows, result.files, result.notes)
