@@ -55,7 +55,7 @@ def make_command(cls: type[Evaluator]) -> click.Command:
     """A click command for one evaluator class: its options plus ``-o/--output``."""
 
     def callback(output: Path, **options: Any) -> None:
-        print_result(cls().evaluate(output, **options))
+        print_result(cls().run(cls.options_from(options), output))
 
     params = [*cls.cli_params(),
               click.Option(["-o", "--output"], type=click.Path(file_okay=False, path_type=Path), required=True,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from eusaug.ct.labels import normalise_name
-from eusaug.ct.volume import CTCase
+from eusaug.ct.volume import CTCase, Landmark
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView, validate_poses
 from eusaug.geometry.planes import SliceFilter
@@ -139,7 +139,8 @@ def sample_poses(
     """
     from eusaug.version import __version__
 
-    landmark = normalise_name(landmark)
+    if not isinstance(landmark, Landmark):  # the one check; a Landmark from the edge is trusted
+        landmark = case.landmark(landmark)
     registry = registry or Registry()
     cls = registry.sampler(sampler)
     options: dict[str, Any] = {"cone_deg": cone_deg, "roll_range_deg": tuple(roll_range_deg), "max_draws": max_draws,
@@ -169,7 +170,7 @@ def sample_poses(
     ct_sha, labels_sha = case_sha256(case)
     return PoseSet(
         poses=poses,
-        landmark=landmark,
+        landmark=str(landmark),
         ct_path=None if case.ct.path is None else str(case.ct.path),
         labels_path=None if case.labels.path is None else str(case.labels.path),
         ct_sha256=ct_sha,
@@ -257,6 +258,15 @@ def load_poses(path: str | os.PathLike[str], case: CTCase | None = None, force: 
     return pose_set
 
 
+def check_poses_landmark(pose_set: PoseSet, landmark: str, source: str | os.PathLike[str] = "poses") -> None:
+    """Error when ``pose_set`` was sampled for another landmark than ``landmark`` (the one place this is checked)."""
+    if normalise_name(pose_set.landmark) != normalise_name(landmark):
+        raise EusaugError(
+            f"Poses file {source} was sampled for landmark {pose_set.landmark!r}, not {landmark!r}: pass a poses "
+            f"file for {landmark}, or sample one (eusaug poses --landmark {landmark} -o poses.json)."
+        )
+
+
 def check_poses_match(
     pose_set: PoseSet, case: CTCase, source: str | os.PathLike[str] = "poses", force: bool = False
 ) -> None:
@@ -285,6 +295,7 @@ __all__ = [
     "FORMAT_VERSION",
     "PoseSet",
     "case_sha256",
+    "check_poses_landmark",
     "check_poses_match",
     "file_sha256",
     "load_poses",
