@@ -69,12 +69,12 @@ class StomachConeSampler(SurfaceConeSampler):
 
     def surface(self, case: CTCase) -> Surface:
         """The organ surface with outward normals (an absent or empty organ is an error)."""
-        label_id = case.preset.id_of(self.organ)
+        label_id = case.label_preset.id_of(self.organ)
         mask = case.labels.ids == label_id
         if not mask.any():
             raise EusaugError(
                 f"No {self.organ} in {case.labels.path or 'the label map'} (label {label_id} of preset "
-                f"{case.preset.name!r}): the {self.name} sampler puts the probe on the {self.organ} wall. "
+                f"{case.label_preset.name!r}): the {self.name} sampler puts the probe on the {self.organ} wall. "
                 "Pass a label map that segments the stomach, or the --preset that names it."
             )
         return organ_surface(mask, case.affine, self.smoothing_mm, self.normal_smoothing_mm)

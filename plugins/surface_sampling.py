@@ -249,7 +249,7 @@ class SurfaceConeSampler(PoseSampler):
     ) -> list[str]:
         """Verdict per plane on the full grid: :data:`KEPT`, :data:`NOT_IN_VIEW` or a filter reason."""
         active = slice_filter or SliceFilter(min_landmark_px=0)
-        landmark_px, bone_px = active.counts(planes, landmark_id, case.preset)
+        landmark_px, bone_px = active.counts(planes, landmark_id, case.label_preset)
         verdicts = active.verdicts(landmark_px, bone_px, planes.fov, planes.outside_fraction())
         if slice_filter is None:
             verdicts = [KEPT if v in (TOO_MUCH_BONE, TOO_MUCH_OUTSIDE) else v for v in verdicts]
@@ -271,7 +271,7 @@ class SurfaceConeSampler(PoseSampler):
             return candidates
         planes = self._slice(volume, case, candidates, screen_fov)
         active = slice_filter or SliceFilter(min_landmark_px=0)
-        landmark_px, bone_px = active.counts(planes, landmark_id, case.preset)
+        landmark_px, bone_px = active.counts(planes, landmark_id, case.label_preset)
         scale = (fov.height_px * fov.width_px) / (screen_fov.height_px * screen_fov.width_px)
         reasons = np.full(len(candidates), "", dtype=object)
         if slice_filter is not None:

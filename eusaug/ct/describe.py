@@ -65,7 +65,7 @@ def summarise_case(case: CTCase) -> CaseSummary:
     for label_id in np.nonzero(counts)[0]:
         if label_id == 0:
             continue
-        name = case.preset.name_of(int(label_id))
+        name = case.label_preset.name_of(int(label_id))
         if name is None:
             unnamed.append(int(label_id))
             continue
@@ -79,11 +79,11 @@ def summarise_case(case: CTCase) -> CaseSummary:
         orientation=case.ct.orientation,
         hu_min=float(case.ct.hu.min()),
         hu_max=float(case.ct.hu.max()),
-        preset=case.preset.name,
+        preset=case.label_preset.name,
         organs=organs,
         unnamed_label_ids=unnamed,
-        preset_fit=assess_preset(stats, case.preset),
-        other_fits=tuple(f for f in known_fits(stats) if f.preset != case.preset.name),
+        preset_fit=assess_preset(stats, case.label_preset),
+        other_fits=tuple(f for f in known_fits(stats) if f.preset != case.label_preset.name),
     )
 
 

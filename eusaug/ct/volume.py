@@ -123,11 +123,17 @@ class Landmark(str):
 
 @dataclass(frozen=True)
 class CTCase:
-    """A CT with its label map and the preset that names the labels."""
+    """A CT with its label map and the label preset that names the labels."""
 
     ct: CTVolume
     labels: LabelMap
-    preset: LabelPreset
+    label_preset: LabelPreset
+
+    @property
+    def preset(self) -> LabelPreset:
+        """Deprecated (one release): :attr:`label_preset` ("preset" now means named settings only)."""
+        warnings.warn("CTCase.preset is deprecated: use CTCase.label_preset.", DeprecationWarning, stacklevel=2)
+        return self.label_preset
 
     @property
     def affine(self) -> np.ndarray:
@@ -137,10 +143,10 @@ class CTCase:
         """``name`` checked: known to the preset and present in the label map (else one clear error)."""
         if isinstance(name, Landmark):
             return name
-        label_id = self.preset.id_of(name)
+        label_id = self.label_preset.id_of(name)
         if not np.any(self.labels.ids == label_id):
             raise EusaugError(
-                f"Landmark {name!r} (label {label_id} in preset {self.preset.name!r}) is absent "
+                f"Landmark {name!r} (label {label_id} in preset {self.label_preset.name!r}) is absent "
                 f"from {self.labels.path or 'the label map'}: check --label-preset, or choose a landmark "
                 "the label map contains (eusaug info lists them)."
             )
@@ -152,7 +158,7 @@ class CTCase:
 
     def bone_mask(self, hu_threshold: float = DEFAULT_BONE_HU, rule: BoneRule = "hu") -> np.ndarray:
         """Bone voxels by ``rule`` (see :func:`bone_mask`); the default is the paper's HU rule."""
-        return bone_mask(self.ct.hu, self.labels.ids, self.preset, hu_threshold, rule)
+        return bone_mask(self.ct.hu, self.labels.ids, self.label_preset, hu_threshold, rule)
 
 
 def bone_mask(

@@ -9,7 +9,7 @@ mixed precision, the extractor's default and the ``fast`` preset's (1.5-2x the f
 an AVX-512 BF16 CPU; features agree with fp32 to about 1 %, so the precision is part of
 the cache key).
 
-Backbones are found by name in :data:`BACKBONES` (add one with :func:`register_backbone`),
+Backbones are found by name through the plugin registry (the ``eusaug_feature_backbones`` hook),
 or given as a ``.keras`` file whose output is the feature vector -- e.g. an
 ultrasound-specific network. ``"none"`` is no network at all: 16x16 antialiased pixels
 (256-d), for tests and sanity checks.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ from eusaug.io.images import list_images
 
 if TYPE_CHECKING:
     import keras
+
+    from eusaug.plugin.registry import Registry
 
 CACHE_FORMAT = 1
 
@@ -188,37 +191,38 @@ class KerasFileExtractor(_KerasExtractor):
 #: ``factory(weights, precision, seed) -> FeatureExtractor`` by backbone name.
 BackboneFactory = Callable[[str | os.PathLike | None, Precision, int], FeatureExtractor]
 
-def _standard(weights: str | os.PathLike[str] | None, precision: Precision, seed: int) -> FeatureExtractor:
-    from eusaug.evaluate.standard_inception import StandardExtractor  # torch only when asked for
-
-    return StandardExtractor()
-
-
-BACKBONES: dict[str, BackboneFactory] = {
-    # The paper's: Keras' ImageNet InceptionV3 (weights from Keras' cache, or random with a warning).
-    "inception": lambda weights, precision, seed: InceptionExtractor(weights, precision, seed),
-    # The literature's: the 2015 TensorFlow Inception graph of TTUR / pytorch-fid / clean-fid (legacy).
-    "standard": _standard,
-    "none": lambda weights, precision, seed: PixelExtractor(),
-}
+#: Backbones added at run time with the deprecated :func:`register_backbone` (they win over
+#: the registry's). The bundled ones (``inception``, ``standard``, ``none``) and any
+#: plugin's come through the ``eusaug_feature_backbones`` hook (:meth:`Registry.backbones`).
+BACKBONES: dict[str, BackboneFactory] = {}
 
 
 def register_backbone(name: str, factory: BackboneFactory) -> None:
-    """Make ``--backbone NAME`` build extractors with ``factory(weights, precision, seed)``."""
+    """Deprecated (one release): contribute backbones with the ``eusaug_feature_backbones`` hook."""
+    warnings.warn("register_backbone is deprecated: contribute backbones with the eusaug_feature_backbones "
+                  "plugin hook (see docs/writing-a-plugin.md).", DeprecationWarning, stacklevel=2)
     BACKBONES[name] = factory
 
 
+def backbone_factories(registry: Registry | None = None) -> dict[str, BackboneFactory]:
+    """Every backbone by name: the plugins' (``eusaug_feature_backbones``), then :data:`BACKBONES`."""
+    from eusaug.plugin.registry import Registry
+
+    return {**(registry or Registry()).backbones(), **BACKBONES}
+
+
 def make_extractor(backbone: str = "inception", weights: str | os.PathLike[str] | None = "imagenet",
-                   precision: Precision = "bf16", seed: int = 0) -> FeatureExtractor:
-    """The extractor for a backbone name (see :data:`BACKBONES`) or a ``.keras`` file."""
-    if backbone in BACKBONES:
-        return BACKBONES[backbone](weights, precision, seed)
+                   precision: Precision = "bf16", seed: int = 0, registry: Registry | None = None) -> FeatureExtractor:
+    """The extractor for a backbone name (see :func:`backbone_factories`) or a ``.keras`` file."""
+    factories = backbone_factories(registry)
+    if backbone in factories:
+        return factories[backbone](weights, precision, seed)
     path = Path(backbone)
     if path.suffix == ".keras":
         if not path.is_file():
             raise EusaugError(f"Backbone file {path} does not exist: check the path.")
         return KerasFileExtractor(path)
-    raise EusaugError(f"Unknown backbone {backbone!r}: use one of {', '.join(sorted(BACKBONES))}, "
+    raise EusaugError(f"Unknown backbone {backbone!r}: use one of {', '.join(sorted(factories))}, "
                       "or the path of a .keras feature model.")
 
 

@@ -153,7 +153,7 @@ def _stage_cyclegan(ctx: RunContext, landmark: str, index: int) -> Callable[[Pat
             inputs={"ct": [str(Path(c.ct).resolve()) for c, _ in ctx.cases],
                     "labels": [str(Path(c.labels).resolve()) if c.labels else None for c, _ in ctx.cases],
                     "poses": [str(Path(p).resolve()) for p in poses_files], "eus_dir": str(Path(target).resolve()),
-                    "label_preset": [case.preset.name for _, case in ctx.cases]},
+                    "label_preset": [case.label_preset.name for _, case in ctx.cases]},
         )
         if cfg.minutes is None:
             train_translator_cases(folder, **common)

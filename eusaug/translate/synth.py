@@ -187,7 +187,7 @@ def synthesize_case(
             "n": n,
             "seed": seed,
             "poses": poses_source,
-            "label_preset": case.preset.name,
+            "label_preset": case.label_preset.name,
             "field_of_view": fov.to_dict(),
             "field_of_view_note": fov_note,
             "translator": config,

@@ -83,7 +83,7 @@ def train_translator(
         "labels": [str(Path(c.labels.path).resolve()) if c.labels.path else None for c in cases],
         "poses": [str(Path(p).resolve()) for p in poses],
         "eus_dir": str(eus_dir.resolve()),
-        "label_preset": [c.preset.name for c in cases],
+        "label_preset": [c.label_preset.name for c in cases],
     }
     return train_translator_cases(
         run_dir, cases, pose_sets, eus_dir, landmark, translator=translator, preset=preset, overrides=overrides,
@@ -134,7 +134,7 @@ def train_translator_cases(
             "labels": [str(Path(c.labels.path).resolve()) if c.labels.path else None for c in cases],
             "poses": [p.ct_path for p in pose_sets],
             "eus_dir": str(eus_dir.resolve()),
-            "label_preset": [c.preset.name for c in cases],
+            "label_preset": [c.label_preset.name for c in cases],
         }
     model_path = cls.train(
         Path(run_dir),
