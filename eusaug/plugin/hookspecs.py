@@ -45,7 +45,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def eusaug_pose_samplers() -> list[type]:
     """Contribute :class:`eusaug.plugin.interfaces.PoseSampler` subclasses.
 
-    ``sample(case, landmark, n, fov, rng, slice_filter)`` returns ``(n, 4, 4)`` float64
+    ``sample(case, landmark, n, fov, rng, slice_filter)`` (``landmark`` checked by the
+    caller: an :class:`eusaug.ct.Landmark`, a ``str`` carrying its ``label_id``) returns ``(n, 4, 4)`` float64
     poses in world millimetres (RAS+): origin at the transducer on the stomach wall,
     column 0 lateral (across the image), column 1 the beam (depth), column 2 their
     cross product. It raises ``EusaugError`` with per-reason rejection counts when it

@@ -56,6 +56,8 @@ class PoseSampler(Plugin):
     ) -> np.ndarray:
         """Return ``(n, 4, 4)`` float64 poses (world mm, RAS+; see :mod:`eusaug.geometry.field_of_view`).
 
+        ``landmark`` comes checked (:meth:`eusaug.ct.CTCase.landmark`: an
+        :class:`eusaug.ct.Landmark` with its ``label_id``); do not look it up again.
         Every pose's field of view must show ``landmark`` and, when ``slice_filter`` is
         given, pass it. When ``n`` poses cannot be found, raise
         :class:`~eusaug.errors.EusaugError` with the counts rejected for each reason.
