@@ -35,6 +35,7 @@ __all__ = [
     "ANTERIOR",
     "NOT_IN_VIEW",
     "NO_NORMAL",
+    "ProgressCallback",
     "SUPERIOR",
     "StomachConeOptions",
     "StomachConeSampler",

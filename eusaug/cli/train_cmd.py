@@ -78,7 +78,8 @@ class TranslatorOptionsCommand(click.Command):
 @click.pass_context
 def train_command(ctx: click.Context, ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: str,
                   poses: tuple[Path, ...], eus_dir: Path, landmark: str, run_dir: Path, translator: str,
-                  preset: str | None, options: tuple[str, ...], settings: tuple[str, ...], resume: bool, force: bool, stop_after: int | None,
+                  preset: str | None, options: tuple[str, ...], settings: tuple[str, ...], resume: bool, force: bool,
+                  stop_after: int | None,
                   fov_request: dict[str, Any], **training: Any) -> None:
     """Train a CT -> EUS translator for one landmark; writes and registers a run folder."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter

@@ -2,8 +2,9 @@
 
 Not a physical simulation (eusaug's bundled ``raysim`` is one); it shows the shape of a
 translator plugin in a few lines: a class with ``name``/``description``, an options
-dataclass validated in its ``__post_init__`` (``--option KEY=VALUE`` is typed by it), all randomness from the ``rng`` argument, a vectorised
-``translate`` that works on any batch and plane size, and the hook that registers it.
+dataclass validated in its ``__post_init__`` (``--option KEY=VALUE`` is typed by it),
+all randomness from the ``rng`` argument, a vectorised ``translate`` that works on any
+batch and plane size, and the hook that registers it.
 It imports only eusaug's public API.
 """
 
