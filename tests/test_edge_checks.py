@@ -55,7 +55,7 @@ def test_a_checked_landmark_is_normalised_and_carries_its_label_id() -> None:
     assert np.array_equal(case.mask(checked), case.labels.ids == checked.label_id)
     assert case.landmark(checked) is checked  # trusted, not checked again
     with pytest.raises(EusaugError, match="absent from|not in"):
-        absent = next(name for name in case.preset.ids if not np.any(case.labels.ids == case.preset.ids[name]))
+        absent = next(name for name in case.label_preset.ids if not np.any(case.labels.ids == case.label_preset.ids[name]))
         case.landmark(absent)
 
 
