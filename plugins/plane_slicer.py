@@ -9,14 +9,29 @@ prepares it once.
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
+from typing import Any
 
 import numpy as np
 
 from eusaug import hookimpl
 from eusaug.ct import AIR_HU, CTCase
+from eusaug.errors import EusaugError
 from eusaug.geometry import FieldOfView, Planes, PlaneSampler, plane_grid, validate_poses
-from eusaug.plugin import Slicer
+from eusaug.plugin import Slicer, build_options, opt
+
+
+@dataclasses.dataclass(frozen=True)
+class PlaneSlicerOptions:
+    """How the plane slicer runs (``--option workers=2``); checked once, here."""
+
+    workers: int = dataclasses.field(default=1, metadata=opt("Threads that sample the volume (>= 1)."))
+
+    def __post_init__(self) -> None:
+        if int(self.workers) < 1:
+            raise EusaugError(f"Slicer option workers={self.workers} must be at least 1.")
+        object.__setattr__(self, "workers", int(self.workers))
 
 
 class PlaneSlicer(Slicer):
@@ -25,10 +40,13 @@ class PlaneSlicer(Slicer):
     name = "plane"
     description = "Planar field-of-view slices: trilinear HU, nearest labels, sector mask (fast, batched)."
 
-    def __init__(self, workers: int = 1) -> None:
+    options_class = PlaneSlicerOptions
+
+    def __init__(self, options: PlaneSlicerOptions | None = None, **values: Any) -> None:
         # One thread by default: slicing runs beside TensorFlow, which wants the other cores
         # (on an idle 2-core machine workers=2 is about 1.3x faster, under load slower).
-        self.workers = max(1, int(workers))
+        self.options = options or build_options(PlaneSlicerOptions, values, self.name)
+        self.workers = self.options.workers
         self._prepared: tuple[weakref.ref[np.ndarray], weakref.ref[np.ndarray], PlaneSampler] | None = None
 
     def _sampler(self, case: CTCase) -> PlaneSampler:

@@ -21,14 +21,17 @@ Two restrictions make drawing efficient without changing which poses can be kept
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from eusaug import hookimpl
 from eusaug.ct import CTCase
 from eusaug.errors import EusaugError
 from eusaug.geometry import BODY_THRESHOLD_HU, FieldOfView, Surface, body_surface
+from eusaug.plugin import opt
 
-from .surface_sampling import ANTERIOR, ProgressCallback, SurfaceConeSampler
+from .surface_sampling import ANTERIOR, SurfaceConeOptions, SurfaceConeSampler
 
 #: A curvilinear abdominal probe: 60 deg fan, 150 mm deep, 50 mm radius of curvature.
 TRANSABDOMINAL_FOV = FieldOfView(depth_mm=150.0, opening_deg=60.0, probe_radius_mm=50.0)
@@ -80,6 +83,29 @@ def landmark_points(mask: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, f
     return points, 0.5 * float(np.linalg.norm(stride * spacing))
 
 
+@dataclasses.dataclass(frozen=True)
+class SkinSurfaceOptions(SurfaceConeOptions):
+    """The surface options plus how the skin is found and which part of it the probe may touch."""
+
+    threshold_hu: float = dataclasses.field(default=BODY_THRESHOLD_HU, metadata=opt("Body outline threshold (HU)."))
+    max_from_anterior_deg: float = dataclasses.field(
+        default=110.0, metadata=opt("Largest angle of the skin normal from anterior (deg, (0, 180])."))
+    restrict_to_reach: bool = dataclasses.field(default=True, metadata=opt("Only skin close enough to see the landmark."))
+    smoothing_mm: float | None = dataclasses.field(default=None, metadata=opt("Surface smoothing (mm; none: default)."))
+    normal_smoothing_mm: float | None = dataclasses.field(
+        default=None, metadata=opt("Normal smoothing (mm; none: default)."))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 < self.max_from_anterior_deg <= 180.0:
+            raise EusaugError(
+                f"max_from_anterior_deg={self.max_from_anterior_deg} must be in (0, 180]: 90 allows the front "
+                "half of the skin, 110 (default) adds the flanks, 180 all of it."
+            )
+        object.__setattr__(self, "threshold_hu", float(self.threshold_hu))
+        object.__setattr__(self, "max_from_anterior_deg", float(self.max_from_anterior_deg))
+
+
 class SkinSurfaceSampler(SurfaceConeSampler):
     """Poses on the skin, beams in a cone around the inward normal (transabdominal ultrasound)."""
 
@@ -88,31 +114,7 @@ class SkinSurfaceSampler(SurfaceConeSampler):
     beam_side = -1.0
     extra_fix = "use a deeper field of view (depth_mm), "
 
-    def __init__(
-        self,
-        cone_deg: float = 30.0,
-        roll_range_deg: tuple[float, float] = (-180.0, 180.0),
-        max_draws: int | None = None,
-        batch_size: int = 256,
-        screen_factor: int = 4,
-        threshold_hu: float = BODY_THRESHOLD_HU,
-        max_from_anterior_deg: float = 110.0,
-        restrict_to_reach: bool = True,
-        smoothing_mm: float | None = None,
-        normal_smoothing_mm: float | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> None:
-        super().__init__(cone_deg, roll_range_deg, max_draws, batch_size, screen_factor, on_progress)
-        if not 0.0 < max_from_anterior_deg <= 180.0:
-            raise EusaugError(
-                f"max_from_anterior_deg={max_from_anterior_deg} must be in (0, 180]: 90 allows the front "
-                "half of the skin, 110 (default) adds the flanks, 180 all of it."
-            )
-        self.threshold_hu = float(threshold_hu)
-        self.max_from_anterior_deg = float(max_from_anterior_deg)
-        self.restrict_to_reach = bool(restrict_to_reach)
-        self.smoothing_mm = smoothing_mm
-        self.normal_smoothing_mm = normal_smoothing_mm
+    options_class = SkinSurfaceOptions
 
     def surface_name(self) -> str:
         return "skin (body surface)"

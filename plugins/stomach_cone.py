@@ -9,10 +9,13 @@ screening are shared with ``skin-surface`` in :mod:`eusaug_plugins.surface_sampl
 
 from __future__ import annotations
 
+import dataclasses
+
 from eusaug import hookimpl
 from eusaug.ct import CTCase
 from eusaug.errors import EusaugError
 from eusaug.geometry import Surface, organ_surface
+from eusaug.plugin import opt
 
 from .surface_sampling import (  # re-exported: this module was their home first
     ANTERIOR,
@@ -20,6 +23,7 @@ from .surface_sampling import (  # re-exported: this module was their home first
     NOT_IN_VIEW,
     SUPERIOR,
     ProgressCallback,
+    SurfaceConeOptions,
     SurfaceConeSampler,
     cone_directions,
     perpendicular_basis,
@@ -31,13 +35,25 @@ __all__ = [
     "ANTERIOR",
     "NOT_IN_VIEW",
     "NO_NORMAL",
+    "ProgressCallback",
     "SUPERIOR",
+    "StomachConeOptions",
     "StomachConeSampler",
     "cone_directions",
     "perpendicular_basis",
     "poses_from",
     "roll_reference",
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class StomachConeOptions(SurfaceConeOptions):
+    """The surface options plus the organ the probe lies in and the surface smoothing."""
+
+    organ: str = dataclasses.field(default="stomach", metadata=opt("Organ whose wall the probe lies on."))
+    smoothing_mm: float | None = dataclasses.field(default=None, metadata=opt("Surface smoothing (mm; none: default)."))
+    normal_smoothing_mm: float | None = dataclasses.field(
+        default=None, metadata=opt("Normal smoothing (mm; none: default)."))
 
 
 class StomachConeSampler(SurfaceConeSampler):
@@ -47,34 +63,19 @@ class StomachConeSampler(SurfaceConeSampler):
     description = "Probe on the stomach wall, beam in a cone around the outward normal, filtered views."
     beam_side = 1.0
 
-    def __init__(
-        self,
-        cone_deg: float = 30.0,
-        roll_range_deg: tuple[float, float] = (-180.0, 180.0),
-        max_draws: int | None = None,
-        batch_size: int = 256,
-        screen_factor: int = 4,
-        organ: str = "stomach",
-        smoothing_mm: float | None = None,
-        normal_smoothing_mm: float | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> None:
-        super().__init__(cone_deg, roll_range_deg, max_draws, batch_size, screen_factor, on_progress)
-        self.organ = organ
-        self.smoothing_mm = smoothing_mm
-        self.normal_smoothing_mm = normal_smoothing_mm
+    options_class = StomachConeOptions
 
     def surface_name(self) -> str:
         return f"{self.organ} surface"
 
     def surface(self, case: CTCase) -> Surface:
         """The organ surface with outward normals (an absent or empty organ is an error)."""
-        label_id = case.preset.id_of(self.organ)
+        label_id = case.label_preset.id_of(self.organ)
         mask = case.labels.ids == label_id
         if not mask.any():
             raise EusaugError(
                 f"No {self.organ} in {case.labels.path or 'the label map'} (label {label_id} of preset "
-                f"{case.preset.name!r}): the {self.name} sampler puts the probe on the {self.organ} wall. "
+                f"{case.label_preset.name!r}): the {self.name} sampler puts the probe on the {self.organ} wall. "
                 "Pass a label map that segments the stomach, or the --preset that names it."
             )
         return organ_surface(mask, case.affine, self.smoothing_mm, self.normal_smoothing_mm)

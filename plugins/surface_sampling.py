@@ -22,11 +22,11 @@ import dataclasses
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from eusaug.ct import AIR_HU, CTCase
+from eusaug.ct import AIR_HU, CTCase, Landmark
 from eusaug.errors import EusaugError
 from eusaug.geometry import (
     KEPT,
@@ -40,7 +40,7 @@ from eusaug.geometry import (
     Surface,
     plane_grid,
 )
-from eusaug.plugin import PoseSampler
+from eusaug.plugin import PoseSampler, build_options, opt
 
 #: Rejection reason when a field of view holds no landmark pixel at all.
 NOT_IN_VIEW = "landmark not in view"
@@ -103,39 +103,58 @@ def poses_from(origins: np.ndarray, beams: np.ndarray, roll_deg: np.ndarray) -> 
     return poses
 
 
+@dataclasses.dataclass(frozen=True)
+class SurfaceConeOptions:
+    """Options every surface sampler takes (``eusaug poses --option KEY=VALUE``); checked once, here."""
+
+    cone_deg: float = dataclasses.field(default=30.0, metadata=opt("Half-angle of the beam cone around the normal (deg)."))
+    roll_range_deg: tuple[float, float] = dataclasses.field(
+        default=(-180.0, 180.0), metadata=opt("Roll about the beam, min,max (deg)."))
+    max_draws: int | None = dataclasses.field(default=None, metadata=opt("Draw budget (none: 200 per pose, >= 2000)."))
+    batch_size: int = dataclasses.field(default=256, metadata=opt("Candidates drawn at once."))
+    screen_factor: int = dataclasses.field(default=4, metadata=opt("How much coarser the screening grid is."))
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.cone_deg <= 90.0:
+            raise EusaugError(f"Cone half-angle cone_deg={self.cone_deg} must be within 0..90 degrees.")
+        if len(self.roll_range_deg) != 2:
+            raise EusaugError(f"Roll range roll_range_deg={self.roll_range_deg} must be two numbers: min,max.")
+        low, high = (float(r) for r in self.roll_range_deg)
+        if not low <= high or high - low > 360.0:
+            raise EusaugError(
+                f"Roll range {self.roll_range_deg} deg must be (min, max) with min <= max, at most 360 apart."
+            )
+        if self.max_draws is not None and self.max_draws < 1:
+            raise EusaugError(f"Draw budget max_draws={self.max_draws} must be at least 1.")
+        if self.batch_size < 1 or self.screen_factor < 1:
+            raise EusaugError(f"batch_size={self.batch_size} and screen_factor={self.screen_factor} must be >= 1.")
+        object.__setattr__(self, "cone_deg", float(self.cone_deg))
+        object.__setattr__(self, "roll_range_deg", (low, high))
+        object.__setattr__(self, "batch_size", int(self.batch_size))
+        object.__setattr__(self, "screen_factor", int(self.screen_factor))
+
+
 class SurfaceConeSampler(PoseSampler):
-    """Base of the surface samplers: subclasses say which surface, and which way the beam faces."""
+    """Base of the surface samplers: subclasses say which surface, and which way the beam faces.
+
+    Options come as keywords (``StomachCone(cone_deg=20)``) or as a ready ``options``
+    object of the class's :attr:`options_class`; each option is also an attribute.
+    """
 
     #: +1: beams around the outward normal (from inside an organ); -1: around the inward one.
     beam_side: ClassVar[float] = 1.0
     #: What the failure message suggests besides the common fixes.
     extra_fix: ClassVar[str] = ""
+    options_class: ClassVar[type | None] = SurfaceConeOptions
 
-    def __init__(
-        self,
-        cone_deg: float = 30.0,
-        roll_range_deg: tuple[float, float] = (-180.0, 180.0),
-        max_draws: int | None = None,
-        batch_size: int = 256,
-        screen_factor: int = 4,
-        on_progress: ProgressCallback | None = None,
-    ) -> None:
-        if not 0.0 <= cone_deg <= 90.0:
-            raise EusaugError(f"Cone half-angle cone_deg={cone_deg} must be within 0..90 degrees.")
-        low, high = (float(r) for r in roll_range_deg)
-        if not low <= high or high - low > 360.0:
-            raise EusaugError(
-                f"Roll range {roll_range_deg} deg must be (min, max) with min <= max, at most 360 apart."
-            )
-        if max_draws is not None and max_draws < 1:
-            raise EusaugError(f"Draw budget max_draws={max_draws} must be at least 1.")
-        if batch_size < 1 or screen_factor < 1:
-            raise EusaugError(f"batch_size={batch_size} and screen_factor={screen_factor} must be >= 1.")
-        self.cone_deg = float(cone_deg)
-        self.roll_range_deg = (low, high)
-        self.max_draws = max_draws
-        self.batch_size = int(batch_size)
-        self.screen_factor = int(screen_factor)
+    def __init__(self, options: SurfaceConeOptions | None = None, *, on_progress: ProgressCallback | None = None,
+                 **values: Any) -> None:
+        assert self.options_class is not None
+        if options is not None and values:
+            raise EusaugError(f"Sampler {self.name!r}: give an options object or keyword options, not both.")
+        self.options = options if options is not None else build_options(self.options_class, values, self.name)
+        for f in dataclasses.fields(self.options):
+            setattr(self, f.name, getattr(self.options, f.name))
         self.on_progress = on_progress
 
     @staticmethod
@@ -183,8 +202,8 @@ class SurfaceConeSampler(PoseSampler):
     ) -> np.ndarray:
         if n < 1:
             raise EusaugError(f"Number of poses n={n} must be at least 1.")
-        landmark_id = case.preset.id_of(landmark)
-        case.mask(landmark)  # absent landmark: a clear error before any work
+        # The caller passes a checked Landmark (eusaug.poses.sample_poses does); a plain name is checked here once.
+        landmark_id = (landmark if isinstance(landmark, Landmark) else case.landmark(landmark)).label_id
         surface = self.candidate_surface(case, landmark, fov)
         budget = self.max_draws or self.default_max_draws(n)
         volume = PlaneSampler(case.ct.hu, case.labels.ids, fill_value=AIR_HU, label_fill=0)
@@ -230,7 +249,7 @@ class SurfaceConeSampler(PoseSampler):
     ) -> list[str]:
         """Verdict per plane on the full grid: :data:`KEPT`, :data:`NOT_IN_VIEW` or a filter reason."""
         active = slice_filter or SliceFilter(min_landmark_px=0)
-        landmark_px, bone_px = active.counts(planes, landmark_id, case.preset)
+        landmark_px, bone_px = active.counts(planes, landmark_id, case.label_preset)
         verdicts = active.verdicts(landmark_px, bone_px, planes.fov, planes.outside_fraction())
         if slice_filter is None:
             verdicts = [KEPT if v in (TOO_MUCH_BONE, TOO_MUCH_OUTSIDE) else v for v in verdicts]
@@ -252,7 +271,7 @@ class SurfaceConeSampler(PoseSampler):
             return candidates
         planes = self._slice(volume, case, candidates, screen_fov)
         active = slice_filter or SliceFilter(min_landmark_px=0)
-        landmark_px, bone_px = active.counts(planes, landmark_id, case.preset)
+        landmark_px, bone_px = active.counts(planes, landmark_id, case.label_preset)
         scale = (fov.height_px * fov.width_px) / (screen_fov.height_px * screen_fov.width_px)
         reasons = np.full(len(candidates), "", dtype=object)
         if slice_filter is not None:

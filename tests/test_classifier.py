@@ -173,7 +173,8 @@ def test_precision_sets_the_dtype_policy_and_paper_is_float32():
 def test_a_sweep_on_written_mixed_sets_trains_on_those_files_with_the_same_results(labelled_sets, tmp_path):
     """One mix: trained on the sets ``eusaug mix`` wrote, a model sees those files and learns what a planned sweep
     learns from the same seed."""
-    from eusaug.mix import mix_sweep, split_by_subject as split_real
+    from eusaug.mix import mix_sweep
+    from eusaug.mix import split_by_subject as split_real
 
     real, synthetic = labelled_sets
     config = replace(CLASSIFIER_PRESETS["fast"], input_size_px=32, epochs=1, batch_size=8, test_subjects=("d",),

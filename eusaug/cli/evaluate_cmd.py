@@ -14,6 +14,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from eusaug.errors import EusaugError
 from eusaug.io.progress import console
 from eusaug.plugin.interfaces import EvaluationResult, Evaluator
 from eusaug.plugin.registry import Registry
@@ -54,14 +55,31 @@ def print_result(result: EvaluationResult) -> None:
 def make_command(cls: type[Evaluator]) -> click.Command:
     """A click command for one evaluator class: its options plus ``-o/--output``."""
 
-    def callback(output: Path, **options: Any) -> None:
-        print_result(cls().evaluate(output, **options))
+    def callback(output: Path, option: tuple[str, ...] = (), **options: Any) -> None:
+        print_result(cls().run(cls.options_from({**options, **_assignments(option, options)}), output))
 
     params = [*cls.cli_params(),
+              click.Option(["--option"], multiple=True, metavar="KEY=VALUE",
+                           help="Any option by its field name, e.g. --option seed=3 (repeatable; as on synth, "
+                                "poses, slice and train)."),
               click.Option(["-o", "--output"], type=click.Path(file_okay=False, path_type=Path), required=True,
                            help="Folder for the result files (created if needed).")]
     help_text = cls.description or (cls.__doc__ or "").strip()
     return click.Command(cls.name, params=params, callback=callback, help=help_text, short_help=help_text)
+
+
+def _assignments(items: tuple[str, ...], known: dict[str, Any]) -> dict[str, str]:
+    """``--option KEY=VALUE`` strings by key; the options class types them like the flags' values."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise EusaugError(f"Option {item!r} is not KEY=VALUE: write it like seed=3.")
+        if key not in known:
+            raise EusaugError(f"Unknown option {key!r}: known options are {', '.join(sorted(known))}.")
+        out[key] = text
+    return out
 
 
 class EvaluateGroup(click.Group):

@@ -44,4 +44,4 @@ def info_command(ct: Path | None, labels: Path | None, label_preset: str, poses_
     for warning in warnings:
         out.print(f"[yellow]Warning: {warning}[/yellow]")
     if summary.unnamed_label_ids:
-        out.print(f"[yellow]Label ids not in preset {summary.preset}: {summary.unnamed_label_ids}[/yellow]")
+        out.print(f"[yellow]Label ids not in preset {summary.label_preset}: {summary.unnamed_label_ids}[/yellow]")

@@ -20,7 +20,8 @@ from eusaug.ct import ACCEPT_LABELS_FLAG
 from eusaug.ct.volume import load_case
 from eusaug.geometry.planes import KEPT, HUWindow
 from eusaug.io.progress import console
-from eusaug.plugin.registry import DEFAULT_SLICER
+from eusaug.plugin.options import plugin_options
+from eusaug.plugin.registry import DEFAULT_SLICER, Registry
 from eusaug.poses.export import export_slices
 from eusaug.poses.sampling import load_poses
 
@@ -33,6 +34,8 @@ from eusaug.poses.sampling import load_poses
 @click.option("--window-level", type=float, default=HUWindow.level, show_default=True, help="HU window centre.")
 @click.option("--window-width", type=float, default=HUWindow.width, show_default=True, help="HU window width.")
 @click.option("--slicer", default=DEFAULT_SLICER, show_default=True, help="Slicer plugin.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the slicer, e.g. --option workers=2 for plane (repeatable).")
 @fov_options
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @accept_labels_option
@@ -47,6 +50,7 @@ def slice_command(
     window_level: float,
     window_width: float,
     slicer: str,
+    options: tuple[str, ...],
     force: bool,
     accept_labels: bool,
     accept_other_ct: bool,
@@ -56,6 +60,8 @@ def slice_command(
 
     Planes are cut in the poses file's field of view unless a --fov option changes it.
     """
+    registry = Registry()
+    slicer_instance = registry.create_slicer(slicer, **plugin_options(options, registry.slicer(slicer)))
     ct, labels = resolve_ct_paths(ct, labels, poses_path)
     case = with_deprecated_force(lambda accept: load_case(ct, labels, label_preset, force=accept),
                                  accept_labels, force, ACCEPT_LABELS_FLAG)
@@ -69,6 +75,6 @@ def slice_command(
     if fov is not None:  # the poses' own field of view, with what the options change
         pose_set = dataclasses.replace(pose_set, fov=fov)
     rows = export_slices(case, pose_set, output, force=force, window=HUWindow(window_level, window_width),
-                         slicer=slicer)
+                         slicer=slicer_instance)
     kept = sum(row["status"] == KEPT for row in rows)
     console(stderr=False).print(f"Wrote {kept} of {len(rows)} slices to {output} (manifest.csv lists all)")

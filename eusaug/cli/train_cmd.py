@@ -3,12 +3,14 @@
 The training options are the translator's own: a trainable translator declares its
 config dataclass (``training_config_class``), and this command adds one option per
 field for the translator named by ``--translator`` (``eusaug train --translator NAME
---help`` lists them). ``--set FIELD=VALUE`` reaches the same fields.
+--help`` lists them). ``--option FIELD=VALUE`` reaches the same fields, spelt as on every
+command that runs a plugin; ``--set`` is its deprecated old name (one release).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +67,10 @@ class TranslatorOptionsCommand(click.Command):
               help="Trainable translator plugin; its own training options follow below.")
 @click.option("--preset", default=None, help="Translator preset (cyclegan: fast or paper). Default: fast, "
               "or the run's own when resuming.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Any training option by its field name, e.g. --option cycle_weight=5 (repeatable).")
 @click.option("--set", "settings", multiple=True, metavar="FIELD=VALUE",
-              help="Any training option by its field name, e.g. --set cycle_weight=5 (repeatable).")
+              help="Deprecated: the old name of --option.")
 @click.option("--resume", is_flag=True, help="Require an existing run in -o and continue it.")
 @click.option("--force", is_flag=True, help="Delete the run in -o and start over.")
 @click.option("--stop-after", type=int, default=None, help="Train at most this many epochs now; resume later.")
@@ -74,7 +78,8 @@ class TranslatorOptionsCommand(click.Command):
 @click.pass_context
 def train_command(ctx: click.Context, ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: str,
                   poses: tuple[Path, ...], eus_dir: Path, landmark: str, run_dir: Path, translator: str,
-                  preset: str | None, settings: tuple[str, ...], resume: bool, force: bool, stop_after: int | None,
+                  preset: str | None, options: tuple[str, ...], settings: tuple[str, ...], resume: bool, force: bool,
+                  stop_after: int | None,
                   fov_request: dict[str, Any], **training: Any) -> None:
     """Train a CT -> EUS translator for one landmark; writes and registers a run folder."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
@@ -85,7 +90,10 @@ def train_command(ctx: click.Context, ct: tuple[Path, ...], labels: tuple[Path, 
         raise EusaugError("--resume and --force contradict each other: pass one of them.")
     if stop_after is not None and stop_after < 1:
         raise EusaugError(f"--stop-after {stop_after}: must be at least 1.")
-    overrides = parse_assignments(settings, ctx.meta.get("training_config_class"))
+    if settings:
+        warnings.warn("eusaug train --set is deprecated and goes in the next release: write --option KEY=VALUE "
+                      "(as on eusaug synth, poses, slice and evaluate).", DeprecationWarning, stacklevel=1)
+    overrides = parse_assignments([*settings, *options], ctx.meta.get("training_config_class"))
     overrides.update({k: v for k, v in training.items() if v is not None})
     model = train_translator(
         run_dir, ct, poses, eus_dir, landmark, labels=labels or None, translator=translator,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,11 +28,17 @@ class CaseSummary:
     orientation: str
     hu_min: float
     hu_max: float
-    preset: str
+    label_preset: str
     organs: list[OrganSummary]
     unnamed_label_ids: list[int]
     preset_fit: PresetFit | None = None
     other_fits: tuple[PresetFit, ...] = ()
+
+    @property
+    def preset(self) -> str:
+        """Deprecated (one release): :attr:`label_preset`."""
+        warnings.warn("CaseSummary.preset is deprecated: use CaseSummary.label_preset.", DeprecationWarning, stacklevel=2)
+        return self.label_preset
 
     def preset_lines(self, auto: bool = False) -> list[str]:
         """Which preset fits the map, in words: the line ``eusaug info`` prints, then any warning.
@@ -39,7 +46,7 @@ class CaseSummary:
         e.g. ``totalsegmentator (fits: liver 1126 ml, stomach 131 ml); btcv would read liver as 131 ml``;
         ``auto`` marks a preset that was chosen rather than given.
         """
-        name = f"{self.preset} (auto)" if auto else self.preset
+        name = f"{self.label_preset} (auto)" if auto else self.label_preset
         if self.preset_fit is None:
             return [name]
         own = self.preset_fit
@@ -49,7 +56,8 @@ class CaseSummary:
         if not own.fits:
             better = [f for f in self.other_fits if f.fits]
             if better:
-                lines.append(f"this map looks like {better[0].preset} ids: pass --label-preset {better[0].preset} (or auto)")
+                name = better[0].label_preset
+                lines.append(f"this map looks like {name} ids: pass --label-preset {name} (or auto)")
             else:
                 lines.append("no known preset fits this map: pass --label-preset FILE.json naming its ids")
         return lines
@@ -65,7 +73,7 @@ def summarise_case(case: CTCase) -> CaseSummary:
     for label_id in np.nonzero(counts)[0]:
         if label_id == 0:
             continue
-        name = case.preset.name_of(int(label_id))
+        name = case.label_preset.name_of(int(label_id))
         if name is None:
             unnamed.append(int(label_id))
             continue
@@ -79,21 +87,21 @@ def summarise_case(case: CTCase) -> CaseSummary:
         orientation=case.ct.orientation,
         hu_min=float(case.ct.hu.min()),
         hu_max=float(case.ct.hu.max()),
-        preset=case.preset.name,
+        label_preset=case.label_preset.name,
         organs=organs,
         unnamed_label_ids=unnamed,
-        preset_fit=assess_preset(stats, case.preset),
-        other_fits=tuple(f for f in known_fits(stats) if f.preset != case.preset.name),
+        preset_fit=assess_preset(stats, case.label_preset),
+        other_fits=tuple(f for f in known_fits(stats) if f.label_preset != case.label_preset.name),
     )
 
 
 def _other_reading(fit: PresetFit, own_fits: bool) -> str:
     """``btcv would read liver as 131 ml`` for a preset that does not fit, else that it fits."""
     if fit.fits:
-        return f"{fit.preset} would fit too ({fit.summary()})" if own_fits else f"{fit.preset} fits: {fit.summary()}"
+        return f"{fit.label_preset} would fit too ({fit.summary()})" if own_fits else f"{fit.label_preset} fits: {fit.summary()}"
     wrong = [r for r in fit.readings if r.problem]
     if wrong:
         first = wrong[0]
         reading = f"{first.name} as {first.volume_ml:.0f} ml" if not first.volume_ok else f"{first.name} at {first.mean_hu:.0f} HU"
-        return f"{fit.preset} would read {reading}"
-    return f"{fit.preset} would not fit ({'; '.join(fit.problems)})"
+        return f"{fit.label_preset} would read {reading}"
+    return f"{fit.label_preset} would not fit ({'; '.join(fit.problems)})"

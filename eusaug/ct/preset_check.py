@@ -12,6 +12,7 @@ unusual organ elsewhere in the map never stops a run.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,10 +146,16 @@ class OrganReading:
 class PresetFit:
     """How well one preset reads a label map: plausible organs, implausible ones, what is missing."""
 
-    preset: str
+    label_preset: str
     readings: tuple[OrganReading, ...]
     absent: tuple[str, ...]
     unnamed_ids: tuple[int, ...]
+
+    @property
+    def preset(self) -> str:
+        """Deprecated (one release): :attr:`label_preset`."""
+        warnings.warn("PresetFit.preset is deprecated: use PresetFit.label_preset.", DeprecationWarning, stacklevel=2)
+        return self.label_preset
 
     @property
     def problems(self) -> list[str]:
@@ -229,13 +236,13 @@ def choose_preset(stats: LabelStats, organs: Iterable[str] = (), path: Path | st
     fits = known_fits(stats, organs)
     best = fits[0]
     if len(fits) > 1 and fits[1].score == best.score and not force:
-        readings = "; ".join(f"{f.preset}: {f.summary()}" + (f" ({'; '.join(f.problems)})" if f.problems else "")
+        readings = "; ".join(f"{f.label_preset}: {f.summary()}" + (f" ({'; '.join(f.problems)})" if f.problems else "")
                              for f in fits)
         raise EusaugError(
             f"Cannot tell which label preset {_where(path)} uses ({readings}): pass --label-preset "
             f"{' or '.join(PRESET_NAMES)} (or a JSON file), or {ACCEPT_LABELS_FLAG} to take {PRESET_NAMES[0]}."
         )
-    return get_preset(best.preset)
+    return get_preset(best.label_preset)
 
 
 def check_preset(stats: LabelStats, preset: LabelPreset, organs: Iterable[str] = (),
@@ -249,14 +256,15 @@ def check_preset(stats: LabelStats, preset: LabelPreset, organs: Iterable[str] =
     implausible = [r.problem for r in fit.readings if r.problem]
     if not implausible:
         return fit
-    better = [f for f in known_fits(stats, organs) if f.preset != preset.name and f.fits]
+    better = [f for f in known_fits(stats, organs) if f.label_preset != preset.name and f.fits]
     why = "; ".join(implausible)
     if better:
         alternative = better[0]
         raise EusaugError(
-            f"{_where(path).capitalize()} looks like {alternative.preset} ids, not {preset.name} ({why}; "
-            f"as {alternative.preset}: {alternative.summary()}): pass --label-preset {alternative.preset} "
-            f"(or auto), or {ACCEPT_LABELS_FLAG} (formerly --force) if the anatomy really is unusual."
+            f"{_where(path).capitalize()} looks like {alternative.label_preset} ids, not {preset.name} ({why}; "
+            f"as {alternative.label_preset}: {alternative.summary()}): pass --label-preset "
+            f"{alternative.label_preset} (or auto), or {ACCEPT_LABELS_FLAG} (formerly --force) if the anatomy "
+            "really is unusual."
         )
     raise EusaugError(
         f"{_where(path).capitalize()} does not fit label preset {preset.name} ({why}) nor any other known "

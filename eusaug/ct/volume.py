@@ -12,13 +12,13 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import nibabel as nib
 import numpy as np
 
 from eusaug.ct.discover import NIFTI_SUFFIXES, SEGMENTATIONS_DIR, find_labels_beside, is_segmentations_dir, refuse_unreadable
-from eusaug.ct.labels import LabelPreset, get_preset
+from eusaug.ct.labels import LabelPreset, get_preset, normalise_name
 from eusaug.ct.preset_check import AUTO, label_stats, resolve_preset
 from eusaug.errors import EusaugError
 
@@ -101,33 +101,64 @@ class LabelMap:
     orientation: str = "RAS"
 
 
+class Landmark(str):
+    """A landmark name checked against one case: normalised, named by its label preset, present.
+
+    Made only by :meth:`CTCase.landmark`, the one place a landmark is validated; the
+    library's working functions (the samplers, synthesis, training) trust it and read
+    :attr:`label_id` instead of checking the name again. It is a ``str``, so code that
+    takes a plain name keeps working.
+    """
+
+    label_id: int
+
+    def __new__(cls, name: str, label_id: int) -> Landmark:
+        value = super().__new__(cls, name)
+        value.label_id = int(label_id)
+        return value
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles for worker processes (--ct-dir --workers)
+        return (Landmark, (str(self), self.label_id))
+
+
 @dataclass(frozen=True)
 class CTCase:
-    """A CT with its label map and the preset that names the labels."""
+    """A CT with its label map and the label preset that names the labels."""
 
     ct: CTVolume
     labels: LabelMap
-    preset: LabelPreset
+    label_preset: LabelPreset
+
+    @property
+    def preset(self) -> LabelPreset:
+        """Deprecated (one release): :attr:`label_preset` ("preset" now means named settings only)."""
+        warnings.warn("CTCase.preset is deprecated: use CTCase.label_preset.", DeprecationWarning, stacklevel=2)
+        return self.label_preset
 
     @property
     def affine(self) -> np.ndarray:
         return self.ct.affine
 
-    def mask(self, landmark: str) -> np.ndarray:
-        """Boolean ``(I, J, K)`` mask of ``landmark``; its absence is an error."""
-        label_id = self.preset.id_of(landmark)
-        mask = self.labels.ids == label_id
-        if not mask.any():
+    def landmark(self, name: str) -> Landmark:
+        """``name`` checked: known to the preset and present in the label map (else one clear error)."""
+        if isinstance(name, Landmark):
+            return name
+        label_id = self.label_preset.id_of(name)
+        if not np.any(self.labels.ids == label_id):
             raise EusaugError(
-                f"Landmark {landmark!r} (label {label_id} in preset {self.preset.name!r}) is absent "
+                f"Landmark {name!r} (label {label_id} in preset {self.label_preset.name!r}) is absent "
                 f"from {self.labels.path or 'the label map'}: check --label-preset, or choose a landmark "
                 "the label map contains (eusaug info lists them)."
             )
-        return mask
+        return Landmark(normalise_name(name), label_id)
+
+    def mask(self, landmark: str) -> np.ndarray:
+        """Boolean ``(I, J, K)`` mask of ``landmark``; its absence is an error (checked once, see :meth:`landmark`)."""
+        return self.labels.ids == self.landmark(landmark).label_id
 
     def bone_mask(self, hu_threshold: float = DEFAULT_BONE_HU, rule: BoneRule = "hu") -> np.ndarray:
         """Bone voxels by ``rule`` (see :func:`bone_mask`); the default is the paper's HU rule."""
-        return bone_mask(self.ct.hu, self.labels.ids, self.preset, hu_threshold, rule)
+        return bone_mask(self.ct.hu, self.labels.ids, self.label_preset, hu_threshold, rule)
 
 
 def bone_mask(

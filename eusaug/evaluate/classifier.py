@@ -136,7 +136,7 @@ def _written_items(folder: str | os.PathLike[str], split: Split, ratios: Sequenc
 
 
 def ratio_sweep(real: LabelledSource, synthetic: LabelledSource | None, output_dir: str | os.PathLike[str],
-                config: ClassifierConfig = ClassifierConfig(), test: LabelledSource | None = None,
+                config: ClassifierConfig | None = None, test: LabelledSource | None = None,
                 subjects: str | os.PathLike[str] | None = None, force: bool = False,
                 mixed: str | os.PathLike[str] | None = None) -> SweepResult:
     """Train and test one VGG-16 per synthetic ratio; write Table 2, predictions and models.
@@ -148,6 +148,7 @@ def ratio_sweep(real: LabelledSource, synthetic: LabelledSource | None, output_d
     ``ratio_<r>`` set for each of ``config.ratios``; the models then train on those files
     (``synthetic`` is not read).
     """
+    config = ClassifierConfig() if config is None else config
     output_dir = Path(output_dir)
     ratios = check_ratios(config.ratios)
     if config.epochs < 1 or config.batch_size < 1 or not config.learning_rate > 0:

@@ -9,7 +9,7 @@ mixed precision, the extractor's default and the ``fast`` preset's (1.5-2x the f
 an AVX-512 BF16 CPU; features agree with fp32 to about 1 %, so the precision is part of
 the cache key).
 
-Backbones are found by name in :data:`BACKBONES` (add one with :func:`register_backbone`),
+Backbones are found by name through the plugin registry (the ``eusaug_feature_backbones`` hook),
 or given as a ``.keras`` file whose output is the feature vector -- e.g. an
 ultrasound-specific network. ``"none"`` is no network at all: 16x16 antialiased pixels
 (256-d), for tests and sanity checks.
@@ -24,17 +24,24 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import warnings
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
 from eusaug.errors import EusaugError
+from eusaug.evaluate.extractor import (  # noqa: F401 -- NoisyImage, load_resized, resize_image: re-exported
+    FeatureExtractor,
+    ImageSource,
+    NoisyImage,
+    Precision,
+    load_resized,
+    resize_image,
+)
 from eusaug.evaluate.weights import (
     WeightsChoice,
     file_sha256,
@@ -43,93 +50,14 @@ from eusaug.evaluate.weights import (
     warn_random,
 )
 from eusaug.io.atomic import write_bytes
-from eusaug.io.images import list_images, read_image
-from eusaug.io.progress import make_progress
+from eusaug.io.images import list_images
 
 if TYPE_CHECKING:
     import keras
 
-Precision = Literal["bf16", "fp32"]
-
-
-@dataclass(frozen=True)
-class NoisyImage:
-    """An image file plus Gaussian noise (sd ``sd`` on [-1, 1] intensities, then clipped).
-
-    The noise comes from ``seed`` alone, so the noisy set is the same in every run and
-    on every thread. The paper's bad-FID control uses ``sd=0.1``.
-    """
-
-    path: Path
-    sd: float
-    seed: int
-
-    def load(self) -> np.ndarray:
-        image = read_image(self.path)
-        noise = np.random.default_rng(self.seed).normal(0.0, self.sd, size=image.shape)
-        return np.clip(image + noise, -1.0, 1.0).astype(np.float32)
-
-
-#: A file, a noisy file, or an in-memory ``(H, W)`` float32 image in [-1, 1].
-ImageSource = Path | NoisyImage | np.ndarray
+    from eusaug.plugin.registry import Registry
 
 CACHE_FORMAT = 1
-
-
-def resize_image(image: np.ndarray, size_px: int) -> np.ndarray:
-    """``(H, W)`` float image in [-1, 1] -> ``(size_px, size_px)`` float32, antialiased bicubic."""
-    array = np.asarray(image, dtype=np.float32)
-    if array.shape == (size_px, size_px):
-        return array.copy()
-    resized = Image.fromarray(array).resize((size_px, size_px), Image.Resampling.BICUBIC)
-    return np.clip(np.asarray(resized, dtype=np.float32), -1.0, 1.0)
-
-
-def load_resized(source: ImageSource, size_px: int) -> np.ndarray:
-    """Read (when a path) and resize one image to ``(size_px, size_px)`` float32 in [-1, 1]."""
-    if isinstance(source, NoisyImage):
-        image = source.load()
-    elif isinstance(source, (str, os.PathLike)):
-        image = read_image(source)
-    else:
-        image = np.asarray(source, dtype=np.float32)
-    if image.ndim != 2:
-        raise EusaugError(f"Expected a (H, W) greyscale image, got shape {image.shape}.")
-    return resize_image(image, size_px)
-
-
-class FeatureExtractor(ABC):
-    """Maps greyscale images to feature vectors: ``(N, S, S)`` float32 in [-1, 1] -> ``(N, D)``."""
-
-    name: str
-    input_size_px: int
-    dims: int
-    #: Printed and written beside results, e.g. the random-weights warning.
-    notes: tuple[str, ...] = ()
-
-    @abstractmethod
-    def identity(self) -> str:
-        """A string that changes whenever the features would (cache key)."""
-
-    @abstractmethod
-    def features(self, batch: np.ndarray) -> np.ndarray:
-        """Features of a batch of resized images, float32."""
-
-    def features_of(self, sources: Sequence[ImageSource], batch_size: int, description: str) -> np.ndarray:
-        """``(N, D)`` features of image files or in-memory images, with a progress bar.
-
-        Resizes each image to ``input_size_px`` (antialiased) first; an extractor whose
-        reference preprocessing differs (the standard FID network) overrides this.
-        """
-        out = np.empty((len(sources), self.dims), dtype=np.float32)
-        done = 0
-        with make_progress() as progress:
-            task = progress.add_task(description, total=len(sources))
-            for batch in _batches(sources, self.input_size_px, batch_size):
-                out[done:done + len(batch)] = self.features(batch)
-                done += len(batch)
-                progress.advance(task, len(batch))
-        return out
 
 
 class PixelExtractor(FeatureExtractor):
@@ -263,56 +191,39 @@ class KerasFileExtractor(_KerasExtractor):
 #: ``factory(weights, precision, seed) -> FeatureExtractor`` by backbone name.
 BackboneFactory = Callable[[str | os.PathLike | None, Precision, int], FeatureExtractor]
 
-def _standard(weights: str | os.PathLike[str] | None, precision: Precision, seed: int) -> FeatureExtractor:
-    from eusaug.evaluate.standard_inception import StandardExtractor  # torch only when asked for
-
-    return StandardExtractor()
-
-
-BACKBONES: dict[str, BackboneFactory] = {
-    # The paper's: Keras' ImageNet InceptionV3 (weights from Keras' cache, or random with a warning).
-    "inception": lambda weights, precision, seed: InceptionExtractor(weights, precision, seed),
-    # The literature's: the 2015 TensorFlow Inception graph of TTUR / pytorch-fid / clean-fid (legacy).
-    "standard": _standard,
-    "none": lambda weights, precision, seed: PixelExtractor(),
-}
+#: Backbones added at run time with the deprecated :func:`register_backbone` (they win over
+#: the registry's). The bundled ones (``inception``, ``standard``, ``none``) and any
+#: plugin's come through the ``eusaug_feature_backbones`` hook (:meth:`Registry.backbones`).
+BACKBONES: dict[str, BackboneFactory] = {}
 
 
 def register_backbone(name: str, factory: BackboneFactory) -> None:
-    """Make ``--backbone NAME`` build extractors with ``factory(weights, precision, seed)``."""
+    """Deprecated (one release): contribute backbones with the ``eusaug_feature_backbones`` hook."""
+    warnings.warn("register_backbone is deprecated: contribute backbones with the eusaug_feature_backbones "
+                  "plugin hook (see docs/writing-a-plugin.md).", DeprecationWarning, stacklevel=2)
     BACKBONES[name] = factory
 
 
+def backbone_factories(registry: Registry | None = None) -> dict[str, BackboneFactory]:
+    """Every backbone by name: the plugins' (``eusaug_feature_backbones``), then :data:`BACKBONES`."""
+    from eusaug.plugin.registry import Registry
+
+    return {**(registry or Registry()).backbones(), **BACKBONES}
+
+
 def make_extractor(backbone: str = "inception", weights: str | os.PathLike[str] | None = "imagenet",
-                   precision: Precision = "bf16", seed: int = 0) -> FeatureExtractor:
-    """The extractor for a backbone name (see :data:`BACKBONES`) or a ``.keras`` file."""
-    if backbone in BACKBONES:
-        return BACKBONES[backbone](weights, precision, seed)
+                   precision: Precision = "bf16", seed: int = 0, registry: Registry | None = None) -> FeatureExtractor:
+    """The extractor for a backbone name (see :func:`backbone_factories`) or a ``.keras`` file."""
+    factories = backbone_factories(registry)
+    if backbone in factories:
+        return factories[backbone](weights, precision, seed)
     path = Path(backbone)
     if path.suffix == ".keras":
         if not path.is_file():
             raise EusaugError(f"Backbone file {path} does not exist: check the path.")
         return KerasFileExtractor(path)
-    raise EusaugError(f"Unknown backbone {backbone!r}: use one of {', '.join(sorted(BACKBONES))}, "
+    raise EusaugError(f"Unknown backbone {backbone!r}: use one of {', '.join(sorted(factories))}, "
                       "or the path of a .keras feature model.")
-
-
-def _batches(sources: Sequence[ImageSource], size_px: int, batch_size: int) -> Iterator[np.ndarray]:
-    """Resized batches; the next batch is read on a worker thread while the current one runs."""
-
-    def load(start: int) -> np.ndarray:
-        return np.stack([load_resized(s, size_px) for s in sources[start:start + batch_size]])
-
-    starts = list(range(0, len(sources), batch_size))
-    if not starts:
-        return
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(load, starts[0])
-        for following in [*starts[1:], None]:
-            batch = pending.result()
-            if following is not None:
-                pending = pool.submit(load, following)
-            yield batch
 
 
 def extract_features(sources: Sequence[ImageSource], extractor: FeatureExtractor, batch_size: int = 32,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eusaug.errors import EusaugError
-from eusaug.evaluate.features import FeatureExtractor, ImageSource, NoisyImage
+from eusaug.evaluate.extractor import FeatureExtractor, ImageSource, NoisyImage
 from eusaug.io.hashing import file_digest
 from eusaug.io.images import read_grey_uint8
 

@@ -77,9 +77,7 @@ class SectorFit:
         return float(depth_mm) / (self.outer_radius_px - self.inner_radius_px)
 
     def to_field_of_view(self, depth_mm: float) -> FieldOfView:
-        """The placed :class:`FieldOfView` of this fan on the frames' own grid."""
-        if not depth_mm > 0:
-            raise EusaugError(f"depth_mm={depth_mm} must be positive: give the frames' imaging depth in mm.")
+        """The placed :class:`FieldOfView` of this fan on the frames' own grid (its constructor checks ``depth_mm``)."""
         p = self.pixel_mm(depth_mm)
         return FieldOfView(
             kind="sector",

@@ -112,7 +112,7 @@ def reference_slice(case: CTCase, poses: np.ndarray, fov: FieldOfView) -> Planes
     upper = np.array(case.ct.hu.shape, np.float64) - 1.0
     tolerance = 1e-6
     inside = np.asarray(((ijk >= -tolerance) & (ijk <= upper + tolerance)).all(axis=-1), dtype=bool)
-    return Planes(hu, labels.astype(case.labels.ids.dtype), mask, poses, fov, case.preset, inside)
+    return Planes(hu, labels.astype(case.labels.ids.dtype), mask, poses, fov, case.label_preset, inside)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from eusaug.ct.sample_case import SAMPLE_PRESET, sample_ct_path, sample_labels_path
-from eusaug.errors import EusaugError
 from eusaug.pipeline.engine import CaseInput, RunConfig, run_pipeline
+from eusaug.plugin.options import lookup_preset
 from eusaug.plugin.registry import Registry
 
 #: ``default`` is the demo; ``tiny`` runs the same chain in about a minute (tests, smoke checks).
@@ -53,9 +53,7 @@ def run_demo(
     the same folder are reused unless ``redo``. ``keep_checkpoints`` keeps the
     classifiers' ``.keras`` models (deleted after Grad-CAM otherwise).
     """
-    if preset not in DEMO_PRESETS:
-        raise EusaugError(f"Unknown demo preset {preset!r}: use one of {', '.join(DEMO_PRESETS)}.")
-    config = DEMO_PRESETS[preset]
+    config = lookup_preset(DEMO_PRESETS, preset, "demo preset")
     if minutes is not None:
         config = replace(config, minutes=minutes)
     if keep_checkpoints:

@@ -97,13 +97,12 @@ def _stage_real(ctx: RunContext, folder: Path) -> dict[str, Any]:
                 _link(image, target / name)
         write_json(folder / "split.json", split.to_dict())
         return {"source": str(ctx.eus_dir), **split.to_dict()}
-    case_input, _ = ctx.cases[0]
+    case_input, case = ctx.cases[0]
     rows: dict[str, list[tuple[Path, str]]] = {"real_train": [], "real_test": []}
     for landmark in cfg.landmarks:
         for role, n in (("real_train", cfg.real_train_per_landmark), ("real_test", cfg.real_test_per_landmark)):
             raw = folder / "raysim" / role / landmark
-            synthesize(case_input.ct, landmark, n, raw, labels=case_input.labels,
-                       poses=ctx.poses_file(case_input, landmark, role), translator="raysim",
+            synthesize(case, landmark, n, raw, poses=ctx.poses_file(case_input, landmark, role), translator="raysim",
                        label_preset=cfg.label_preset, seed=cfg.seed, registry=ctx.registry)
             # A folder of frames only (no label planes), as the CycleGAN's target domain expects.
             frames = folder / role / landmark
@@ -134,7 +133,8 @@ def _cyclegan_target(ctx: RunContext, landmark: str) -> Path:
 
 def _stage_cyclegan(ctx: RunContext, landmark: str, index: int) -> Callable[[Path], Any]:
     def run(folder: Path) -> dict[str, Any]:
-        from eusaug.translate.train import train_translator
+        from eusaug.poses.sampling import load_poses
+        from eusaug.translate.train import train_translator_cases
 
         cfg = ctx.config
         overrides: dict[str, Any] = {"image_size_px": cfg.image_size_px, "seed": cfg.seed}
@@ -146,26 +146,31 @@ def _stage_cyclegan(ctx: RunContext, landmark: str, index: int) -> Callable[[Pat
         overrides = {**{k: v for k, v in overrides.items() if k in known}, **cfg.cyclegan_overrides}
         target = _cyclegan_target(ctx, landmark)
         ctx.require_split().guard(f"{cfg.translator}-{landmark}", list_images(target, recursive=True))
+        # The cases this run loaded once, each with its poses file (checked against it on reading).
+        poses_files = [ctx.poses_file(c, landmark, "planes") for c, _ in ctx.cases]
         common: dict[str, Any] = dict(
-            ct=[c.ct for c, _ in ctx.cases],
-            labels=[c.labels for c, _ in ctx.cases],
-            poses=[ctx.poses_file(c, landmark, "planes") for c, _ in ctx.cases],
+            cases=[case for _, case in ctx.cases],
+            pose_sets=[load_poses(path, case=case) for (_, case), path in zip(ctx.cases, poses_files)],
             eus_dir=target, landmark=landmark, preset=cfg.cyclegan_preset, translator=cfg.translator,
-            overrides=overrides, register=False, registry=ctx.registry, label_preset=cfg.label_preset,
+            overrides=overrides, register=False, registry=ctx.registry,
+            inputs={"ct": [str(Path(c.ct).resolve()) for c, _ in ctx.cases],
+                    "labels": [str(Path(c.labels).resolve()) if c.labels else None for c, _ in ctx.cases],
+                    "poses": [str(Path(p).resolve()) for p in poses_files], "eus_dir": str(Path(target).resolve()),
+                    "label_preset": [case.label_preset.name for _, case in ctx.cases]},
         )
         if cfg.minutes is None:
-            train_translator(folder, **common)
+            train_translator_cases(folder, **common)
             return {"landmark": landmark}
         # Under a budget: one epoch, then as many more as this landmark's share allows. The
         # first epoch also trains the denoisers and traces the step, so it over-estimates.
         start = time.perf_counter()
-        train_translator(folder, stop_after=1, **common)
+        train_translator_cases(folder, stop_after=1, **common)
         epoch_s = time.perf_counter() - start
         share = max(0.0, ctx.seconds_left() - RESERVED_AFTER_TRAINING_S) / (len(cfg.landmarks) - index)
         planned = (cfg.cyclegan_epochs or 1) - 1
         more = int(min(planned, share // max(epoch_s, 1e-6)))
         if more > 0:
-            train_translator(folder, stop_after=more, **common)
+            train_translator_cases(folder, stop_after=more, **common)
         return {"landmark": landmark, "first_epoch_s": round(epoch_s, 1), "epochs_trained": 1 + max(more, 0)}
 
     return run
@@ -183,13 +188,12 @@ def _stage_synth(ctx: RunContext, folder: Path) -> dict[str, Any]:
         models = {trained: ctx.root / f"{trained}-{landmark}", baseline: None}
         # One loaded translator per landmark, reused for every CT.
         translators = {name: load_translator(name, landmark, model, ctx.registry)[0] for name, model in models.items()}
-        for case_input, _ in ctx.cases:
+        for case_input, case in ctx.cases:
             poses = ctx.poses_file(case_input, landmark, "synth")
             for name, translator in translators.items():
                 out = folder / name / landmark / case_input.name
-                synthesize(case_input.ct, landmark, cfg.synth_per_case, out, labels=case_input.labels,
-                           model=models[name], poses=poses, translator=translator, label_preset=cfg.label_preset,
-                           seed=cfg.seed, registry=ctx.registry)
+                synthesize(case, landmark, cfg.synth_per_case, out, model=models[name], poses=poses,
+                           translator=translator, label_preset=cfg.label_preset, seed=cfg.seed, registry=ctx.registry)
                 rows[name].extend((p, landmark) for p in synthesized_images(out))
         case_input, case = ctx.cases[0]
         pose_set = load_poses(ctx.poses_file(case_input, landmark, "synth"), case=case)

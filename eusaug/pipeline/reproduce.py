@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from eusaug.ct.discover import find_cases as discover_cases
-from eusaug.errors import EusaugError, did_you_mean
+from eusaug.errors import EusaugError
 from eusaug.evaluate.classifier import PAPER_CLASS_WEIGHTS
 from eusaug.pipeline.engine import CaseInput, RunConfig, run_pipeline
+from eusaug.plugin.options import lookup_preset
 from eusaug.plugin.registry import Registry
 
 REPRODUCE_PRESETS: dict[str, RunConfig] = {
@@ -95,10 +96,7 @@ def load_run_config(path: str | os.PathLike[str] | None, preset: str = "paper") 
         if not isinstance(data, dict):
             raise EusaugError(f"Config file {path} must hold a mapping of settings, e.g. 'label_preset: btcv'.")
         preset = str(data.pop("preset", preset))
-    if preset not in REPRODUCE_PRESETS:
-        raise EusaugError(f"Unknown preset {preset!r}: use one of {', '.join(REPRODUCE_PRESETS)}."
-                          f"{did_you_mean(preset, REPRODUCE_PRESETS)}")
-    return RunConfig.from_dict(data, base=REPRODUCE_PRESETS[preset])
+    return RunConfig.from_dict(data, base=lookup_preset(REPRODUCE_PRESETS, preset, "preset"))
 
 
 def run_reproduce(

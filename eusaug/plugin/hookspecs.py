@@ -21,10 +21,15 @@ the specs below, made known through the ``eusaug`` entry-point group::
     def eusaug_translators():
         return [Inverted]
 
-Each hook returns a list of plugin *classes* (not instances); eusaug instantiates them.
+Each kind's hook returns a list of plugin *classes* (not instances); eusaug instantiates
+them, with the options object of the class's ``options_class`` (see
+:mod:`eusaug.plugin.options`). ``eusaug_feature_backbones`` returns named factories.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 
@@ -40,7 +45,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def eusaug_pose_samplers() -> list[type]:
     """Contribute :class:`eusaug.plugin.interfaces.PoseSampler` subclasses.
 
-    ``sample(case, landmark, n, fov, rng, slice_filter)`` returns ``(n, 4, 4)`` float64
+    ``sample(case, landmark, n, fov, rng, slice_filter)`` (``landmark`` checked by the
+    caller: an :class:`eusaug.ct.Landmark`, a ``str`` carrying its ``label_id``) returns ``(n, 4, 4)`` float64
     poses in world millimetres (RAS+): origin at the transducer on the stomach wall,
     column 0 lateral (across the image), column 1 the beam (depth), column 2 their
     cross product. It raises ``EusaugError`` with per-reason rejection counts when it
@@ -78,9 +84,22 @@ def eusaug_translators() -> list[type]:
 def eusaug_evaluators() -> list[type]:
     """Contribute :class:`eusaug.plugin.interfaces.Evaluator` subclasses.
 
-    ``cli_params()`` lists ``click.Option`` objects for ``eusaug evaluate NAME``;
-    ``evaluate(output_dir, **options)`` writes CSV/PNG files into ``output_dir`` and
-    returns an ``EvaluationResult`` (title, table rows, files, notes).
+    ``options_class`` is the dataclass of the evaluator's options (checked in its
+    ``__post_init__``; ``eusaug evaluate NAME`` gets one command-line option per field and
+    ``--option KEY=VALUE``); ``run(options, output_dir)``, the one entry point, writes
+    CSV/PNG files into ``output_dir`` and returns an ``EvaluationResult`` (title, table
+    rows, files, notes).
+    """
+
+
+@hookspec
+def eusaug_feature_backbones() -> dict[str, Callable[..., Any]]:
+    """Contribute FID/KID feature backbones by name (``--backbone NAME``).
+
+    Each value is ``factory(weights, precision, seed)`` returning an
+    :class:`eusaug.evaluate.FeatureExtractor`: ``features(batch)`` maps ``(N, S, S)``
+    float32 images in [-1, 1] (``S`` its ``input_size_px``) to ``(N, dims)`` float32, and
+    ``identity()`` is a string that changes whenever the features would (the cache key).
     """
 
 

@@ -8,9 +8,10 @@ Units, shapes and value ranges are stated here once; the pose convention is in
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +29,16 @@ class Plugin(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    #: Dataclass of the plugin's options, checked in its ``__post_init__``; the fields are
+    #: what ``--option KEY=VALUE`` (or ``eusaug evaluate NAME --key``) accepts. None: the
+    #: constructor's keyword arguments (a plugin written before options classes).
+    options_class: ClassVar[type | None] = None
+
+    def get_config(self) -> dict[str, Any]:
+        """Everything that shapes this plugin's output, JSON-ready: its name and options."""
+        options = getattr(self, "options", None)
+        values = asdict(options) if options is not None and is_dataclass(options) else {}
+        return {"name": self.name, **values}
 
 
 class PoseSampler(Plugin):
@@ -45,6 +56,8 @@ class PoseSampler(Plugin):
     ) -> np.ndarray:
         """Return ``(n, 4, 4)`` float64 poses (world mm, RAS+; see :mod:`eusaug.geometry.field_of_view`).
 
+        ``landmark`` comes checked (:meth:`eusaug.ct.CTCase.landmark`: an
+        :class:`eusaug.ct.Landmark` with its ``label_id``); do not look it up again.
         Every pose's field of view must show ``landmark`` and, when ``slice_filter`` is
         given, pass it. When ``n`` poses cannot be found, raise
         :class:`~eusaug.errors.EusaugError` with the counts rejected for each reason.
@@ -74,8 +87,6 @@ class Translator(Plugin):
 
     #: True when the translator needs a trained model (``--model``).
     needs_model: ClassVar[bool] = False
-    #: Dataclass of the keyword options :meth:`load` takes (None: untyped strings).
-    options_class: ClassVar[type | None] = None
     #: Square grid (pixels) the translator works on; None: any size.
     image_size_px: int | None = None
     #: The field of view the translator was trained on; None: the caller's.
@@ -163,9 +174,6 @@ class Evaluator(Plugin):
     :meth:`run` with an instance: typed values, never comma strings.
     """
 
-    #: Dataclass of the evaluator's options (fields become ``eusaug evaluate NAME`` options).
-    options_class: ClassVar[type | None] = None
-
     @classmethod
     def cli_params(cls) -> list[Any]:
         """``click.Option`` objects for ``eusaug evaluate NAME``, derived from ``options_class``."""
@@ -175,14 +183,28 @@ class Evaluator(Plugin):
 
         return click_options(cls.options_class)
 
-    def run(self, options: Any, output_dir: Path) -> EvaluationResult:
-        """Evaluate with ``options`` (an ``options_class`` instance); write CSV/PNG under ``output_dir``."""
-        raise NotImplementedError(f"Evaluator {self.name!r} implements neither run() nor evaluate().")
-
-    def evaluate(self, output_dir: Path, **options: Any) -> EvaluationResult:
-        """Run from command-line keyword options (strings are typed by ``options_class``)."""
-        if self.options_class is None:
-            return self.run(options, output_dir)
+    @classmethod
+    def options_from(cls, values: Mapping[str, Any]) -> Any:
+        """The options object from command-line keyword values (strings typed by ``options_class``)."""
+        if cls.options_class is None:
+            return dict(values)
         from eusaug.plugin.options import config_from_options
 
-        return self.run(config_from_options(self.options_class, options), Path(output_dir))
+        return config_from_options(cls.options_class, values)
+
+    def run(self, options: Any, output_dir: Path) -> EvaluationResult:
+        """Evaluate with ``options`` (an ``options_class`` instance); write CSV/PNG under ``output_dir``.
+
+        The one entry point: the CLI (through :meth:`options_from`) and the pipeline both call it.
+        """
+        if type(self).evaluate is not Evaluator.evaluate:  # an evaluator written for the old contract
+            warnings.warn(f"Evaluator {self.name!r} implements evaluate(output_dir, **options), which is deprecated: "
+                          "implement run(options, output_dir).", DeprecationWarning, stacklevel=2)
+            return self.evaluate(Path(output_dir), **(options if isinstance(options, Mapping) else vars(options)))
+        raise NotImplementedError(f"Evaluator {self.name!r} does not implement run(options, output_dir).")
+
+    def evaluate(self, output_dir: Path, **options: Any) -> EvaluationResult:
+        """Deprecated (one release): ``run(self.options_from(options), output_dir)``."""
+        warnings.warn("Evaluator.evaluate(output_dir, **options) is deprecated: call "
+                      "run(Evaluator.options_from(options), output_dir).", DeprecationWarning, stacklevel=2)
+        return self.run(self.options_from(options), Path(output_dir))

@@ -225,9 +225,8 @@ def config_from_options(config_cls: type[_Config], options: Mapping[str, Any], b
         if nested is not None and f.metadata.get("cli", True):
             presets = f.metadata.get("presets") or {}
             preset_name = options.get("preset") or f.metadata.get("preset") or next(iter(presets), None)
-            if presets and preset_name not in presets:
-                raise EusaugError(f"Unknown preset {preset_name!r}: use one of {', '.join(presets)}.")
-            start = presets[preset_name] if presets else (getattr(base, f.name) if base is not None else nested())
+            start = (lookup_preset(presets, preset_name, "preset") if presets
+                     else (getattr(base, f.name) if base is not None else nested()))
             values[f.name] = config_from_options(nested, options, base=start)
             continue
         if f.name not in options:
@@ -324,3 +323,47 @@ def plugin_options(assignments: Iterable[str], plugin_cls: type) -> dict[str, An
                               f"{', '.join(named) or 'none'}.{did_you_mean(key, named)}")
         out[key] = parse_value(text, hints.get(key, str), key)
     return out
+
+
+def build_options(options_class: type[_Config], values: Mapping[str, Any], owner: str | None = None) -> _Config:
+    """An ``options_class`` instance from keyword ``values`` (strings read as the field types).
+
+    The one way every plugin kind builds its options object: unknown keys are one
+    :class:`EusaugError` naming them and the known ones; each value is then checked by
+    the dataclass's own ``__post_init__`` (its one check).
+    """
+    hints = _hints(options_class)
+    known = [f.name for f in dataclasses.fields(options_class)]  # type: ignore[arg-type]
+    unknown = [key for key in values if key not in known]
+    if unknown:
+        label = owner or _label(options_class)
+        raise EusaugError(f"Unknown {label} option(s) {', '.join(unknown)}: known options are {', '.join(known)}.")
+    return options_class(**{key: _typed(value, hints[key], key) for key, value in values.items()})
+
+
+def format_option(value: Any) -> str:
+    """One option value as ``--option KEY=VALUE`` writes it (the inverse of :func:`parse_value`)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return ",".join(format_option(v) for v in value)
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}={format_option(v)}" for k, v in value.items())
+    return str(value)
+
+
+def option_strings(options: Any) -> list[str]:
+    """``["key=value", ...]`` for every command-line field of an options dataclass instance."""
+    return [f"{f.name}={format_option(getattr(options, f.name))}" for f in dataclasses.fields(options)
+            if f.metadata.get("cli", True)]
+
+
+def lookup_preset(presets: Mapping[str, _Config], name: str, what: str) -> _Config:
+    """``presets[name]``, or one :class:`EusaugError` naming ``what`` (e.g. ``"raysim preset"``) and the choices."""
+    try:
+        return presets[name]
+    except (KeyError, TypeError):
+        raise EusaugError(f"Unknown {what} {name!r}: use one of {', '.join(presets)}."
+                          f"{did_you_mean(str(name), presets)}") from None

@@ -211,6 +211,23 @@ class Registry:
         """A slicer instance built with ``options``."""
         return self.slicer(name)(**options)
 
+    def backbones(self) -> dict[str, Any]:
+        """Feature backbone factories by name, from every plugin's ``eusaug_feature_backbones``.
+
+        A name given by two plugins is one :class:`EusaugError` naming both.
+        """
+        found: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        for impl in self._pm.hook.eusaug_feature_backbones.get_hookimpls():
+            for name, factory in dict(impl.function() or {}).items():
+                if name in self.disabled:
+                    continue
+                if name in found:
+                    raise EusaugError(f"Two plugins give the feature backbone {name!r}: {owners[name]} and "
+                                      f"{impl.plugin_name}. Leave one out with {DISABLE_ENV}=<entry-point name>.")
+                found[name], owners[name] = factory, impl.plugin_name
+        return found
+
     def create_evaluator(self, name: str, **options: Any) -> Evaluator:
         """An evaluator instance built with ``options``."""
         return self.evaluator(name)(**options)

@@ -54,7 +54,7 @@ def export_slices(
     new folder is complete. Returns the manifest rows.
     """
     active = slice_filter or pose_set.slice_filter or SliceFilter()
-    landmark_id = case.preset.id_of(pose_set.landmark)
+    landmark_id = case.label_preset.id_of(pose_set.landmark)
     if not isinstance(slicer, Slicer):
         slicer = (registry or Registry()).create_slicer(slicer)
     rows: list[dict[str, Any]] = []
@@ -65,7 +65,7 @@ def export_slices(
         for start in track(starts, f"slicing {len(pose_set)} {pose_set.landmark} poses"):
             poses = pose_set.poses[start : start + BATCH]
             planes = slice_case(case, poses, pose_set.fov, slicer=slicer)
-            landmark_px, bone_px = active.counts(planes, landmark_id, case.preset)
+            landmark_px, bone_px = active.counts(planes, landmark_id, case.label_preset)
             outside = planes.outside_fraction()
             verdicts = active.verdicts(landmark_px, bone_px, planes.fov, outside)
             images = planes.windowed(window)

@@ -55,11 +55,11 @@ def plot_pose_sets(
     """
     sets = [pose_sets] if isinstance(pose_sets, PoseSet) else list(pose_sets)
     rng = np.random.default_rng(seed)
-    stomach = stomach or organ_surface(case.labels.ids == case.preset.id_of("stomach"), case.affine)
+    stomach = stomach or organ_surface(case.labels.ids == case.label_preset.id_of("stomach"), case.affine)
     landmarks = list(dict.fromkeys(s.landmark for s in sets))
     landmark_surfaces = {}
     for name in landmarks:
-        mask = case.labels.ids == case.preset.id_of(name)
+        mask = case.labels.ids == case.label_preset.id_of(name)
         if mask.any():
             landmark_surfaces[name] = organ_surface(mask, case.affine)
 

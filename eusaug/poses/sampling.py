@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from eusaug.ct.labels import normalise_name
-from eusaug.ct.volume import CTCase
+from eusaug.ct.volume import CTCase, Landmark
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView, validate_poses
 from eusaug.geometry.planes import SliceFilter
@@ -54,7 +54,7 @@ class PoseSet:
     labels_path: str | None
     ct_sha256: str
     labels_sha256: str
-    preset: str
+    label_preset: str
     fov: FieldOfView
     slice_filter: SliceFilter | None
     cone_deg: float
@@ -63,6 +63,12 @@ class PoseSet:
     eusaug_version: str
     sampler: str
     max_draws: int | None = None
+
+    @property
+    def preset(self) -> str:
+        """Deprecated (one release): :attr:`label_preset`."""
+        warnings.warn("PoseSet.preset is deprecated: use PoseSet.label_preset.", DeprecationWarning, stacklevel=2)
+        return self.label_preset
 
     def __len__(self) -> int:
         return int(self.poses.shape[0])
@@ -84,7 +90,7 @@ class PoseSet:
             "eusaug_version": self.eusaug_version,
             "sampler": self.sampler,
             "landmark": self.landmark,
-            "preset": self.preset,
+            "label_preset": self.label_preset,
             "ct": {"path": self.ct_path, "sha256": self.ct_sha256},
             "labels": {"path": self.labels_path, "sha256": self.labels_sha256},
             "cone_deg": self.cone_deg,
@@ -139,7 +145,8 @@ def sample_poses(
     """
     from eusaug.version import __version__
 
-    landmark = normalise_name(landmark)
+    if not isinstance(landmark, Landmark):  # the one check; a Landmark from the edge is trusted
+        landmark = case.landmark(landmark)
     registry = registry or Registry()
     cls = registry.sampler(sampler)
     options: dict[str, Any] = {"cone_deg": cone_deg, "roll_range_deg": tuple(roll_range_deg), "max_draws": max_draws,
@@ -169,12 +176,12 @@ def sample_poses(
     ct_sha, labels_sha = case_sha256(case)
     return PoseSet(
         poses=poses,
-        landmark=landmark,
+        landmark=str(landmark),
         ct_path=None if case.ct.path is None else str(case.ct.path),
         labels_path=None if case.labels.path is None else str(case.labels.path),
         ct_sha256=ct_sha,
         labels_sha256=labels_sha,
-        preset=case.preset.name,
+        label_preset=case.label_preset.name,
         fov=fov,
         slice_filter=slice_filter,
         cone_deg=float(cone_deg),
@@ -193,7 +200,7 @@ def save_poses(path: str | os.PathLike[str], pose_set: PoseSet) -> Path:
     return write_text(path, text + "\n")
 
 
-_REQUIRED = ("landmark", "preset", "ct", "labels", "field_of_view", "poses", "sampler")
+_REQUIRED = ("landmark", "ct", "labels", "field_of_view", "poses", "sampler")
 
 
 def load_poses(path: str | os.PathLike[str], case: CTCase | None = None, force: bool = False) -> PoseSet:
@@ -219,7 +226,9 @@ def load_poses(path: str | os.PathLike[str], case: CTCase | None = None, force: 
             f"Poses file {path} has format_version {version!r}; this eusaug reads up to {FORMAT_VERSION}: "
             "upgrade eusaug or make the file again."
         )
-    missing = [key for key in _REQUIRED if key not in raw]
+    # Files before the rename call the label preset "preset": read either key.
+    missing = [key for key in _REQUIRED if key not in raw] + (
+        [] if "label_preset" in raw or "preset" in raw else ["label_preset"])
     if missing:
         raise EusaugError(f"Poses file {path} lacks {', '.join(missing)}: it is damaged; make it again.")
     try:
@@ -235,7 +244,7 @@ def load_poses(path: str | os.PathLike[str], case: CTCase | None = None, force: 
             labels_path=raw["labels"].get("path"),
             ct_sha256=str(raw["ct"]["sha256"]),
             labels_sha256=str(raw["labels"]["sha256"]),
-            preset=str(raw["preset"]),
+            label_preset=str(raw.get("label_preset", raw.get("preset"))),
             fov=fov,
             slice_filter=slice_filter,
             cone_deg=float("nan") if cone is None else float(cone),
@@ -257,6 +266,15 @@ def load_poses(path: str | os.PathLike[str], case: CTCase | None = None, force: 
     return pose_set
 
 
+def check_poses_landmark(pose_set: PoseSet, landmark: str, source: str | os.PathLike[str] = "poses") -> None:
+    """Error when ``pose_set`` was sampled for another landmark than ``landmark`` (the one place this is checked)."""
+    if normalise_name(pose_set.landmark) != normalise_name(landmark):
+        raise EusaugError(
+            f"Poses file {source} was sampled for landmark {pose_set.landmark!r}, not {landmark!r}: pass a poses "
+            f"file for {landmark}, or sample one (eusaug poses --landmark {landmark} -o poses.json)."
+        )
+
+
 def check_poses_match(
     pose_set: PoseSet, case: CTCase, source: str | os.PathLike[str] = "poses", force: bool = False
 ) -> None:
@@ -270,8 +288,8 @@ def check_poses_match(
             f"label map {case.labels.path} (sha256 {labels_sha[:12]}) is not {pose_set.labels_path} "
             f"(sha256 {pose_set.labels_sha256[:12]})"
         )
-    if case.preset.name != pose_set.preset:
-        problems.append(f"label preset {case.preset.name!r} is not {pose_set.preset!r}")
+    if case.label_preset.name != pose_set.label_preset:
+        problems.append(f"label preset {case.label_preset.name!r} is not {pose_set.label_preset!r}")
     if not problems:
         return
     message = f"Poses file {source} was made from another volume: {'; '.join(problems)}."
@@ -286,6 +304,7 @@ __all__ = [
     "FORMAT_VERSION",
     "PoseSet",
     "case_sha256",
+    "check_poses_landmark",
     "check_poses_match",
     "file_sha256",
     "load_poses",

@@ -34,5 +34,5 @@ def slice_case(
         raise EusaugError(f"{instance!r} is not a slicer plugin: pass a slicer name or Slicer instance.")
     planes = instance.slice(case, poses, fov)
     if planes.preset is None:
-        planes.preset = case.preset
+        planes.preset = case.label_preset
     return planes

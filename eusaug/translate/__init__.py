@@ -44,10 +44,13 @@ from eusaug.translate.synth import (
     read_synth_manifest,
     resolve_model,
     synthesize,
+    synthesize_case,
+    translator_fov,
 )
 from eusaug.translate.train import (
     PathLike,
     train_translator,
+    train_translator_cases,
 )
 
 __all__ = [
@@ -84,6 +87,9 @@ __all__ = [
     "run_case",
     "store_path",
     "synthesize",
+    "synthesize_case",
     "synthesize_collection",
     "train_translator",
+    "train_translator_cases",
+    "translator_fov",
 ]

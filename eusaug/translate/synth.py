@@ -10,6 +10,7 @@ folder is written atomically: ``seus_NNNN.png`` (8-bit, the sEUS), ``label_NNNN.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -20,15 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from eusaug.ct.labels import normalise_name
-from eusaug.ct.volume import load_case
+from eusaug.ct.volume import CTCase, load_case
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.io.atomic import atomic_directory
 from eusaug.io.images import encode_png, write_label_png
 from eusaug.io.progress import track
-from eusaug.plugin.interfaces import Translator
+from eusaug.plugin.interfaces import Slicer, Translator
 from eusaug.plugin.registry import DEFAULT_SLICER, DEFAULT_TRANSLATOR, Registry
+from eusaug.poses.sampling import PoseSet
 from eusaug.poses.slicing import slice_case
 from eusaug.translate.grey_levels import GreyLevels
 from eusaug.version import __version__
@@ -89,8 +90,115 @@ def load_translator(
     return registry.translator(translator).load(model_path, **dict(options or {})), model_path
 
 
+def translator_fov(translator: Translator, requested: FieldOfView | None) -> tuple[FieldOfView, str | None]:
+    """The field of view to cut planes with for ``translator``, and the decision taken, if any.
+
+    ``requested`` (the user's, or a poses file's) keeps its geometry; the translator's own
+    trained field of view stands in when None. A translator with a fixed grid
+    (``image_size_px``) sees only planes on that grid, so a request on another grid is put
+    on it, and the returned note says so (``synth.json`` records it): never silently.
+    """
+    size = getattr(translator, "image_size_px", None)
+    trained = getattr(translator, "field_of_view", None)
+    chosen = requested or (trained if isinstance(trained, FieldOfView) else FieldOfView())
+    if size is None or (chosen.height_px, chosen.width_px) == (size, size):
+        return chosen, None
+    note = (f"grid {chosen.height_px}x{chosen.width_px} px resampled to the translator's {size}x{size} px "
+            "(same extent in mm)")
+    return chosen.with_grid(size, size), note
+
+
+def synthesize_case(
+    case: CTCase,
+    poses: PoseSet,
+    translator: Translator,
+    fov: FieldOfView,
+    rng: np.random.Generator,
+    output_dir: str | os.PathLike[str],
+    *,
+    seed: int,
+    model: Path | None = None,
+    poses_source: str = "sampled",
+    batch_size: int = 8,
+    force: bool = False,
+    slicer: Slicer | None = None,
+    levels: GreyLevels | None = None,
+    fov_note: str | None = None,
+) -> list[dict[str, Any]]:
+    """Translate the planes of every pose of ``poses`` into ``output_dir``; return the manifest rows.
+
+    The working function: every argument is already checked (the loaded ``case``, the poses
+    for its landmark, the ready ``translator``, the final ``fov``), so nothing is loaded or
+    validated again here. ``seed`` and ``model`` are only recorded. ``fov`` must be on the
+    translator's grid (see :func:`translator_fov`). ``levels``: grey levels each batch is
+    mapped onto. ``fov_note``: a field-of-view decision to record in ``synth.json``.
+    """
+    size = getattr(translator, "image_size_px", None)
+    if size is not None and (fov.height_px, fov.width_px) != (size, size):
+        raise EusaugError(f"Field of view grid {fov.height_px}x{fov.width_px} px is not translator "
+                          f"{translator.name!r}'s {size}x{size} px: put it on that grid (translator_fov).")
+    if batch_size < 1:
+        raise EusaugError(f"--batch-size {batch_size}: must be at least 1.")
+    output_dir = Path(output_dir)
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not force:
+        raise EusaugError(f"{output_dir} already exists and is not empty: pass --force to replace it, "
+                          "or choose another output folder.")
+    name = translator.name
+    pose_array = np.asarray(poses.poses)
+    n = len(pose_array)
+    slicer = slicer or Registry().create_slicer(DEFAULT_SLICER)
+    ct_path, labels_path = case.ct.path, case.labels.path
+    rows: list[dict[str, Any]] = []
+    with atomic_directory(output_dir, force=force) as tmp:
+        for start in track(range(0, n, batch_size), "synthesising", total=-(-n // batch_size)):
+            planes = slice_case(case, pose_array[start : start + batch_size], fov, slicer=slicer)
+            images = np.asarray(translator.translate(planes, rng), np.float32)
+            if images.shape != planes.hu.shape:
+                raise EusaugError(f"Translator {name!r} returned shape {images.shape} for planes "
+                                  f"{planes.hu.shape}: it is broken.")
+            if levels is not None:
+                images = levels.match(images, planes.visible)
+            for k in range(len(planes)):
+                index = start + k
+                image_name, label_name = f"seus_{index:04d}.png", f"label_{index:04d}.png"
+                (tmp / image_name).write_bytes(encode_png(images[k]))
+                write_label_png(tmp / label_name, planes.labels[k])
+                rows.append({
+                    "file": image_name,
+                    "label_file": label_name,
+                    "source_ct": str(Path(ct_path).resolve()) if ct_path else "",
+                    "source_labels": str(Path(labels_path).resolve()) if labels_path else "",
+                    "pose_index": index,
+                    "pose": format_pose(pose_array[index]),
+                    "landmark": poses.landmark,
+                    "model": str(model.resolve()) if model else "",
+                    "translator": name,
+                    "seed": seed,
+                })
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(MANIFEST_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        (tmp / MANIFEST).write_text(buffer.getvalue())
+        config = translator.get_config() if hasattr(translator, "get_config") else {"translator": name}
+        settings = {
+            "eusaug_version": __version__,
+            "landmark": poses.landmark,
+            "n": n,
+            "seed": seed,
+            "poses": poses_source,
+            "label_preset": case.label_preset.name,
+            "field_of_view": fov.to_dict(),
+            "field_of_view_note": fov_note,
+            "translator": config,
+            "grey_levels_matched_to": None if levels is None else levels.source,
+        }
+        (tmp / SETTINGS).write_text(json.dumps(settings, indent=2, default=str))
+    return rows
+
+
 def synthesize(
-    ct: str | os.PathLike[str],
+    ct: str | os.PathLike[str] | CTCase,
     landmark: str,
     n: int,
     output_dir: str | os.PathLike[str],
@@ -113,11 +221,14 @@ def synthesize(
 ) -> list[dict[str, Any]]:
     """Write ``n`` sEUS images of ``landmark`` from ``ct`` into ``output_dir``; return the manifest rows.
 
+    The I/O edge of :func:`synthesize_case`: it checks the arguments, loads the CT once,
+    checks the landmark once, reads or samples the poses and readies the translator.
     Planes are cut on the translator's grid (``image_size_px``) and, for sampled poses,
     with the field of view it was trained on (``field_of_view``) when it has them.
     ``fov`` (e.g. fitted to real frames) replaces the poses' or the trained field of view;
-    it is still resampled to the translator's grid.
+    it is put on the translator's grid, and ``synth.json`` records that (:func:`translator_fov`).
 
+    ``ct``: a CT file, or a case already loaded (the pipeline's; then ``labels`` must be None).
     ``labels``: the CT's label map (found beside the CT when None). ``model``: the
     translator's model (a run folder for ``cyclegan``; the model store's newest for the
     landmark when None). ``poses``: a poses file to use (its first ``n`` poses) instead of
@@ -129,7 +240,7 @@ def synthesize(
     of real frames whose in-fan grey levels each batch is mapped onto
     (:class:`eusaug.translate.grey_levels.GreyLevels`).
     """
-    from eusaug.poses.sampling import load_poses, sample_poses
+    from eusaug.poses.sampling import check_poses_landmark, load_poses, sample_poses
 
     if preset is not None:
         warnings.warn("synthesize(preset=...) is deprecated: use label_preset=...", DeprecationWarning, stacklevel=2)
@@ -148,85 +259,35 @@ def synthesize(
     if isinstance(translator, Translator):
         # A ready instance (e.g. one model reused for several CTs): ``model`` only labels the rows.
         instance, model_path = translator, (Path(model) if model is not None else None)
-        translator = instance.name
     else:
         instance, model_path = load_translator(translator, landmark, model, registry, translator_options)
-    case = load_case(Path(ct), None if labels is None else Path(labels), label_preset, organs=[landmark],
-                     force=force if accept_implausible_labels is None else accept_implausible_labels)
-    case.mask(landmark)
-    size = getattr(instance, "image_size_px", None)
-    trained_fov = getattr(instance, "field_of_view", None)
+    if isinstance(ct, CTCase):
+        if labels is not None:
+            raise EusaugError(f"labels={labels} is for a CT file: a loaded case carries its label map already.")
+        case = ct
+    else:
+        case = load_case(Path(ct), None if labels is None else Path(labels), label_preset, organs=[landmark],
+                         force=force if accept_implausible_labels is None else accept_implausible_labels)
+    checked = case.landmark(landmark)
 
     if poses is not None:
         pose_set = load_poses(poses, case=case)
-        if normalise_name(str(pose_set.landmark)) != normalise_name(landmark):
-            raise EusaugError(
-                f"Poses file {poses} was sampled for landmark {pose_set.landmark!r}, not {landmark!r}: "
-                f"pass a poses file for {landmark} or leave --poses out to sample new poses."
-            )
+        check_poses_landmark(pose_set, checked, poses)
         if len(pose_set.poses) < n:
             raise EusaugError(
                 f"Poses file {poses} holds {len(pose_set.poses)} poses, fewer than -n {n}: ask for fewer "
                 "images, or sample more poses (eusaug poses -n ...)."
             )
-        chosen = fov or pose_set.fov
-        fov = chosen if size is None else chosen.with_grid(size, size)
-        pose_array = np.asarray(pose_set.poses[:n])
+        final_fov, note = translator_fov(instance, fov or pose_set.fov)
+        pose_set = dataclasses.replace(pose_set, poses=np.asarray(pose_set.poses[:n]), landmark=str(checked))
     else:
-        chosen = fov or (trained_fov if isinstance(trained_fov, FieldOfView) else FieldOfView())
-        fov = chosen if size is None else chosen.with_grid(size, size)
-        pose_set = sample_poses(case, landmark, n, seed=seed, fov=fov, registry=registry)
-        pose_array = np.asarray(pose_set.poses)
-
-    rng = np.random.default_rng(seed)
-    slicer_instance = registry.create_slicer(slicer)
-    labels_path = case.labels.path
-    rows: list[dict[str, Any]] = []
-    with atomic_directory(output_dir, force=force) as tmp:
-        for start in track(range(0, n, batch_size), "synthesising", total=-(-n // batch_size)):
-            planes = slice_case(case, pose_array[start : start + batch_size], fov, slicer=slicer_instance)
-            images = np.asarray(instance.translate(planes, rng), np.float32)
-            if images.shape != planes.hu.shape:
-                raise EusaugError(f"Translator {translator!r} returned shape {images.shape} for planes "
-                                  f"{planes.hu.shape}: it is broken.")
-            if levels is not None:
-                images = levels.match(images, planes.visible)
-            for k in range(len(planes)):
-                index = start + k
-                image_name, label_name = f"seus_{index:04d}.png", f"label_{index:04d}.png"
-                (tmp / image_name).write_bytes(encode_png(images[k]))
-                write_label_png(tmp / label_name, planes.labels[k])
-                rows.append({
-                    "file": image_name,
-                    "label_file": label_name,
-                    "source_ct": str(Path(ct).resolve()),
-                    "source_labels": str(Path(labels_path).resolve()) if labels_path else "",
-                    "pose_index": index,
-                    "pose": format_pose(pose_array[index]),
-                    "landmark": landmark,
-                    "model": str(model_path.resolve()) if model_path else "",
-                    "translator": translator,
-                    "seed": seed,
-                })
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(MANIFEST_FIELDS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        (tmp / MANIFEST).write_text(buffer.getvalue())
-        config = instance.get_config() if hasattr(instance, "get_config") else {"translator": translator}
-        settings = {
-            "eusaug_version": __version__,
-            "landmark": landmark,
-            "n": n,
-            "seed": seed,
-            "poses": str(poses) if poses is not None else "sampled",
-            "label_preset": case.preset.name,
-            "field_of_view": fov.to_dict(),
-            "translator": config,
-            "grey_levels_matched_to": None if levels is None else levels.source,
-        }
-        (tmp / SETTINGS).write_text(json.dumps(settings, indent=2, default=str))
-    return rows
+        final_fov, note = translator_fov(instance, fov)
+        pose_set = sample_poses(case, checked, n, seed=seed, fov=final_fov, registry=registry)
+    return synthesize_case(
+        case, pose_set, instance, final_fov, np.random.default_rng(seed), output_dir,
+        seed=seed, model=model_path, poses_source=str(poses) if poses is not None else "sampled",
+        batch_size=batch_size, force=force, slicer=registry.create_slicer(slicer), levels=levels, fov_note=note,
+    )
 
 
 def read_synth_manifest(output_dir: str | os.PathLike[str]) -> list[dict[str, str]]:

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eusaug.ct.labels import normalise_name
-from eusaug.ct.volume import load_case
+from eusaug.ct.volume import CTCase, load_case
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.plugin.interfaces import TrainableTranslator
 from eusaug.plugin.registry import DEFAULT_SLICER, DEFAULT_TRANSLATOR, Registry
+from eusaug.poses.sampling import PoseSet, check_poses_landmark, load_poses
 
 PathLike = str | os.PathLike[str]
 
@@ -51,7 +51,6 @@ def train_translator(
     resumed. ``stop_after`` limits the epochs trained in this call. ``fov`` (e.g. fitted to
     the real frames) replaces the poses files' field of view for slicing.
     """
-    from eusaug.poses.sampling import load_poses
 
     ct, poses = list(ct), list(poses)
     labels = list(labels) if labels else [None] * len(ct)  # type: ignore[list-item]
@@ -68,12 +67,8 @@ def train_translator(
             "order, or none to find them beside the CTs."
         )
     eus_dir = Path(eus_dir)
-    if not eus_dir.is_dir():
-        raise EusaugError(f"EUS folder {eus_dir} does not exist or is not a folder: pass --eus FOLDER of frames.")
     registry = registry or Registry()
-    cls = registry.translator(translator)
-    if not issubclass(cls, TrainableTranslator):
-        raise EusaugError(f"Translator {translator!r} needs no training: use it directly with eusaug synth.")
+    _trainable(registry, translator)  # before the CTs load: a plain mistake fails fast
 
     cases, pose_sets = [], []
     for ct_path, labels_path, poses_path in zip(ct, labels, poses):
@@ -81,31 +76,72 @@ def train_translator(
         # load_poses below refuses a preset other than the poses file's: no second gate here.
         case = load_case(Path(ct_path), None if labels_path is None else Path(labels_path), label_preset,
                          organs=[landmark], force=True)
-        case.mask(landmark)
-        pose_set = load_poses(poses_path, case=case)
-        if normalise_name(str(pose_set.landmark)) != normalise_name(landmark):
-            raise EusaugError(
-                f"Poses file {poses_path} was sampled for landmark {pose_set.landmark!r}, not {landmark!r}: "
-                f"sample poses for {landmark} (eusaug poses --ct {ct_path} --landmark {landmark} -o poses.json)."
-            )
-        if len(pose_set.poses) == 0:
-            raise EusaugError(f"Poses file {poses_path} holds no poses: sample some with eusaug poses -n N.")
         cases.append(case)
-        pose_sets.append(pose_set if fov is None else dataclasses.replace(pose_set, fov=fov))
-
+        pose_sets.append(load_poses(poses_path, case=case))
     inputs = {
         "ct": [str(Path(p).resolve()) for p in ct],
         "labels": [str(Path(c.labels.path).resolve()) if c.labels.path else None for c in cases],
         "poses": [str(Path(p).resolve()) for p in poses],
         "eus_dir": str(eus_dir.resolve()),
-        "label_preset": [c.preset.name for c in cases],
+        "label_preset": [c.label_preset.name for c in cases],
     }
+    return train_translator_cases(
+        run_dir, cases, pose_sets, eus_dir, landmark, translator=translator, preset=preset, overrides=overrides,
+        resume=resume, force=force, slicer=slicer, stop_after=stop_after, register=register, registry=registry,
+        fov=fov, inputs=inputs,
+    )
+
+
+def train_translator_cases(
+    run_dir: PathLike,
+    cases: Sequence[CTCase],
+    pose_sets: Sequence[PoseSet],
+    eus_dir: PathLike,
+    landmark: str,
+    translator: str = DEFAULT_TRANSLATOR,
+    preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    slicer: str = DEFAULT_SLICER,
+    stop_after: int | None = None,
+    register: bool = True,
+    registry: Registry | None = None,
+    fov: FieldOfView | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> Path:
+    """Train (or resume) ``translator`` on loaded ``cases`` and their ``pose_sets``; return the exported model.
+
+    The working side of :func:`train_translator`: the cases are loaded once by the caller
+    (the CLI, or the pipeline that already holds them), each pose set belongs to its case
+    and to ``landmark``, which is checked here once per case (:meth:`CTCase.landmark`).
+    ``inputs`` records where they came from (derived from the cases when None).
+    """
+    if len(cases) != len(pose_sets) or not cases:
+        raise EusaugError(f"{len(cases)} case(s) but {len(pose_sets)} pose set(s): pass one pose set per case.")
+    eus_dir = Path(eus_dir)
+    if not eus_dir.is_dir():
+        raise EusaugError(f"EUS folder {eus_dir} does not exist or is not a folder: pass --eus FOLDER of frames.")
+    registry = registry or Registry()
+    cls = _trainable(registry, translator)
+    checked = [case.landmark(landmark) for case in cases]  # the one landmark check per case
+    for case, pose_set in zip(cases, pose_sets):
+        check_poses_landmark(pose_set, landmark, f"for CT {case.ct.path or pose_set.ct_path}")
+    pose_sets = [p if fov is None else dataclasses.replace(p, fov=fov) for p in pose_sets]
+    if inputs is None:
+        inputs = {
+            "ct": [str(Path(c.ct.path).resolve()) if c.ct.path else None for c in cases],
+            "labels": [str(Path(c.labels.path).resolve()) if c.labels.path else None for c in cases],
+            "poses": [p.ct_path for p in pose_sets],
+            "eus_dir": str(eus_dir.resolve()),
+            "label_preset": [c.label_preset.name for c in cases],
+        }
     model_path = cls.train(
         Path(run_dir),
         cases=cases,
         pose_sets=pose_sets,
         eus_dir=eus_dir,
-        landmark=normalise_name(landmark),
+        landmark=str(checked[0]),
         preset=preset,
         overrides=overrides or {},
         resume=resume,
@@ -122,3 +158,10 @@ def train_translator(
         summary = summary_of(Path(run_dir)) if callable(summary_of) else ""
         register_model(landmark, run_dir, translator=translator, summary=summary)
     return Path(model_path)
+
+
+def _trainable(registry: Registry, translator: str) -> type[TrainableTranslator]:
+    cls = registry.translator(translator)
+    if not issubclass(cls, TrainableTranslator):
+        raise EusaugError(f"Translator {translator!r} needs no training: use it directly with eusaug synth.")
+    return cls
