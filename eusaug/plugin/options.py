@@ -97,6 +97,8 @@ def parse_value(text: str, tp: Any, name: str) -> Any:
             raise ValueError("expected true or false")
         if inner in (int, float, str):
             return inner(stripped)
+        if isinstance(inner, type) and issubclass(inner, (int, float)):  # a checked number type, e.g. Ratio
+            return inner(float(stripped) if issubclass(inner, float) else int(stripped))
         if inner is Path:
             return Path(stripped)
         if origin is Literal:
