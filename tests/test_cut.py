@@ -142,6 +142,9 @@ def test_cut_trains_resumes_and_synthesises_through_the_cli(inputs, tmp_path) ->
         assert image[fov.mask()].std() > 0
     listing = run("models")
     assert "cut" in listing.output
+    wrong = run("synth", "--ct", str(sample_ct_path()), "--landmark", "liver", "--translator", "cyclegan", "--model",
+                str(run_dir), "-n", "1", "-o", str(tmp_path / "wrong"))
+    assert wrong.exit_code == 2 and "is a cut run, not cyclegan: use --translator cut" in wrong.output
 
 
 def test_hybrid_with_a_cut_stage_trains_and_synthesises(inputs, tmp_path) -> None:
@@ -155,3 +158,34 @@ def test_hybrid_with_a_cut_stage_trains_and_synthesises(inputs, tmp_path) -> Non
     assert hybrid.config.learned == "cut" and hybrid.raysim is not None
     images = synth(run_dir, tmp_path / "seus", "hybrid")
     assert len(images) == 2 and all(image.shape == (32, 32) for image in images)
+
+
+def test_patch_trained_cut_translates_whole_planes_at_their_grid(tmp_path) -> None:
+    """``patch_training``: 16 px crops in training, then whole 36x50 planes (the CycleGAN's path)."""
+    from ball_phantom import ball_liver_case
+    from eusaug_plugins.cyclegan.cut import CUTTranslator
+    from eusaug_plugins.cyclegan.data import PlaneSource
+    from eusaug_plugins.cyclegan.kinds import CUT_KIND
+    from eusaug_plugins.cyclegan.run import train_run
+
+    from eusaug import pose_from_axes, reference_slice
+
+    case = ball_liver_case()
+    fov = FieldOfView(depth_mm=40, opening_deg=70, height_px=36, width_px=50)
+    rng = np.random.default_rng(0)
+    poses = np.asarray([pose_from_axes(np.array([0.0, 0.0, 30.0]) + rng.normal(0, 2, 3), np.array([0.0, 0.0, -1.0]),
+                                       np.array([1.0, 0.0, 0.0])) for _ in range(4)])
+    frames = tmp_path / "eus"
+    frames.mkdir()
+    for n in range(4):
+        write_png(frames / f"f{n}.png", rng.uniform(-1, 1, (36, 50)).astype(np.float32))
+    overrides = dict(image_size_px=16, ngf=4, ndf=4, n_blocks=1, n_disc_layers=2, denoiser=False, patch_training=True,
+                     precision="fp32", epochs=1, nce_patches=16, nce_mlp_units=8)
+    train_run(tmp_path / "run", [PlaneSource(case, poses, fov)], frames, "liver", reference_slice, preset="fast",
+              overrides=overrides, kind=CUT_KIND)
+    translator = CUTTranslator.load(tmp_path / "run")
+    assert translator.image_size_px is None and translator.field_of_view == fov
+    out = translator.translate(reference_slice(case, poses[:2], fov), np.random.default_rng(0))
+    assert out.shape == (2, 36, 50)
+    assert np.all(out[:, ~fov.mask()] == -1.0) and out[:, fov.mask()].std() > 0
+    assert "PatchNCE x1 + identity" in CUTTranslator.summary(tmp_path / "run")

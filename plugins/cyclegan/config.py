@@ -8,11 +8,14 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, dataclass
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eusaug import EusaugError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is Python 3.11+
 
 PRECISIONS = ("fp32", "bf16")
 #: The generator's upsampling: ``transpose`` (stride-2 transposed convolutions, the

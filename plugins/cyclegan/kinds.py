@@ -22,6 +22,8 @@ from eusaug_plugins.cyclegan.config import (
     resolve_config,
 )
 
+from eusaug import EusaugError
+
 
 @dataclass(frozen=True)
 class ModelKind:
@@ -60,8 +62,20 @@ def _learned_stage(config: CycleGANConfig) -> type:
     return _cut(config) if getattr(config, "learned", "cyclegan") == "cut" else _cyclegan(config)
 
 
+def check_translator(record: Mapping[str, Any], translator: str, run_dir: Any) -> None:
+    """Refuse a run folder (its ``config.json`` ``record``) that another translator trained.
+
+    Hybrid runs made before the hybrid had a choice of stage recorded ``cyclegan``.
+    """
+    recorded = str(record.get("translator", "cyclegan"))
+    if recorded == translator or (translator == "hybrid" and recorded == "cyclegan"):
+        return
+    raise EusaugError(f"{run_dir} is a {recorded} run, not {translator}: use --translator {recorded} with it, "
+                      "or another run folder.")
+
+
 CYCLEGAN = ModelKind("cyclegan", CycleGANConfig, PRESETS, _cyclegan)
 CUT_KIND = ModelKind("cut", CUTConfig, CUT_PRESETS, _cut)
 HYBRID = ModelKind("hybrid", HybridConfig, HYBRID_PRESETS, _learned_stage)
 
-__all__ = ["CUT_KIND", "CYCLEGAN", "HYBRID", "ModelKind"]
+__all__ = ["CUT_KIND", "CYCLEGAN", "HYBRID", "ModelKind", "check_translator"]

@@ -44,7 +44,7 @@ from eusaug_plugins.cyclegan.runfolder import (
     is_run_folder,
     read_run_config,
 )
-from eusaug_plugins.cyclegan.kinds import CYCLEGAN, ModelKind
+from eusaug_plugins.cyclegan.kinds import CYCLEGAN, ModelKind, check_translator
 from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers, choose_strategy
 
 from eusaug import EusaugError, __version__
@@ -80,6 +80,7 @@ def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[s
             f"{run_dir} is a {record.get('landmark')!r} run, not {landmark!r}: choose another output "
             "folder, or pass --force to replace it."
         )
+    check_translator(record, kind.translator, run_dir)
     saved = kind.config_class.from_dict(record["config"])
     wanted = kind.resolve(preset, **overrides) if preset else saved.replace(**overrides)
     changed = [k for k, v in wanted.to_dict().items() if v != saved.to_dict()[k]]

@@ -82,6 +82,10 @@ class CycleGANTranslator(TrainableTranslator):
         import eusaug_plugins.cyclegan.denoiser  # noqa: F401
         import eusaug_plugins.cyclegan.networks  # noqa: F401
 
+        if record:
+            from eusaug_plugins.cyclegan.kinds import check_translator
+
+            check_translator(record, cls.name, model)
         config = cls.training_config_class.from_dict(record["config"]) if record else cls._config_from_model(path)
         generator = load_keras_model(path)
         if config.patch_training:
