@@ -160,32 +160,62 @@ def test_hybrid_with_a_cut_stage_trains_and_synthesises(inputs, tmp_path) -> Non
     assert len(images) == 2 and all(image.shape == (32, 32) for image in images)
 
 
-def test_patch_trained_cut_translates_whole_planes_at_their_grid(tmp_path) -> None:
-    """``patch_training``: 16 px crops in training, then whole 36x50 planes (the CycleGAN's path)."""
+
+# -- the run loop with CUT (the ball phantom: fast) ---------------------------------------------------
+PHANTOM_FOV = FieldOfView(depth_mm=40, opening_deg=70, height_px=36, width_px=50)
+SMALL = dict(image_size_px=16, ngf=4, ndf=4, n_blocks=1, n_disc_layers=2, denoiser=False, precision="fp32",
+             crop_margin_px=4, epochs=1, nce_patches=16, nce_mlp_units=8)
+
+
+@pytest.fixture(scope="module")
+def phantom(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Path]:
     from ball_phantom import ball_liver_case
-    from eusaug_plugins.cyclegan.cut import CUTTranslator
     from eusaug_plugins.cyclegan.data import PlaneSource
-    from eusaug_plugins.cyclegan.kinds import CUT_KIND
-    from eusaug_plugins.cyclegan.run import train_run
 
-    from eusaug import pose_from_axes, reference_slice
+    from eusaug import pose_from_axes
 
-    case = ball_liver_case()
-    fov = FieldOfView(depth_mm=40, opening_deg=70, height_px=36, width_px=50)
     rng = np.random.default_rng(0)
     poses = np.asarray([pose_from_axes(np.array([0.0, 0.0, 30.0]) + rng.normal(0, 2, 3), np.array([0.0, 0.0, -1.0]),
                                        np.array([1.0, 0.0, 0.0])) for _ in range(4)])
-    frames = tmp_path / "eus"
-    frames.mkdir()
-    for n in range(4):
+    frames = tmp_path_factory.mktemp("phantom_eus")
+    for n in range(6):
         write_png(frames / f"f{n}.png", rng.uniform(-1, 1, (36, 50)).astype(np.float32))
-    overrides = dict(image_size_px=16, ngf=4, ndf=4, n_blocks=1, n_disc_layers=2, denoiser=False, patch_training=True,
-                     precision="fp32", epochs=1, nce_patches=16, nce_mlp_units=8)
-    train_run(tmp_path / "run", [PlaneSource(case, poses, fov)], frames, "liver", reference_slice, preset="fast",
-              overrides=overrides, kind=CUT_KIND)
+    return [PlaneSource(ball_liver_case(), poses, PHANTOM_FOV)], frames
+
+
+def train_cut(run_dir: Path, phantom: tuple[list, Path], **kwargs: object) -> Path:
+    from eusaug_plugins.cyclegan.kinds import CUT_KIND
+    from eusaug_plugins.cyclegan.run import train_run
+
+    from eusaug import reference_slice
+
+    return train_run(run_dir, phantom[0], phantom[1], "liver", reference_slice, kind=CUT_KIND, **kwargs)
+
+
+def test_resumed_cut_run_equals_one_in_one_go(phantom, tmp_path) -> None:
+    """The step's random stream (patch locations, flips) is checkpointed with the weights."""
+    settings = {**SMALL, "epochs": 2, "flip_equivariance": True}
+    train_cut(tmp_path / "once", phantom, preset="fast", overrides=settings)
+    train_cut(tmp_path / "split", phantom, preset="fast", overrides=settings, stop_after=1)
+    train_cut(tmp_path / "split", phantom)
+    once = np.load(tmp_path / "once/checkpoints/epoch-0002/variables.npz")
+    split = np.load(tmp_path / "split/checkpoints/epoch-0002/variables.npz")
+    assert once.files == split.files and any("nce_head" in name for name in once.files)
+    for name in once.files:
+        np.testing.assert_array_equal(once[name], split[name], err_msg=name)
+
+
+def test_patch_trained_cut_translates_whole_planes_at_their_grid(phantom, tmp_path) -> None:
+    """``patch_training``: 16 px crops in training, then whole 36x50 planes (the CycleGAN's path)."""
+    from eusaug_plugins.cyclegan.cut import CUTTranslator
+
+    from eusaug import reference_slice
+
+    train_cut(tmp_path / "run", phantom, preset="fast", overrides={**SMALL, "patch_training": True})
     translator = CUTTranslator.load(tmp_path / "run")
-    assert translator.image_size_px is None and translator.field_of_view == fov
-    out = translator.translate(reference_slice(case, poses[:2], fov), np.random.default_rng(0))
+    assert translator.image_size_px is None and translator.field_of_view == PHANTOM_FOV
+    source = phantom[0][0]
+    out = translator.translate(reference_slice(source.case, source.poses[:2], PHANTOM_FOV), np.random.default_rng(0))
     assert out.shape == (2, 36, 50)
-    assert np.all(out[:, ~fov.mask()] == -1.0) and out[:, fov.mask()].std() > 0
+    assert np.all(out[:, ~PHANTOM_FOV.mask()] == -1.0) and out[:, PHANTOM_FOV.mask()].std() > 0
     assert "PatchNCE x1 + identity" in CUTTranslator.summary(tmp_path / "run")
