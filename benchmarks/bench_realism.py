@@ -12,6 +12,7 @@ clean-fid / TTUR) against the held-out subjects' frames, for:
   same frames resized to 128 px (what a 128 px square grid alone costs),
 - plain CT planes in the same fan (the floor),
 - raysim, the CycleGAN (``fast``), and the hybrid (raysim + CycleGAN).
+- CUT (``cut``, ``fast``) and the hybrid with a CUT stage (``hybrid-cut``: raysim + CUT).
 
 Every row is at the frames' own grid (640x480): the CycleGANs are patch-trained
 (``patch_training``: 128 px crops at full resolution) and translate whole planes.
@@ -43,6 +44,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 #: Written into each kept run folder: the budget, epochs and seconds that trained it.
 TRAINED_FILE = "bench_training.json"
+#: Trainable rows: the translator each trains and its training options besides the budget's.
+TRAINABLE: dict[str, tuple[str, dict[str, object]]] = {
+    "cyclegan": ("cyclegan", {}),
+    "cut": ("cut", {}),
+    "hybrid": ("hybrid", {}),
+    "hybrid-cut": ("hybrid", {"learned": "cut"}),
+}
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = REPO.parent / "shared" / "data" / "us" / "abdominal_rus_train"
 CT = REPO / "tests" / "data" / "ct" / "totalseg_abdomen_ct.nii.gz"
@@ -55,7 +63,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=200, help="Images per row.")
     parser.add_argument("--minutes", type=float, default=30.0, help="Training budget of each trainable translator.")
     parser.add_argument("--landmark", default="liver")
-    parser.add_argument("--translators", default="ct,raysim,raysim+levels,cyclegan,hybrid",
+    parser.add_argument("--translators", default="ct,raysim,raysim+levels,cyclegan,hybrid,cut,hybrid-cut",
                         help="Rows besides the real-frame ideal, comma-separated; NAME+levels also matches "
                              "each batch's grey levels to the training frames (synth --match-grey-levels).")
     parser.add_argument("--out", type=Path, default=None, help="Folder for the tables (default: a temporary one).")
@@ -64,7 +72,8 @@ def parse_args() -> argparse.Namespace:
                         help="Keep the trained run folders under --out/models (default: deleted).")
     parser.add_argument("--models", type=Path, default=None,
                         help="Score the run folders kept by an earlier --keep-models run (DIR/cyclegan, "
-                             "DIR/hybrid) instead of training; their epochs and seconds are read back.")
+                             "DIR/hybrid, DIR/cut, DIR/hybrid-cut) instead of training; their epochs and "
+                             "seconds are read back.")
     return parser.parse_args()
 
 
@@ -76,8 +85,8 @@ def split_frames(held_out: set[str]) -> tuple[list[Path], list[Path]]:
 
 
 def train_for(translator: str, run_dir: Path, case: object, pose_set: object, frames_dir: Path, minutes: float,
-              seed: int) -> tuple[int, float]:
-    """Train ``translator`` (``fast``, patch training) for about ``minutes``; return (epochs, seconds).
+              seed: int, options: dict[str, object] | None = None) -> tuple[int, float]:
+    """Train ``translator`` (``fast``, patch training, ``options``) for about ``minutes``; return (epochs, seconds).
 
     Two single epochs measure an epoch's cost; the rest of the budget is then one run whose
     schedule (constant, then linear decay to zero) spans exactly the epochs that fit, as a
@@ -90,7 +99,8 @@ def train_for(translator: str, run_dir: Path, case: object, pose_set: object, fr
 
     def run(epochs: int, stop_after: int | None, resume: bool) -> None:
         cls.train(run_dir, cases=[case], pose_sets=[pose_set], eus_dir=frames_dir, landmark="liver",
-                  preset="fast", overrides={"epochs": epochs, "seed": seed, "patch_training": True},
+                  preset="fast", overrides={**(options or {}), "epochs": epochs, "seed": seed,
+                                            "patch_training": True},
                   resume=resume, force=False, slicer="plane", registry=None, stop_after=stop_after, inputs={})
 
     run(1000, 1, resume=False)
@@ -204,13 +214,16 @@ def main() -> int:
         translator, matched = row_name.removesuffix("+levels"), row_name.endswith("+levels")
         extra: dict[str, object] = {}
         model = None
-        if translator in ("cyclegan", "hybrid") and args.models is not None:
-            model = args.models / translator
+        kept = translator
+        translator, options = TRAINABLE.get(kept, (translator, {}))
+        if kept in TRAINABLE and args.models is not None:
+            model = args.models / kept
             extra = json.loads((model / TRAINED_FILE).read_text())
-        elif translator in ("cyclegan", "hybrid"):
-            model = work / translator
+        elif kept in TRAINABLE:
+            model = work / kept
             shutil.rmtree(model, ignore_errors=True)
-            epochs, seconds = train_for(translator, model, case, poses_train, frames_dir, args.minutes, args.seed)
+            epochs, seconds = train_for(translator, model, case, poses_train, frames_dir, args.minutes, args.seed,
+                                        options)
             extra = {"budget_min": args.minutes, "epochs": epochs, "train_s": round(seconds)}
             (model / TRAINED_FILE).write_text(json.dumps(extra))
         start = time.perf_counter()

@@ -8,10 +8,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eusaug import EusaugError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is Python 3.11+
 
 PRECISIONS = ("fp32", "bf16")
 #: The generator's upsampling: ``transpose`` (stride-2 transposed convolutions, the
@@ -76,6 +80,9 @@ class CycleGANConfig:
     distribute: str = "auto"
     seed: int = 0
 
+    #: How option errors name this config.
+    LABEL: ClassVar[str] = "CycleGAN"
+
     #: Command-line help of each field (``eusaug train --translator cyclegan --help``).
     FIELD_HELP: ClassVar[dict[str, str]] = {
         "image_size_px": "Training image size in px (square).",
@@ -114,7 +121,7 @@ class CycleGANConfig:
         def need(ok: bool, field: str, rule: str) -> None:
             if not ok:
                 raise EusaugError(
-                    f"CycleGAN option {field}={getattr(self, field)!r} is out of range: it must be {rule}."
+                    f"{self.LABEL} option {field}={getattr(self, field)!r} is out of range: it must be {rule}."
                 )
 
         need(self.image_size_px >= 16 and self.image_size_px % 4 == 0, "image_size_px", "a multiple of 4, >= 16")
@@ -172,12 +179,13 @@ class CycleGANConfig:
         factor = 1.0 - max(0, epoch - self.decay_start + 1) / (n_decay + 1)
         return self.learning_rate * max(factor, 0.0)
 
-    def replace(self, **changes: Any) -> CycleGANConfig:
+    def replace(self, **changes: Any) -> Self:
         """A copy with ``changes``; unknown field names are an error that lists the known ones."""
-        unknown = sorted(set(changes) - set(field_names()))
+        known = field_names(type(self))
+        unknown = sorted(set(changes) - set(known))
         if unknown:
             raise EusaugError(
-                f"Unknown CycleGAN option(s) {', '.join(unknown)}: known options are {', '.join(field_names())}."
+                f"Unknown {self.LABEL} option(s) {', '.join(unknown)}: known options are {', '.join(known)}."
             )
         return dataclasses.replace(self, **changes)
 
@@ -185,7 +193,7 @@ class CycleGANConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CycleGANConfig:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         return cls().replace(**data)
 
     def summary(self) -> str:
@@ -198,8 +206,9 @@ class CycleGANConfig:
         )
 
 
-def field_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(CycleGANConfig)]
+def field_names(config_class: type[CycleGANConfig] | None = None) -> list[str]:
+    """The option names of ``config_class`` (default: the CycleGAN's)."""
+    return [f.name for f in dataclasses.fields(config_class or CycleGANConfig)]
 
 
 PRESETS: dict[str, CycleGANConfig] = {
@@ -220,8 +229,138 @@ PRESETS: dict[str, CycleGANConfig] = {
 }
 
 
-def resolve_config(preset: str = "fast", **overrides: Any) -> CycleGANConfig:
-    """The preset called ``preset`` with ``overrides`` (``None`` values are ignored)."""
-    if preset not in PRESETS:
-        raise EusaugError(f"Unknown CycleGAN preset {preset!r}: use one of {', '.join(PRESETS)}.")
-    return PRESETS[preset].replace(**{k: v for k, v in overrides.items() if v is not None})
+def resolve_config(preset: str = "fast", presets: Mapping[str, CycleGANConfig] | None = None,
+                   **overrides: Any) -> CycleGANConfig:
+    """The preset called ``preset`` of ``presets`` (default: the CycleGAN's) with ``overrides``
+    (``None`` values are ignored)."""
+    presets = PRESETS if presets is None else presets
+    if preset not in presets:
+        label = next(iter(presets.values())).LABEL
+        raise EusaugError(f"Unknown {label} preset {preset!r}: use one of {', '.join(presets)}.")
+    return presets[preset].replace(**{k: v for k, v in overrides.items() if v is not None})
+
+
+#: Generator layers whose features PatchNCE may compare (``block{N}_add`` for any residual block).
+NCE_LAYER_STEMS = ("pad_in", "conv_in_relu", "down0_relu", "down1_relu")
+
+
+@dataclass(frozen=True)
+class CUTConfig(CycleGANConfig):
+    """A CUT run (contrastive unpaired translation, Park et al. 2020): the CycleGAN's fields
+    for the generator, discriminator, denoiser, data and schedule, plus PatchNCE's.
+
+    ``nce_layers``: comma-separated generator layer names whose features are compared
+    (the input, the first convolution, both downsamplings, the first residual block: the
+    reference's layers 0, 4, 8, 12, 16). ``nce_identity``: the PatchNCE term on real EUS
+    through the generator too (CUT; FastCUT leaves it out and weights PatchNCE 10).
+    ``cycle_weight``, ``identity_weight`` and ``pool_size`` are unused: CUT has no second
+    generator and no image pool.
+    """
+
+    LABEL: ClassVar[str] = "CUT"
+
+    nce_weight: float = 1.0
+    nce_identity: bool = True
+    nce_layers: str = "pad_in,conv_in_relu,down0_relu,down1_relu,block0_add"
+    nce_patches: int = 256
+    nce_temperature: float = 0.07
+    nce_mlp_units: int = 256
+    flip_equivariance: bool = False
+
+    FIELD_HELP: ClassVar[dict[str, str]] = {
+        **CycleGANConfig.FIELD_HELP,
+        "cycle_weight": "Unused by cut (no cycle loss).",
+        "identity_weight": "Unused by cut (see nce_identity).",
+        "pool_size": "Unused by cut (no image pool).",
+        "denoiser": "Pre-trained Gaussian denoiser in front of the discriminator (as the paper's CycleGAN).",
+        "nce_weight": "Weight of the PatchNCE loss (CUT: 1; FastCUT: 10).",
+        "nce_identity": "PatchNCE also on real EUS through the generator (CUT: on; FastCUT: off).",
+        "nce_layers": "Comma-separated generator layers PatchNCE compares (pad_in, conv_in_relu, down0_relu, "
+                      "down1_relu, blockN_add).",
+        "nce_patches": "Patch locations sampled per layer and image (CUT: 256).",
+        "nce_temperature": "InfoNCE temperature (CUT: 0.07).",
+        "nce_mlp_units": "Units of the 2-layer projection head on each layer (CUT: 256).",
+        "flip_equivariance": "Flip the generator's input at random and its features back (FastCUT's augmentation).",
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check_nce()
+
+    def _check_nce(self) -> None:
+        bad = [n for n in self.nce_layer_names if not self._is_nce_layer(n)]
+        if not self.nce_layer_names or bad:
+            raise EusaugError(
+                f"{self.LABEL} option nce_layers={self.nce_layers!r} names no layer or unknown layers "
+                f"({', '.join(bad)}): use some of {', '.join(NCE_LAYER_STEMS)}, block0_add .. "
+                f"block{max(self.n_blocks - 1, 0)}_add, comma-separated."
+            )
+        for field, ok, rule in (("nce_weight", self.nce_weight >= 0, ">= 0"),
+                                ("nce_patches", self.nce_patches >= 2, ">= 2"),
+                                ("nce_temperature", self.nce_temperature > 0, "> 0"),
+                                ("nce_mlp_units", self.nce_mlp_units >= 1, ">= 1")):
+            if not ok:
+                raise EusaugError(f"{self.LABEL} option {field}={getattr(self, field)!r} is out of range: "
+                                  f"it must be {rule}.")
+
+    @property
+    def nce_layer_names(self) -> list[str]:
+        """``nce_layers`` as a list of generator layer names."""
+        return [n.strip() for n in self.nce_layers.split(",") if n.strip()]
+
+    def _is_nce_layer(self, name: str) -> bool:
+        if name in NCE_LAYER_STEMS:
+            return True
+        index = name.removeprefix("block").removesuffix("_add")
+        return name.startswith("block") and name.endswith("_add") and index.isdigit() and int(index) < self.n_blocks
+
+    def summary(self) -> str:
+        nce = f"PatchNCE x{self.nce_weight:g}{' + identity' if self.nce_identity else ''}"
+        return f"{super().summary()}, {nce}{', flip-equivariant' if self.flip_equivariance else ''}"
+
+
+#: The hybrid's learned stage: after raysim, a CycleGAN (the default) or a CUT.
+LEARNED_STAGES = ("cyclegan", "cut")
+
+
+@dataclass(frozen=True)
+class HybridConfig(CUTConfig):
+    """A hybrid run: raysim images translated by the ``learned`` stage (the CUT fields apply
+    only with ``learned="cut"``; the CycleGAN's loss fields only with ``"cyclegan"``)."""
+
+    LABEL: ClassVar[str] = "hybrid"
+
+    learned: str = "cyclegan"
+
+    FIELD_HELP: ClassVar[dict[str, str]] = {
+        **CUTConfig.FIELD_HELP,
+        **{k: CycleGANConfig.FIELD_HELP[k] + " (learned=cyclegan)" for k in ("cycle_weight", "identity_weight",
+                                                                              "pool_size")},
+        **{k: v + " (learned=cut)" for k, v in CUTConfig.FIELD_HELP.items() if k.startswith(("nce_", "flip_eq"))},
+        "learned": "The learned stage after raysim: cyclegan or cut.",
+    }
+
+    def __post_init__(self) -> None:
+        CycleGANConfig.__post_init__(self)
+        if self.learned not in LEARNED_STAGES:
+            raise EusaugError(f"hybrid option learned={self.learned!r} is out of range: it must be "
+                              f"{' or '.join(LEARNED_STAGES)}.")
+        if self.learned == "cut":  # the PatchNCE fields mean nothing to a CycleGAN stage
+            self._check_nce()
+
+    def summary(self) -> str:
+        if self.learned == "cut":
+            return f"raysim then CUT: {super().summary()}"
+        return f"raysim then CycleGAN: {CycleGANConfig.summary(self)}"
+
+
+CUT_PRESETS: dict[str, CUTConfig] = {
+    # The CycleGAN's sizes and schedules, so the two compare like for like.
+    "paper": CUTConfig(**PRESETS["paper"].to_dict()),
+    "fast": CUTConfig(**PRESETS["fast"].to_dict()),
+    # FastCUT at the paper's size: PatchNCE x10 without the identity term, flip equivariance.
+    "fastcut": CUTConfig(**PRESETS["paper"].to_dict(), nce_weight=10.0, nce_identity=False,
+                         flip_equivariance=True),
+}
+
+HYBRID_PRESETS: dict[str, HybridConfig] = {name: HybridConfig(**config.to_dict()) for name, config in PRESETS.items()}

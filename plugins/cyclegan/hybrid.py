@@ -1,4 +1,4 @@
-"""The ``hybrid`` translator: raysim first, then a CycleGAN from raysim images to real frames.
+"""The ``hybrid`` translator: raysim first, then a learned stage from raysim images to real frames.
 
 The idea of Vitale et al. 2019 ("Improving realism in patient-specific abdominal
 ultrasound simulation using CycleGANs"): a physics simulator gets the geometry, shadows
@@ -8,6 +8,9 @@ CycleGAN's, with the raysim image of each plane as the source domain. raysim is 
 through the registry, like any translator; its preset follows the depth of the field of
 view (``abdominal`` beyond 100 mm, where the ``eus`` preset's time-gain compensation
 would brighten noise, else ``eus``) and is recorded in the run folder.
+
+The learned stage is the CycleGAN (``learned=cyclegan``, the default) or CUT
+(``learned=cut``): both end in the same ResNet generator, so synthesis is the same.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from eusaug_plugins.cyclegan.config import HYBRID_PRESETS, HybridConfig
 from eusaug_plugins.cyclegan.translator import CycleGANTranslator
 
 from eusaug import EusaugError, FieldOfView, Planes, Registry, Translator
@@ -34,10 +38,13 @@ def raysim_preset_for(fov: FieldOfView) -> str:
 
 
 class HybridTranslator(CycleGANTranslator):
-    """CT planes -> raysim images -> sEUS through a CycleGAN trained from raysim images to real frames."""
+    """CT planes -> raysim images -> sEUS through a CycleGAN or CUT trained from raysim images to real frames."""
 
     name: ClassVar[str] = "hybrid"
-    description: ClassVar[str] = "raysim, then a CycleGAN from raysim images to real frames (Vitale et al. 2019)."
+    description: ClassVar[str] = ("raysim, then a CycleGAN (or CUT: learned=cut) from raysim images to real "
+                                  "frames (Vitale et al. 2019).")
+    training_config_class: ClassVar[type] = HybridConfig
+    training_presets: ClassVar[dict[str, HybridConfig]] = HYBRID_PRESETS
 
     def __init__(self, *args: Any, raysim: Translator | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,8 +76,10 @@ class HybridTranslator(CycleGANTranslator):
 
     @classmethod
     def train(cls, run_dir: Path, **options: Any) -> Path:
-        """The CycleGAN's training with raysim images as the source domain; records the simulator's preset."""
-        model = super().train(run_dir, **options)
+        """The learned stage's training with raysim images as the source domain; records the simulator's preset."""
+        from eusaug_plugins.cyclegan.kinds import HYBRID
+
+        model = super().train(run_dir, kind=HYBRID, **options)
         preset = raysim_preset_for(options["pose_sets"][0].fov)
         write_text(Path(run_dir) / HYBRID_FILE, json.dumps({"raysim_preset": preset}, indent=2))
         return model

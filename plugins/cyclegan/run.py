@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from eusaug_plugins.cyclegan.config import PRESETS, CycleGANConfig, resolve_config
+from eusaug_plugins.cyclegan.config import PRESETS, CycleGANConfig
 from eusaug_plugins.cyclegan.data import EUSFrames, PlaneSource, SliceFn, SourceFn, TrainingData, load_eus_frames
 from eusaug_plugins.cyclegan.runfolder import (
     CHECKPOINTS,
@@ -44,7 +44,8 @@ from eusaug_plugins.cyclegan.runfolder import (
     is_run_folder,
     read_run_config,
 )
-from eusaug_plugins.cyclegan.training import LOSS_NAMES, CycleGAN, Denoisers, choose_strategy
+from eusaug_plugins.cyclegan.kinds import CYCLEGAN, ModelKind, check_translator
+from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers, choose_strategy
 
 from eusaug import EusaugError, __version__
 from eusaug.io import (
@@ -60,7 +61,7 @@ from eusaug.io import (
 
 
 def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[str, Any], resume: bool,
-             force: bool) -> tuple[CycleGANConfig, dict[str, Any] | None]:
+             force: bool, kind: ModelKind = CYCLEGAN) -> tuple[CycleGANConfig, dict[str, Any] | None]:
     """The run's config: new from preset + overrides, or the saved one (+ allowed changes)."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     exists = run_dir.is_dir() and any(run_dir.iterdir())
@@ -68,19 +69,20 @@ def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[s
         if not is_run_folder(run_dir):  # --force replaces a run, never some other folder
             raise EusaugError(f"{run_dir} is not a CycleGAN run folder: --force only replaces runs; "
                               "choose another output folder.")
-        return resolve_config(preset or "fast", **overrides), None
+        return kind.resolve(preset or "fast", **overrides), None
     if not exists:
         if resume:
             raise EusaugError(f"{run_dir} holds no run to resume: drop --resume to start a new run there.")
-        return resolve_config(preset or "fast", **overrides), None
+        return kind.resolve(preset or "fast", **overrides), None
     record = read_run_config(run_dir)
     if record.get("landmark") != landmark:
         raise EusaugError(
             f"{run_dir} is a {record.get('landmark')!r} run, not {landmark!r}: choose another output "
             "folder, or pass --force to replace it."
         )
-    saved = CycleGANConfig.from_dict(record["config"])
-    wanted = resolve_config(preset, **overrides) if preset else saved.replace(**overrides)
+    check_translator(record, kind.translator, run_dir)
+    saved = kind.config_class.from_dict(record["config"])
+    wanted = kind.resolve(preset, **overrides) if preset else saved.replace(**overrides)
     changed = [k for k, v in wanted.to_dict().items() if v != saved.to_dict()[k]]
     fixed = [k for k in changed if k not in RESUMABLE_FIELDS]
     if preset and preset != record.get("preset"):
@@ -96,13 +98,13 @@ def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[s
 
 
 def _write_config(run_dir: Path, config: CycleGANConfig, landmark: str, preset: str, inputs: dict[str, Any],
-                  record: dict[str, Any] | None) -> dict[str, Any]:
+                  record: dict[str, Any] | None, translator: str = "cyclegan") -> dict[str, Any]:
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     if record is None:
         record = {
             "format": RUN_FORMAT,
             "format_version": RUN_FORMAT_VERSION,
-            "translator": "cyclegan",
+            "translator": translator,
             "eusaug_version": __version__,
             "landmark": landmark,
             "preset": preset,
@@ -114,8 +116,9 @@ def _write_config(run_dir: Path, config: CycleGANConfig, landmark: str, preset: 
     return record
 
 
-def _denoisers(run_dir: Path, config: CycleGANConfig, data: TrainingData) -> Denoisers:
-    """Load the run's denoisers, training and saving them first when the run has none."""
+def _denoisers(run_dir: Path, config: CycleGANConfig, data: TrainingData,
+               domains: tuple[str, ...] = ("ct", "eus")) -> Denoisers:
+    """Load the ``domains``' denoisers, training and saving them first when the run has none."""
     if not config.denoiser:
         return Denoisers()
     from eusaug_plugins.cyclegan.denoiser import train_denoiser
@@ -123,6 +126,8 @@ def _denoisers(run_dir: Path, config: CycleGANConfig, data: TrainingData) -> Den
     models = {}
     clean: tuple[np.ndarray, np.ndarray] | None = None
     for index, (domain, filename) in enumerate(DENOISER_FILES.items()):
+        if domain not in domains:
+            continue
         path = run_dir / filename
         if path.is_file():
             models[domain] = load_keras_model(path)
@@ -141,11 +146,12 @@ def _denoisers(run_dir: Path, config: CycleGANConfig, data: TrainingData) -> Den
             )
         save_keras_model(model, path)
         models[domain] = model
-    return Denoisers(ct=models["ct"], eus=models["eus"])
+    return Denoisers(ct=models.get("ct"), eus=models.get("eus"))
 
 
 def _sample_grid(model: CycleGAN, data: TrainingData, epoch: int) -> bytes:
-    """PNG bytes: per sample pair, a CT row (CT, sEUS, rec. CT) and an EUS row (EUS, sCT, rec. EUS).
+    """PNG bytes: the model's rows of titled images (CycleGAN: per sample pair a CT row (CT,
+    sEUS, rec. CT) and an EUS row (EUS, sCT, rec. EUS)).
 
     Drawn with PIL (a few ms) rather than matplotlib (~1 s), as it is made every epoch.
     """
@@ -154,15 +160,12 @@ def _sample_grid(model: CycleGAN, data: TrainingData, epoch: int) -> bytes:
     from eusaug.io import unit_to_uint8
 
     ct, eus = data.sample_pairs(2)
-    out = model.cycle_images(ct, eus)
-    rows = []
-    for k in range(len(ct)):
-        rows.append((("CT plane", ct[k]), ("sEUS", out["fake_eus"][k]), ("reconstructed CT", out["rec_ct"][k])))
-        rows.append((("EUS", eus[k]), ("sCT", out["fake_ct"][k]), ("reconstructed EUS", out["rec_eus"][k])))
+    rows = model.sample_rows(ct, eus)
     side = ct.shape[1]
     scale = max(1, 192 // side)  # small training sizes are shown enlarged
     cell, title, gap, head = side * scale, 14, 6, 18
-    width = 3 * cell + 4 * gap
+    columns = max(len(row) for row in rows)
+    width = columns * cell + (columns + 1) * gap
     height = head + len(rows) * (title + cell + gap) + gap
     sheet = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(sheet)
@@ -206,9 +209,10 @@ def _plot_losses(run_dir: Path, history: list[dict[str, float]]) -> None:
     from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
-    fig = Figure(figsize=(4 * len(LOSS_NAMES), 3.2))
-    axes = fig.subplots(1, len(LOSS_NAMES))
-    for ax, name in zip(axes, LOSS_NAMES):
+    names = [key.removeprefix("train_") for key in history[0] if key.startswith("train_")]
+    fig = Figure(figsize=(4 * len(names), 3.2))
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names):
         ax.plot(epochs, [row[f"train_{name}"] for row in history], "o-", label="train")
         val = [row[f"val_{name}"] for row in history]
         if any(np.isfinite(val)):
@@ -265,6 +269,7 @@ def train_run(
     overrides: dict[str, Any] | None = None,
     resume: bool = False,
     force: bool = False,
+    kind: ModelKind = CYCLEGAN,
     stop_after: int | None = None,
     inputs: dict[str, Any] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
@@ -272,6 +277,8 @@ def train_run(
 ) -> Path:
     """Train (or resume) a CycleGAN in ``run_dir``; return the exported generator's path.
 
+    ``kind``: the model family trained (default the CycleGAN; :data:`~eusaug_plugins.cyclegan.kinds.CUT_KIND`
+    for CUT), with its config class, presets and model.
     ``stop_after``: train at most this many epochs in this call (the schedule still spans
     ``epochs``), e.g. to split a long run into sessions. ``source_fn``: what the generator
     translates from (default: the windowed CT plane).
@@ -279,7 +286,7 @@ def train_run(
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise EusaugError(f"{run_dir} exists and is not a folder: choose another output folder.")
-    config, record = _resolve(run_dir, landmark, preset, overrides or {}, resume, force)
+    config, record = _resolve(run_dir, landmark, preset, overrides or {}, resume, force, kind)
     grid = (sources[0].fov.height_px, sources[0].fov.width_px) if config.patch_training and sources else None
     frames = eus_dir if isinstance(eus_dir, EUSFrames) else load_eus_frames(eus_dir, config, grid)
     if len(frames.images) < 1:
@@ -294,9 +301,10 @@ def train_run(
     run_inputs = {**(inputs or {}), "n_eus": len(frames.images), "n_poses": int(len(data.pose_index)),
                   "field_of_view": sources[0].fov.to_dict()}
     record = _write_config(run_dir, config, landmark, (record or {}).get("preset", preset or "fast"), run_inputs,
-                           record)
+                           record, kind.translator)
 
-    model = CycleGAN(config, _denoisers(run_dir, config, data), strategy)
+    model_class = kind.model_class(config)
+    model = model_class(config, _denoisers(run_dir, config, data, model_class.denoised_domains), strategy)
     history: list[dict[str, float]] = []
     start = 0
     checkpoint = latest_checkpoint(run_dir / CHECKPOINTS)
@@ -326,9 +334,9 @@ def train_run(
                         for ct, eus, _, _ in _feed(model, data, plan.validation)]
             row: dict[str, float] = {"epoch": epoch + 1, "step": model.step_count,
                                      "learning_rate": float(f"{model.learning_rate:.7g}")}
-            for name in LOSS_NAMES:
+            for name in model.loss_names:
                 row[f"train_{name}"] = _mean(train_rows, name)
-            for name in LOSS_NAMES:
+            for name in model.loss_names:
                 row[f"val_{name}"] = _mean(val_rows, name)
             row["seconds"] = round(seconds, 3)
             row["images_per_s"] = round(len(train_rows) * data.global_batch / max(seconds, 1e-9), 3)
@@ -412,8 +420,9 @@ def _feed(model: CycleGAN, data: TrainingData, items: np.ndarray) -> Any:
 
 
 def _describe(losses: dict[str, float], meter: RunMeter) -> str:
-    short = {"generator": "G", "discriminator": "D", "cycle": "cyc", "identity": "idt"}
-    text = " ".join(f"{short[k]} {losses[k]:.3f}" for k in LOSS_NAMES)
+    short = {"generator": "G", "discriminator": "D", "cycle": "cyc", "identity": "idt", "nce": "NCE",
+             "nce_identity": "NCEidt"}
+    text = " ".join(f"{short.get(k, k)} {v:.3f}" for k, v in losses.items())
     rate = meter.images_per_s
     rate_text = "- img/s" if not rate == rate else f"{rate:.2f} img/s"
     return f"{text}  {rate_text}  run {_clock_text(meter.seconds_left)} left"

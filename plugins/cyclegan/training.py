@@ -106,6 +106,11 @@ class CycleGAN:
     Feed it batches of :attr:`global_batch_size` through :meth:`distribute`.
     """
 
+    #: The columns of ``losses.csv``, in order.
+    loss_names: tuple[str, ...] = LOSS_NAMES
+    #: Both discriminators get a denoiser in front (when the config asks for them).
+    denoised_domains: tuple[str, ...] = ("ct", "eus")
+
     def __init__(self, config: CycleGANConfig, denoisers: Denoisers | None = None,
                  strategy: tf.distribute.Strategy | None = None) -> None:
         self.config = config
@@ -276,3 +281,12 @@ class CycleGAN:
         outs = self._translate(tf.constant(ct[..., None]), tf.constant(eus[..., None]))
         names = ("fake_eus", "rec_ct", "fake_ct", "rec_eus")
         return {k: np.asarray(v)[..., 0] for k, v in zip(names, outs)}
+
+    def sample_rows(self, ct: np.ndarray, eus: np.ndarray) -> list[tuple[tuple[str, np.ndarray], ...]]:
+        """The sample grid's rows for ``(N, H, W)`` inputs: per pair (CT, sEUS, rec. CT) and (EUS, sCT, rec. EUS)."""
+        out = self.cycle_images(ct, eus)
+        rows = []
+        for k in range(len(ct)):
+            rows.append((("CT plane", ct[k]), ("sEUS", out["fake_eus"][k]), ("reconstructed CT", out["rec_ct"][k])))
+            rows.append((("EUS", eus[k]), ("sCT", out["fake_ct"][k]), ("reconstructed EUS", out["rec_eus"][k])))
+        return rows

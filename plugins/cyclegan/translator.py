@@ -82,7 +82,11 @@ class CycleGANTranslator(TrainableTranslator):
         import eusaug_plugins.cyclegan.denoiser  # noqa: F401
         import eusaug_plugins.cyclegan.networks  # noqa: F401
 
-        config = CycleGANConfig.from_dict(record["config"]) if record else cls._config_from_model(path)
+        if record:
+            from eusaug_plugins.cyclegan.kinds import check_translator
+
+            check_translator(record, cls.name, model)
+        config = cls.training_config_class.from_dict(record["config"]) if record else cls._config_from_model(path)
         generator = load_keras_model(path)
         if config.patch_training:
             generator = any_size_copy(generator, config)
@@ -90,11 +94,11 @@ class CycleGANTranslator(TrainableTranslator):
         fov = None if fov is None else FieldOfView.from_dict(fov)
         return cls(generator, config, source=path, field_of_view=fov, **options)
 
-    @staticmethod
-    def _config_from_model(path: Path) -> CycleGANConfig:
+    @classmethod
+    def _config_from_model(cls, path: Path) -> CycleGANConfig:
         generator = load_keras_model(path)
         size = generator.input_shape[1] or 256
-        return CycleGANConfig(image_size_px=int(size))
+        return cls.training_config_class(image_size_px=int(size))
 
     def translate(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
         """``(N, H, W)`` float32 sEUS in [-1, 1], -1 outside the fan and the CT; deterministic (no ``rng``)."""
@@ -127,7 +131,7 @@ class CycleGANTranslator(TrainableTranslator):
     def summary(cls, run_dir: Path) -> str:
         """One line describing a run, for the model store."""
         record = json.loads((Path(run_dir) / CONFIG_FILE).read_text())
-        config = CycleGANConfig.from_dict(record["config"])
+        config = cls.training_config_class.from_dict(record["config"])
         return f"preset {record.get('preset')}: {config.summary()}"
 
     @classmethod
