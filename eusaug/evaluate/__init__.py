@@ -123,10 +123,12 @@ from eusaug.evaluate.standard_inception import (
     WEIGHTS_SHA1,
     StandardExtractor,
     StandardInception,
+    default_backbone,
     file_sha1,
     legacy_bilinear_resize,
     preprocess,
     standard_features,
+    standard_network_available,
     standard_weights_path,
 )
 from eusaug.evaluate.weights import (
@@ -230,6 +232,7 @@ __all__ = [
     "load_classifier",
     "load_into",
     "load_resized",
+    "default_backbone",
     "make_extractor",
     "mcnemar_p_values",
     "mcnemar_report",
@@ -256,6 +259,7 @@ __all__ = [
     "sector_mask",
     "split_by_subject",
     "standard_features",
+    "standard_network_available",
     "standard_weights_path",
     "subject_of",
     "trace_sqrt_product",
