@@ -148,3 +148,44 @@ def test_real_training_writes_finite_kids_and_synth_records_the_epoch(tmp_path) 
     again = CliRunner().invoke(main, ["--quiet", "synth", "--ct", str(sample_ct_path()), "--landmark", "liver",
                                       "--translator", "raysim", "--epoch", "1", "-n", "1", "-o", str(tmp_path / "r")])
     assert again.exit_code != 0 and "no trained epochs" in again.output
+
+
+# -- the standard network wherever it is installed -----------------------------------------
+def test_fid_defaults_follow_the_standard_fid_extra(monkeypatch) -> None:
+    import eusaug.evaluate.standard_inception as standard
+    from eusaug.evaluate import FIDOptions, default_backbone, default_fid_preset, standard_network_available
+    from eusaug.pipeline import RunConfig, resolve_fid_preset, resolve_network_weights
+    from eusaug.pipeline.demo import DEMO_PRESETS
+    from eusaug.pipeline.reproduce import REPRODUCE_PRESETS
+    from eusaug.pipeline.run_report import fid_network_name
+
+    installed = standard_network_available()
+    assert RunConfig().fid_preset == "auto"
+    assert {c.fid_preset for c in [*DEMO_PRESETS.values(), *REPRODUCE_PRESETS.values()]} == {"auto"}
+    if installed:
+        assert default_backbone() == "standard" and default_fid_preset() == "standard"
+        assert resolve_fid_preset("auto") == "standard" and FIDOptions(real=Path("r")).config.backbone == "standard"
+        # The demo's FID table names the network in its caption.
+        assert fid_network_name("auto", "none").startswith("standard network")
+        # Random classifier weights no longer claim the FIDs are random.
+        _, note = resolve_network_weights("none", "standard")
+        assert note == ""
+    # Without the extra: Keras' Inception, named with its weights, and the report says when they are random.
+    monkeypatch.setattr(standard, "standard_weights_path", lambda: (_ for _ in ()).throw(EusaugError("absent")))
+    assert not standard_network_available() and default_fid_preset() == "paper" and default_backbone() == "inception"
+    assert resolve_fid_preset("auto") == "paper"
+    assert fid_network_name("auto", "none") == "Keras Inception-v3, RANDOM weights"
+    assert "FID/KID ran on Inception-v3 with random weights" in resolve_network_weights("none", "paper")[1]
+
+
+def test_evaluate_fid_uses_the_standard_network_by_default(tmp_path) -> None:
+    from eusaug.evaluate import standard_network_available
+
+    if not standard_network_available():
+        pytest.skip("the standard-fid extra is not installed")
+    real, fake = write_subject_frames(tmp_path / "real", "ab", 3), write_subject_frames(tmp_path / "fake", "c", 4)
+    result = CliRunner().invoke(main, ["--quiet", "evaluate", "fid", "--real", str(real), "--synthetic", str(fake),
+                                       "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    resolved = json.loads((tmp_path / "out" / "fid.json").read_text())
+    assert resolved["backbone"] == "standard" and any("standard" in n for n in resolved["notes"])

@@ -76,6 +76,7 @@ from eusaug.evaluate.fid_compare import (
     ImageSet,
     SmallSets,
     compare_sets,
+    default_fid_preset,
     read_image_set,
 )
 from eusaug.evaluate.gradcam import (
@@ -211,7 +212,9 @@ __all__ = [
     "compare_models",
     "compare_sets",
     "contingency_table",
+    "default_backbone",
     "default_cache_dir",
+    "default_fid_preset",
     "derived_class_weights",
     "describe_h1",
     "extract_features",
@@ -232,7 +235,6 @@ __all__ = [
     "load_classifier",
     "load_into",
     "load_resized",
-    "default_backbone",
     "make_extractor",
     "mcnemar_p_values",
     "mcnemar_report",
