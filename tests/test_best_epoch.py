@@ -114,6 +114,9 @@ def test_a_worse_later_epoch_keeps_the_better_one_across_a_resume_and_synth_uses
     assert last.epoch["epoch"] == 3 and third.epoch["epoch"] == 3
     assert all(np.array_equal(a, b) for a, b in zip(last.generator.get_weights(), third.generator.get_weights()))
     assert not all(np.array_equal(a, b) for a, b in zip(best.generator.get_weights(), last.generator.get_weights()))
+    from eusaug_plugins.cyclegan.translator import CycleGANTranslator
+
+    assert "best epoch 2 (KID 0.1000, scripted)" in CycleGANTranslator.summary(run)
     with pytest.raises(EusaugError, match="epochs kept there are 1, 2, 3"):
         resolve_epoch(run, 7)
     with pytest.raises(EusaugError, match="best, last or an epoch number"):

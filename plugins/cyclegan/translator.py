@@ -12,6 +12,7 @@ from eusaug_plugins.cyclegan.runfolder import (
     CONFIG_FILE,
     GENERATOR_FILE,
     LOSSES_CSV,
+    VALIDATION_JSON,
     read_run_config,
     snapshot_path,
 )
@@ -166,7 +167,14 @@ class CycleGANTranslator(TrainableTranslator):
         """One line describing a run, for the model store."""
         record = json.loads((Path(run_dir) / CONFIG_FILE).read_text())
         config = CycleGANConfig.from_dict(record["config"])
-        return f"preset {record.get('preset')}: {config.summary()}"
+        best = ""
+        try:
+            chosen = json.loads((Path(run_dir) / VALIDATION_JSON).read_text())
+            if chosen.get("best_epoch") is not None:
+                best = f", best epoch {chosen['best_epoch']} (KID {chosen['kid']:.4f}, {chosen['backbone']})"
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # no validation: synth takes the last epoch
+        return f"preset {record.get('preset')}: {config.summary()}{best}"
 
     @classmethod
     def train(cls, run_dir: Path, **options: Any) -> Path:
