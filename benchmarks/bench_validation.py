@@ -19,7 +19,8 @@ import numpy as np
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=Path, default=Path(__file__).parents[1] / "../shared/data/us/abdominal_rus_train")
+    shared = Path(__file__).resolve().parents[1] / "../shared/data/us/abdominal_rus_train"
+    parser.add_argument("--frames", type=Path, default=shared)
     parser.add_argument("--subject", default="c")
     parser.add_argument("--planes", type=int, default=32)
     parser.add_argument("--backbone", default="auto")

@@ -172,6 +172,11 @@ class KIDScorer:
                 out.append(self.extractor.features(np.stack([resize_image(u, size) for u in unit])))
         return np.concatenate(out).astype(np.float64)
 
+    @property
+    def n_real(self) -> int:
+        """Validation frames scored against."""
+        return len(self.real)
+
     def __call__(self, images: np.ndarray) -> tuple[float, float]:
         result = kernel_inception_distance(self._features(images), self.real, n_subsets=50, seed=self.seed)
         return result.mean, result.std
@@ -278,7 +283,7 @@ class EpochValidator:
         fake = self.translate(generator)
         kid, kid_std = self.scorer(fake)
         row = {"epoch": int(epoch), "kid": float(kid), "kid_std": float(kid_std), "n_fake": len(fake),
-               "n_real": int(getattr(self.scorer, "n_real", 0) or len(getattr(self.scorer, "real", ()))),
+               "n_real": int(getattr(self.scorer, "n_real", 0)),
                "backbone": self.scorer.backbone, "seconds": round(time.perf_counter() - began, 3)}
         self.rows = [r for r in self.rows if r["epoch"] != epoch] + [row]
         self._write()
