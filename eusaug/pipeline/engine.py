@@ -343,10 +343,10 @@ def run_pipeline(
     run_info = {
         "title": title,
         "config": asdict(config),
+        "fid_preset": resolve_fid_preset(config.fid_preset),
         "cases": [{"name": c.name, "ct": str(c.ct), "labels": str(c.labels)} for c in cases],
         "eus_dir": str(eus) if eus else None,
         "weights": weights,
-        "fid_preset": resolve_fid_preset(config.fid_preset),
         "split": ctx.require_split().to_dict(),
         "versions": environment_versions(),
         "timings_s": {r.name: round(r.seconds, 1) for r in results},

@@ -108,11 +108,6 @@ class RunConfig:
         if isinstance(self.class_weights, str) and self.class_weights != "balanced":
             raise EusaugError(f"class_weights={self.class_weights!r} is unknown: give balanced or a mapping of "
                               "class: weight (e.g. {aorta: 4.23, background: 4.40, liver: 4.48, pancreas: 2.78}).")
-        from eusaug.evaluate.fid_compare import FID_PRESETS
-
-        if self.fid_preset != "auto" and self.fid_preset not in FID_PRESETS:
-            raise EusaugError(f"fid_preset={self.fid_preset!r} is unknown: use auto (the standard network when "
-                              f"installed) or one of {', '.join(FID_PRESETS)}.")
         if self.minutes is not None and self.minutes <= 0:
             raise EusaugError(f"minutes={self.minutes}: give a positive time budget.")
         for name in ("planes_per_case", "synth_per_case", "real_train_per_landmark", "real_test_per_landmark"):

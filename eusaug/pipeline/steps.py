@@ -33,8 +33,11 @@ def synthesized_images(folder: Path) -> list[Path]:
 
 def resolve_fid_preset(preset: str) -> str:
     """``auto``: ``standard`` when the standard-fid extra is installed, else ``paper``; other names as given."""
-    from eusaug.evaluate.fid_compare import default_fid_preset
+    from eusaug.evaluate.fid_compare import FID_PRESETS, default_fid_preset
 
+    if preset != "auto" and preset not in FID_PRESETS:
+        raise EusaugError(f"fid_preset={preset!r} is unknown: use auto (the standard network when installed) "
+                          f"or one of {', '.join(FID_PRESETS)}.")
     return default_fid_preset() if preset == "auto" else preset
 
 

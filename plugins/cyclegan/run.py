@@ -47,7 +47,6 @@ from eusaug_plugins.cyclegan.runfolder import (
     read_run_config,
 )
 from eusaug_plugins.cyclegan.training import LOSS_NAMES, CycleGAN, Denoisers, choose_strategy
-from eusaug_plugins.cyclegan.validation import Scorer, open_validator, split_validation_frames
 
 from eusaug import EusaugError, __version__
 from eusaug.io import (
@@ -272,7 +271,7 @@ def train_run(
     inputs: dict[str, Any] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     source_fn: SourceFn | None = None,
-    val_scorer: Scorer | None = None,
+    val_scorer: Callable[[np.ndarray], tuple[float, float]] | None = None,
 ) -> Path:
     """Train (or resume) a CycleGAN in ``run_dir``; return the exported generator's path.
 
@@ -281,6 +280,8 @@ def train_run(
     translates from (default: the windowed CT plane). ``val_scorer``: replaces the
     validation KID (``(N, S, S)`` sEUS -> ``(score, spread)``, lower is better).
     """
+    from eusaug_plugins.cyclegan.validation import open_validator, split_validation_frames
+
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise EusaugError(f"{run_dir} exists and is not a folder: choose another output folder.")
