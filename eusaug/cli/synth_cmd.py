@@ -34,6 +34,8 @@ from eusaug.plugin.registry import DEFAULT_TRANSLATOR
               help="Trained model (a run folder). Default: the newest in the model store for the landmark.")
 @click.option("--poses", type=click.Path(path_type=Path), default=None,
               help="Use the first N poses of this file instead of sampling new ones (--ct only).")
+@click.option("--epoch", default=None, metavar="best|last|N",
+              help="Which epoch of the --model run: best (default: lowest validation KID), last, or a number.")
 @click.option("--translator", default=DEFAULT_TRANSLATOR, show_default=True, help="Translator plugin (eusaug plugins).")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An option of the translator, e.g. --option frequency_mhz=3.5 for raysim (repeatable).")
@@ -61,7 +63,7 @@ from eusaug.plugin.registry import DEFAULT_TRANSLATOR
               help="Replace a non-empty output folder (with --ct-dir: redo every CT).")
 @accept_labels_option
 def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_dir: Path | None, landmark: str,
-                  model: Path | None, poses: Path | None, translator: str, options: tuple[str, ...], n: int,
+                  model: Path | None, poses: Path | None, epoch: str | None, translator: str, options: tuple[str, ...], n: int,
                   output_dir: Path, seed: int, batch_size: int, match_grey_levels: Path | None, workers: int,
                   scheduler: str | None, retries: int, force: bool, accept_labels: bool,
                   fov_request: dict[str, Any]) -> None:
@@ -76,6 +78,10 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
                           if ct else "Give --ct CT.nii.gz (one CT) or --ct-dir FOLDER (every CT in it).")
     registry = Registry()
     translator_options = plugin_options(options, registry.translator(translator))
+    if epoch is not None:
+        if not getattr(registry.translator(translator), "needs_model", False):
+            raise EusaugError(f"--epoch {epoch}: translator {translator!r} has no trained epochs; leave --epoch out.")
+        translator_options = {**translator_options, "epoch": epoch}
     fov = resolve_fov(fov_request)
     if ct_dir is not None:
         for name, value in (("--labels", labels), ("--poses", poses), ("--match-grey-levels", match_grey_levels)):

@@ -78,6 +78,7 @@ from eusaug.evaluate.fid_compare import (
     ImageSet,
     SmallSets,
     compare_sets,
+    default_fid_preset,
     read_image_set,
 )
 from eusaug.evaluate.gradcam import (
@@ -125,10 +126,12 @@ from eusaug.evaluate.standard_inception import (
     WEIGHTS_SHA1,
     StandardExtractor,
     StandardInception,
+    default_backbone,
     file_sha1,
     legacy_bilinear_resize,
     preprocess,
     standard_features,
+    standard_network_available,
     standard_weights_path,
 )
 from eusaug.evaluate.weights import (
@@ -212,7 +215,9 @@ __all__ = [
     "compare_models",
     "compare_sets",
     "contingency_table",
+    "default_backbone",
     "default_cache_dir",
+    "default_fid_preset",
     "derived_class_weights",
     "describe_h1",
     "extract_features",
@@ -260,6 +265,7 @@ __all__ = [
     "sector_mask",
     "split_by_subject",
     "standard_features",
+    "standard_network_available",
     "standard_weights_path",
     "subject_of",
     "trace_sqrt_product",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eusaug.evaluate.classifier import CLASSIFIER_PRESETS, ClassifierConfig
-from eusaug.evaluate.fid_compare import FID_PRESETS, FIDConfig
+from eusaug.evaluate.fid_compare import FID_PRESETS, FIDConfig, default_fid_preset
 from eusaug.evaluate.mcnemar import Alternative, Pairs, Significance
 from eusaug.plugin.options import opt
 
@@ -25,8 +25,11 @@ class FIDOptions:
     real: Path = field(metadata=opt(f"Real images: {_IMAGES}."))
     synthetic: Path | None = field(default=None, metadata=opt("Synthetic images, same layout (class folders give "
                                                               "per-class rows)."))
-    config: FIDConfig = field(default_factory=lambda: FID_PRESETS["paper"],
-                              metadata=opt("Named FID settings.", presets=FID_PRESETS, preset="paper"))
+    # The standard network by default wherever the standard-fid extra is installed.
+    config: FIDConfig = field(default_factory=lambda: FID_PRESETS[default_fid_preset()],
+                              metadata=opt("Named FID settings (default: standard when the standard-fid extra is "
+                                           "installed, else paper).", presets=FID_PRESETS,
+                                           preset=default_fid_preset()))
     force: bool = field(default=False, metadata=opt("Replace fid.csv/fid.json in the output folder."))
 
 

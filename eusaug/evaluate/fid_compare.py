@@ -99,6 +99,17 @@ FID_PRESETS = {
 }
 
 
+def default_fid_preset() -> str:
+    """``standard`` when the ``standard-fid`` extra is installed, else ``paper`` (Keras' InceptionV3).
+
+    Numbers on the standard network compare with published FIDs; Keras' network is the
+    fallback (with random weights only when its ImageNet file is not cached either).
+    """
+    from eusaug.evaluate.standard_inception import standard_network_available
+
+    return "standard" if standard_network_available() else "paper"
+
+
 @dataclass(frozen=True)
 class FIDRow:
     """One comparison; ``fid`` is None when it was left out (see the note)."""

@@ -66,6 +66,25 @@ def standard_weights_path() -> Path:
                       f"reinstall it ({INSTALL_HINT}).")
 
 
+def standard_network_available() -> bool:
+    """True when the ``standard-fid`` extra is installed: torch importable and the network file present.
+
+    Found without importing either (torch takes seconds), so defaults can follow it cheaply.
+    """
+    try:
+        if importlib.util.find_spec("torch") is None:
+            return False
+        standard_weights_path()
+    except (EusaugError, ImportError, ValueError):
+        return False
+    return True
+
+
+def default_backbone() -> str:
+    """The FID/KID backbone to use when none is named: ``standard`` when installed, else ``inception``."""
+    return "standard" if standard_network_available() else "inception"
+
+
 def _import_torch() -> Any:
     try:
         import torch

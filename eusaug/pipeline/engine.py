@@ -38,6 +38,7 @@ from eusaug.pipeline.stages import Stage, StageResult, run_stages
 from eusaug.pipeline.steps import (
     drop_saved_models,
     environment_versions,
+    resolve_fid_preset,
     resolve_network_weights,
     run_evaluator,
     synthesized_images,
@@ -232,7 +233,7 @@ def _stage_fid(ctx: RunContext, folder: Path) -> dict[str, Any]:
 
     real_train, real_test = ctx.root / "real" / "train.csv", ctx.root / "real" / "test.csv"
     ctx.require_split().guard("fid (training-subject reference)", _real_rows(real_train))
-    base = FID_PRESETS[ctx.config.fid_preset]
+    base = FID_PRESETS[resolve_fid_preset(ctx.config.fid_preset)]
     out: dict[str, Any] = {}
     for translator in (ctx.config.translator, ctx.config.baseline_translator):
         synthetic = ctx.root / "synth" / f"{translator}.csv"
@@ -327,7 +328,7 @@ def run_pipeline(
         for landmark in ("stomach", *config.landmarks):
             case.mask(landmark)  # fail now, not after an hour of training
     registry = registry or Registry()
-    weights, weights_note = resolve_network_weights(config.weights)
+    weights, weights_note = resolve_network_weights(config.weights, resolve_fid_preset(config.fid_preset))
     split = None
     if eus is not None:
         frames = {lm: list_images(eus / lm, recursive=True) for lm in config.landmarks}
@@ -361,6 +362,7 @@ def run_pipeline(
     run_info = {
         "title": title,
         "config": asdict(config),
+        "fid_preset": resolve_fid_preset(config.fid_preset),
         "cases": [{"name": c.name, "ct": str(c.ct), "labels": str(c.labels)} for c in cases],
         "eus_dir": str(eus) if eus else None,
         "weights": weights,

@@ -2,8 +2,9 @@
 
 The ``paper`` preset is the paper's setting (256 px planes; CycleGAN 200 epochs with
 decay after 100; VGG-16 with ImageNet weights, batch 64, lr 1e-7, 100 epochs and the
-stated class weights 4.23/4.40/4.48/2.78; bone by HU in the slice filter; FID on
-ImageNet Inception-v3 in float32; McNemar significance from the uncorrected one-sided
+stated class weights 4.23/4.40/4.48/2.78; bone by HU in the slice filter; FID on the
+standard network when the standard-fid extra is installed (``fid_preset: paper``: the paper's
+ImageNet Inception-v3 in float32); McNemar significance from the uncorrected one-sided
 p) and is meant for a GPU machine; docs/paper-preset.md lists every value and its source. The ``fast`` preset runs the same
 stages in minutes on a CPU, for checking a set-up. A YAML (or JSON) file can change any
 setting of :class:`eusaug.pipeline.engine.RunConfig`, on top of ``preset:`` (default ``paper``)::

@@ -76,7 +76,8 @@ class RunConfig:
     cyclegan_epochs: int | None = 6
     cyclegan_overrides: dict[str, Any] = field(default_factory=dict)
     classifier_preset: str = "fast"
-    fid_preset: str = "paper"
+    #: ``auto``: the standard network when the standard-fid extra is installed, else ``paper``.
+    fid_preset: str = "auto"
     classifier_overrides: dict[str, Any] = field(default_factory=dict)
     ratios: tuple[float, ...] = PAPER_RATIOS
     weights: str = "auto"

@@ -126,6 +126,19 @@ def _fig1_rows(ctx: RunView) -> tuple[list[list[Path | None]], list[str]]:
     return rows, columns
 
 
+def fid_network_name(preset: str, weights: str) -> str:
+    """How the FID table names its network, e.g. ``standard network (TTUR / pytorch-fid)``."""
+    from eusaug.evaluate.fid_compare import FID_PRESETS, default_fid_preset
+
+    config = FID_PRESETS[default_fid_preset() if preset == "auto" else preset]
+    if config.backbone == "standard":
+        return "standard network (2015 TF Inception of TTUR / pytorch-fid)"
+    if config.backbone == "inception":
+        random = weights == "none" or config.weights is None
+        return f"Keras Inception-v3, {'RANDOM weights' if random else 'ImageNet weights'}"
+    return f"backbone {config.backbone}"
+
+
 def write_run_report(ctx: RunContext, run_info: dict[str, Any]) -> Path:
     """Build ``report.html`` in the run folder from what the stages wrote."""
     return build_run_report(RunView.of(ctx), run_info).write(ctx.root / "report.html", force=True)
@@ -140,6 +153,8 @@ def build_run_report(ctx: RunView, run_info: dict[str, Any]) -> Report:
         subtitle=(f"CT: {names}; landmarks {', '.join(ctx.landmarks)}; "
                   f"{run_info['total_s']:.0f} s on {run_info['versions'].get('cpu', 'an unknown CPU')}"),
     )
+    if ctx.weights_note:  # first on the page: every number below depends on it
+        report.note(ctx.weights_note, kind="warning", title="Random network weights")
     report.section(
         "What this run did",
         f"Probe poses were sampled on the stomach wall of {len(ctx.case_names)} CT volume(s) (within a 30 degree "
@@ -156,8 +171,6 @@ def build_run_report(ctx: RunView, run_info: dict[str, Any]) -> Report:
             "(aorta/, liver/, pancreas/) of real frames with --eus for the real thing.",
             kind="warning", title="The real domain is simulated",
         )
-    if ctx.weights_note:
-        report.note(ctx.weights_note, kind="warning", title="Random network weights")
     split = run_info.get("split") or {}
     if split.get("by_subject"):
         how = "drawn at random (seed recorded)" if split.get("drawn") else "given"
@@ -208,11 +221,12 @@ def build_run_report(ctx: RunView, run_info: dict[str, Any]) -> Report:
                    "FID and KID of the synthetic sets against the real frames of the training subjects, with the "
                    "paper's controls (two random halves of the real set: the ideal; real vs real plus Gaussian "
                    "noise: the bad), and against the frames of the held-out subjects, whom no model saw.")
+    network = fid_network_name(run_info.get("fid_preset") or cfg.fid_preset, ctx.weights)
     for translator in ("cyclegan", "raysim"):
         for suffix, against in (("", "the training subjects' frames"), ("-heldout", "the held-out subjects' frames")):
             rows = _csv_rows(root / "fid" / f"{translator}{suffix}" / "fid.csv")
             if rows:
-                report.table(rows, caption=f"{translator}: FID/KID against {against}")
+                report.table(rows, caption=f"{translator}: FID/KID against {against} ({network})")
 
     report.section("Classifier ratio sweep (Table 2) and McNemar tests",
                    "One classifier per synthetic ratio, tested on held-out real frames.")

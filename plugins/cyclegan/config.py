@@ -23,6 +23,8 @@ PRECISIONS = ("fp32", "bf16")
 UPSAMPLE = ("transpose", "resize")
 #: ``auto``: MirroredStrategy when several GPUs are visible; ``mirrored``: always; ``none``: never.
 DISTRIBUTE = ("auto", "mirrored", "none")
+#: The validation KID's network: ``auto`` takes the standard one when installed.
+VAL_BACKBONES = ("auto", "standard", "inception", "none")
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class CycleGANConfig:
     ``denoise_sigma_max``: the largest Gaussian noise (in [-1, 1] units) the denoiser
     is trained to remove. ``batch_size`` is per replica when ``distribute`` spreads
     training over several GPUs. ``jit_compile`` (XLA) helps on GPUs only: on CPUs it is
-    far slower.
+    far slower. ``val_subjects``, ``val_planes``, ``val_backbone``: the end-of-epoch
+    validation that picks the best epoch (``validation.py``).
     """
 
     image_size_px: int = 256
@@ -78,6 +81,9 @@ class CycleGANConfig:
     precision: str = "bf16"
     jit_compile: bool = False
     distribute: str = "auto"
+    val_subjects: str | None = None
+    val_planes: int = 32
+    val_backbone: str = "auto"
     seed: int = 0
 
     #: How option errors name this config.
@@ -114,6 +120,11 @@ class CycleGANConfig:
         "precision": "bf16: mixed bfloat16 with float32 losses; fp32: plain float32.",
         "jit_compile": "XLA compilation (helps on GPUs; far slower on CPUs).",
         "distribute": "auto: mirrored over several GPUs when present; mirrored: always; none: never.",
+        "val_subjects": "Training subjects whose frames are set aside to pick the best epoch, e.g. c,f "
+                        "(default: one drawn with the seed; a seeded 10% of frames when names give no subjects).",
+        "val_planes": "CT planes translated and scored by KID after each epoch (0: no validation; synth uses the last).",
+        "val_backbone": "Network of the validation KID: auto (standard when installed, else ImageNet Inception, "
+                        "else pixels), standard, inception or none.",
         "seed": "Seed of everything random in the run.",
     }
 
@@ -152,6 +163,8 @@ class CycleGANConfig:
         need(self.upsample in UPSAMPLE, "upsample", " or ".join(UPSAMPLE))
         need(self.precision in PRECISIONS, "precision", " or ".join(PRECISIONS))
         need(self.distribute in DISTRIBUTE, "distribute", ", ".join(DISTRIBUTE))
+        need(self.val_planes >= 0, "val_planes", ">= 0")
+        need(self.val_backbone in VAL_BACKBONES, "val_backbone", ", ".join(VAL_BACKBONES))
         need(self.seed >= 0, "seed", ">= 0")
 
     @property

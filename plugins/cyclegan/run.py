@@ -7,6 +7,8 @@ Layout of ``RUN/``::
     denoiser_eus.keras
     checkpoints/epoch-NNNN/  after every epoch: all weights, optimiser state, pools, history
     losses.csv, losses.png   per epoch: generator, discriminator, cycle, identity; train and validation
+    validation.csv/.png/.json  per epoch: KID on held-out training subjects' frames, and the best epoch
+    generators/epoch-NNNN.keras  each epoch's CT -> sEUS generator (``synth --epoch``)
     samples/epoch-NNNN.png   CT | sEUS | reconstructed CT, and EUS | sCT | reconstructed EUS
     generator_ct2eus.keras   the CT -> sEUS generator, loads with safe_mode=True
 
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 from eusaug_plugins.cyclegan.config import PRESETS, CycleGANConfig
 from eusaug_plugins.cyclegan.data import EUSFrames, PlaneSource, SliceFn, SourceFn, TrainingData, load_eus_frames
+from eusaug_plugins.cyclegan.kinds import CYCLEGAN, ModelKind, check_translator
 from eusaug_plugins.cyclegan.runfolder import (
     CHECKPOINTS,
     CONFIG_FILE,
@@ -44,7 +47,6 @@ from eusaug_plugins.cyclegan.runfolder import (
     is_run_folder,
     read_run_config,
 )
-from eusaug_plugins.cyclegan.kinds import CYCLEGAN, ModelKind, check_translator
 from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers, choose_strategy
 
 from eusaug import EusaugError, __version__
@@ -274,6 +276,7 @@ def train_run(
     inputs: dict[str, Any] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     source_fn: SourceFn | None = None,
+    val_scorer: Callable[[np.ndarray], tuple[float, float]] | None = None,
 ) -> Path:
     """Train (or resume) a CycleGAN in ``run_dir``; return the exported generator's path.
 
@@ -281,8 +284,11 @@ def train_run(
     for CUT), with its config class, presets and model.
     ``stop_after``: train at most this many epochs in this call (the schedule still spans
     ``epochs``), e.g. to split a long run into sessions. ``source_fn``: what the generator
-    translates from (default: the windowed CT plane).
+    translates from (default: the windowed CT plane). ``val_scorer``: replaces the
+    validation KID (``(N, S, S)`` sEUS -> ``(score, spread)``, lower is better).
     """
+    from eusaug_plugins.cyclegan.validation import open_validator, split_validation_frames
+
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise EusaugError(f"{run_dir} exists and is not a folder: choose another output folder.")
@@ -291,6 +297,10 @@ def train_run(
     frames = eus_dir if isinstance(eus_dir, EUSFrames) else load_eus_frames(eus_dir, config, grid)
     if len(frames.images) < 1:
         raise EusaugError(f"EUS folder {eus_dir} holds no frames.")
+    all_frames = frames
+    holdout = split_validation_frames(frames.paths, config.val_subjects, config.seed, config.val_planes > 0)
+    if holdout.enabled:  # the validation subjects' frames never reach the GAN
+        frames = EUSFrames(frames.images[holdout.train], [frames.paths[i] for i in holdout.train])
     strategy = choose_strategy(config.distribute)
     data = TrainingData(sources, frames, config, slice_fn, replicas=strategy.num_replicas_in_sync if strategy else 1,
                         source_fn=source_fn)
@@ -299,7 +309,7 @@ def train_run(
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     run_inputs = {**(inputs or {}), "n_eus": len(frames.images), "n_poses": int(len(data.pose_index)),
-                  "field_of_view": sources[0].fov.to_dict()}
+                  "field_of_view": sources[0].fov.to_dict(), "validation": holdout.to_dict()}
     record = _write_config(run_dir, config, landmark, (record or {}).get("preset", preset or "fast"), run_inputs,
                            record, kind.translator)
 
@@ -312,6 +322,8 @@ def train_run(
         state = load_checkpoint(checkpoint, model.state_variables())
         start, history = int(state["epoch"]), list(state.get("history", []))
     end = config.epochs if stop_after is None else min(config.epochs, start + stop_after)
+    validator = open_validator(run_dir, config, data, all_frames.images, holdout, start, val_scorer) \
+        if start < end else None
 
     meter = RunMeter(total_steps=(end - start) * data.iterations_per_epoch(), images_per_step=data.global_batch)
     plotter = _LossPlotter()
@@ -341,6 +353,8 @@ def train_run(
             row["seconds"] = round(seconds, 3)
             row["images_per_s"] = round(len(train_rows) * data.global_batch / max(seconds, 1e-9), 3)
             history.append(row)
+            if validator is not None:  # before the checkpoint: a resume re-scores an epoch it retrains
+                validator.end_epoch(epoch + 1, model.g_ct2eus)
             # The checkpoint is the truth; the files after it can always be rebuilt from it.
             save_checkpoint(run_dir / CHECKPOINTS, epoch + 1, model.state_variables(),
                             {"history": history, "learning_rate": model.learning_rate, "step": model.step_count,

@@ -17,9 +17,20 @@ CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 LOSSES_CSV = "losses.csv"
 LOSSES_PNG = "losses.png"
+#: End-of-epoch validation (see ``validation.py``): the curve, its plot, the best epoch,
+#: and each epoch's generator alone (a few MB, unlike the checkpoint's whole training state).
+VALIDATION_CSV = "validation.csv"
+VALIDATION_PNG = "validation.png"
+VALIDATION_JSON = "validation.json"
+GENERATORS = "generators"
 DENOISER_FILES = {"ct": "denoiser_ct.keras", "eus": "denoiser_eus.keras"}
 #: Fields a resumed run may change (the learning-rate schedule follows ``epochs``).
 RESUMABLE_FIELDS = ("epochs", "distribute")
+
+
+def snapshot_path(run_dir: Path, epoch: int) -> Path:
+    """The generator kept for 1-based ``epoch``: ``generators/epoch-NNNN.keras``."""
+    return Path(run_dir) / GENERATORS / f"epoch-{int(epoch):04d}.keras"
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:

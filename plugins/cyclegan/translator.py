@@ -8,7 +8,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 from eusaug_plugins.cyclegan.config import PRESETS, CycleGANConfig
-from eusaug_plugins.cyclegan.runfolder import CONFIG_FILE, GENERATOR_FILE, read_run_config
+from eusaug_plugins.cyclegan.runfolder import (
+    CONFIG_FILE,
+    GENERATOR_FILE,
+    LOSSES_CSV,
+    VALIDATION_JSON,
+    read_run_config,
+    snapshot_path,
+)
 
 from eusaug import EusaugError, FieldOfView, HUWindow, Planes, TrainableTranslator
 from eusaug.io import load_keras_model
@@ -22,6 +29,18 @@ def any_size_copy(generator: Any, config: CycleGANConfig) -> Any:
                            name=generator.name, upsample=config.upsample)
     free.set_weights(generator.get_weights())
     return free
+
+
+def _last_epoch(run_dir: Path) -> int | None:
+    """The last finished epoch of a run, from ``losses.csv`` (None when it cannot be read)."""
+    import csv
+
+    try:
+        with (run_dir / LOSSES_CSV).open(newline="") as handle:
+            epochs = [int(float(row["epoch"])) for row in csv.DictReader(handle)]
+    except (OSError, KeyError, ValueError):
+        return None
+    return max(epochs) if epochs else None
 
 
 class CycleGANTranslator(TrainableTranslator):
@@ -46,6 +65,9 @@ class CycleGANTranslator(TrainableTranslator):
         #: The field of view the model was trained on (its grid is the training size).
         self.field_of_view = field_of_view
         self.window = HUWindow(config.hu_level, config.hu_width)
+        #: Which of the run's epochs this generator is: ``{"asked": "best", "epoch": 7}``
+        #: (epoch None: the exported last one, or a model file given directly).
+        self.epoch: dict[str, Any] = {"asked": "last", "epoch": None}
         spec = tf.TensorSpec((None, None, None, 1), tf.float32)
         self._forward = tf.function(lambda x: generator(x, training=False), input_signature=[spec])
 
@@ -60,19 +82,30 @@ class CycleGANTranslator(TrainableTranslator):
 
     @classmethod
     def load(cls, model: Path | None = None, **options: Any) -> CycleGANTranslator:
-        """From a run folder (``RUN``) or its exported ``generator_ct2eus.keras``."""
+        """From a run folder (``RUN``) or its exported ``generator_ct2eus.keras``.
+
+        ``epoch`` (run folders only): ``best`` (the default: the epoch of the lowest
+        validation KID, the last for runs without validation), ``last`` or a number.
+        """
+        from eusaug_plugins.cyclegan.validation import resolve_epoch
+
+        asked = options.pop("epoch", None)
+        number: int | None = None
         if model is None:
             raise EusaugError("The cyclegan translator needs a trained model: pass --model RUN.")
         model = Path(model)
         if model.is_dir():
             record = read_run_config(model)
-            path = model / GENERATOR_FILE
+            number = resolve_epoch(model, asked)
+            path = model / GENERATOR_FILE if number is None else snapshot_path(model, number)
             if not path.is_file():
                 raise EusaugError(
                     f"{model} has no exported generator ({GENERATOR_FILE}) yet: no epoch has finished. "
                     f"Train at least one epoch (eusaug train ... -o {model})."
                 )
         elif model.is_file():
+            if asked is not None:
+                raise EusaugError(f"--epoch needs a run folder, not the model file {model}: pass --model RUN.")
             path = model
             beside = model.parent / CONFIG_FILE
             record = read_run_config(model.parent) if beside.is_file() else None
@@ -92,7 +125,12 @@ class CycleGANTranslator(TrainableTranslator):
             generator = any_size_copy(generator, config)
         fov = (record or {}).get("inputs", {}).get("field_of_view")
         fov = None if fov is None else FieldOfView.from_dict(fov)
-        return cls(generator, config, source=path, field_of_view=fov, **options)
+        translator = cls(generator, config, source=path, field_of_view=fov, **options)
+        if number is None and model.is_dir():
+            number = _last_epoch(model)
+        translator.epoch = {"asked": "best" if asked is None and model.is_dir() else str(asked or "last"),
+                            "epoch": number}
+        return translator
 
     @classmethod
     def _config_from_model(cls, path: Path) -> CycleGANConfig:
@@ -125,14 +163,22 @@ class CycleGANTranslator(TrainableTranslator):
 
     def get_config(self) -> dict[str, Any]:
         """What made the images: written beside them by ``eusaug synth``."""
-        return {"translator": self.name, "model": str(self.source), **self.config.to_dict()}
+        return {"translator": self.name, "model": str(self.source), "epoch": dict(self.epoch),
+                **self.config.to_dict()}
 
     @classmethod
     def summary(cls, run_dir: Path) -> str:
         """One line describing a run, for the model store."""
         record = json.loads((Path(run_dir) / CONFIG_FILE).read_text())
         config = cls.training_config_class.from_dict(record["config"])
-        return f"preset {record.get('preset')}: {config.summary()}"
+        best = ""
+        try:
+            chosen = json.loads((Path(run_dir) / VALIDATION_JSON).read_text())
+            if chosen.get("best_epoch") is not None:
+                best = f", best epoch {chosen['best_epoch']} (KID {chosen['kid']:.4f}, {chosen['backbone']})"
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # no validation: synth takes the last epoch
+        return f"preset {record.get('preset')}: {config.summary()}{best}"
 
     @classmethod
     def train(cls, run_dir: Path, **options: Any) -> Path:
