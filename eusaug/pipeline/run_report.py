@@ -71,12 +71,15 @@ class RunView:
     case_names: tuple[str, ...]
     eus_dir: Path | None
     weights_note: str
+    #: The FID preset the run asked for (``auto``: the standard network when installed) and its network weights.
+    fid_preset: str = "auto"
+    weights: str = "auto"
 
     @classmethod
     def of(cls, ctx: RunContext) -> RunView:
         cfg = ctx.config
         return cls(ctx.root, ctx.title, tuple(cfg.landmarks), cfg.cyclegan_preset, cfg.minutes is not None,
-                   tuple(c.name for c, _ in ctx.cases), ctx.eus_dir, ctx.weights_note)
+                   tuple(c.name for c, _ in ctx.cases), ctx.eus_dir, ctx.weights_note, cfg.fid_preset, ctx.weights)
 
     @classmethod
     def from_folder(cls, root: Path) -> tuple[RunView, dict[str, Any]]:
@@ -88,7 +91,9 @@ class RunView:
             view = cls(root, str(info.get("title") or "eusaug run"), tuple(cfg["landmarks"]),
                        str(cfg.get("cyclegan_preset", "")), cfg.get("minutes") is not None,
                        tuple(c["name"] for c in info.get("cases", [])),
-                       Path(info["eus_dir"]) if info.get("eus_dir") else None, str(info.get("weights_note") or ""))
+                       Path(info["eus_dir"]) if info.get("eus_dir") else None, str(info.get("weights_note") or ""),
+                       str(info.get("fid_preset") or cfg.get("fid_preset") or "auto"),
+                       str(info.get("weights") or cfg.get("weights") or "auto"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise EusaugError(f"{path} is not a readable run record ({type(exc).__name__}: {exc}): "
                               "rerun the pipeline into that folder to rewrite it.") from None
@@ -221,7 +226,7 @@ def build_run_report(ctx: RunView, run_info: dict[str, Any]) -> Report:
                    "FID and KID of the synthetic sets against the real frames of the training subjects, with the "
                    "paper's controls (two random halves of the real set: the ideal; real vs real plus Gaussian "
                    "noise: the bad), and against the frames of the held-out subjects, whom no model saw.")
-    network = fid_network_name(run_info.get("fid_preset") or cfg.fid_preset, ctx.weights)
+    network = fid_network_name(run_info.get("fid_preset") or ctx.fid_preset, ctx.weights)
     for translator in ("cyclegan", "raysim"):
         for suffix, against in (("", "the training subjects' frames"), ("-heldout", "the held-out subjects' frames")):
             rows = _csv_rows(root / "fid" / f"{translator}{suffix}" / "fid.csv")
