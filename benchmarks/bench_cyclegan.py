@@ -182,13 +182,17 @@ def reference_available(reference_dir: Path) -> str | None:
     return None
 
 
-def loop_seconds(preset: str, iterations: int, epochs: int = 2) -> dict[str, float]:
+def loop_seconds(preset: str, iterations: int, epochs: int = 2,
+                 overrides: dict[str, object] | None = None) -> dict[str, float]:
     """A short real training run at ``preset`` (denoisers off), ``iterations`` per epoch.
 
     Returns the loop's wall seconds per iteration over epochs 2.. (end-of-epoch work
-    included), the training part alone (the epoch's step loop), and the end-of-epoch
-    seconds (validation, sample grid, checkpoint, export, loss plot) per epoch.
+    included), the training part alone (the epoch's step loop), the end-of-epoch
+    seconds (validation, sample grid, checkpoint, export, loss plot) per epoch, and the
+    first and last epochs' mean training cycle loss (to see that it learns).
+    ``overrides``: config fields on top of the preset (e.g. tiny networks for a smoke run).
     """
+    overrides = {"denoiser": False, **(overrides or {}), "epochs": epochs}
     from eusaug_plugins.cyclegan.config import resolve_config as resolve
     from eusaug_plugins.cyclegan.translator import CycleGANTranslator as Translator
 
@@ -196,7 +200,7 @@ def loop_seconds(preset: str, iterations: int, epochs: int = 2) -> dict[str, flo
     from eusaug.io.images import write_png
     from eusaug.poses.sampling import sample_poses
 
-    cfg = resolve(preset, denoiser=False)
+    cfg = resolve(preset, **overrides)  # type: ignore[arg-type]
     case = load_case(sample_ct_path(), sample_labels_path())
     fov = FieldOfView(height_px=cfg.load_size_px, width_px=cfg.load_size_px)
     pose_set = sample_poses(case, "liver", 12, seed=0, fov=fov)
@@ -221,7 +225,7 @@ def loop_seconds(preset: str, iterations: int, epochs: int = 2) -> dict[str, flo
             rows.append(row)
 
         Translator.train(Path(tmp) / "run", cases=[case], pose_sets=[pose_set], eus_dir=frames, landmark="liver",
-                         preset=preset, overrides={"denoiser": False, "epochs": epochs}, on_epoch=on_epoch)
+                         preset=preset, overrides=overrides, on_epoch=on_epoch)
     steps = [int(r["step"]) for r in rows]
     timed_iters = steps[-1] - steps[0]
     loop = (stamps[-1] - stamps[0]) / timed_iters
@@ -229,7 +233,8 @@ def loop_seconds(preset: str, iterations: int, epochs: int = 2) -> dict[str, flo
     ends = [(stamps[i] - stamps[i - 1]) - rows[i]["seconds"] for i in range(1, len(rows))]
     return {"loop_s_per_iter": loop, "loop_train_part_s_per_iter": train,
             "loop_end_of_epoch_s": statistics.mean(ends), "loop_first_epoch_s": stamps[0] - began,
-            "loop_iterations_per_epoch": steps[0]}
+            "loop_iterations_per_epoch": steps[0], "first_epoch_cycle_loss": rows[0]["train_cycle"],
+            "last_epoch_cycle_loss": rows[-1]["train_cycle"]}
 
 
 def main() -> None:
