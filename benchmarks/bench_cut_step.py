@@ -28,7 +28,7 @@ def main() -> int:
     args = parser.parse_args()
 
     import tensorflow as tf
-    from eusaug_plugins.cyclegan.config import CUT_PRESETS, PRESETS, resolve_config
+    from eusaug_plugins.cyclegan.config import CUT_PRESETS, resolve_config
     from eusaug_plugins.cyclegan.cut_model import CUT
     from eusaug_plugins.cyclegan.denoiser import build_denoiser
     from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers

@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from eusaug.cli import main
 from eusaug.errors import EusaugError
+from eusaug.io import save_checkpoint
+from eusaug.pipeline.demo import drop_resume_checkpoints
 from eusaug.pipeline.engine import RunConfig, check_eus_dir
 from eusaug.pipeline.reproduce import find_cases, load_run_config
 from eusaug.pipeline.steps import drop_saved_models
@@ -104,6 +106,37 @@ def test_drop_saved_models_keeps_metadata(tmp_path):
     assert drop_saved_models(models) == {"deleted_models": 1, "freed_mb": 1.0}
     assert sorted(p.name for p in models.iterdir()) == ["ratio_0.json"]
     assert drop_saved_models(tmp_path / "missing") == {"deleted_models": 0, "freed_mb": 0.0}
+
+
+def test_tiny_demo_drops_resume_checkpoints_but_keeps_generators(tiny_demo):
+    runs = sorted(tiny_demo.glob("cyclegan-*"))
+    assert runs
+    for run in runs:
+        assert (run / "generator_ct2eus.keras").stat().st_size > 0
+        assert (run / "losses.csv").is_file()
+        assert list((run / "samples").glob("*.png"))
+    assert not list(tiny_demo.rglob("variables.npz"))
+
+
+def test_drop_resume_checkpoints_keeps_everything_else(tmp_path):
+    import numpy as np
+
+    run = tmp_path / "cyclegan-liver"
+    for epoch in (1, 2):
+        save_checkpoint(run / "checkpoints", epoch, {"w": np.ones((256, 256), np.float32)}, {})
+    (run / "generator_ct2eus.keras").write_bytes(b"g")
+    (run / "snapshots").mkdir()
+    (run / "snapshots" / "epoch-0002.keras").write_bytes(b"s")
+    (tmp_path / "epoch-0001").mkdir()  # not a checkpoint: no variables.npz
+    (tmp_path / "epoch-0001" / "state.json").write_text("{}")
+    got = drop_resume_checkpoints(tmp_path)
+    assert got["deleted_checkpoints"] == 2
+    assert got["freed_mb"] >= 0.5
+    assert not (run / "checkpoints").exists()
+    assert (run / "generator_ct2eus.keras").read_bytes() == b"g"
+    assert (run / "snapshots" / "epoch-0002.keras").is_file()
+    assert (tmp_path / "epoch-0001" / "state.json").is_file()
+    assert drop_resume_checkpoints(tmp_path)["deleted_checkpoints"] == 0
 
 
 def test_rerun_reuses_finished_stages(tiny_demo):

@@ -21,7 +21,7 @@ from eusaug.pipeline.demo import DEMO_PRESETS, run_demo
               help="'tiny' runs the same chain in seconds, for a smoke check.")
 @click.option("--redo", is_flag=True, help="Run every stage again instead of reusing finished ones.")
 @click.option("--keep-checkpoints", is_flag=True,
-              help="Keep the classifiers' .keras models (about 170 MB each) after Grad-CAM.")
+              help="Keep the classifiers' .keras models (about 170 MB each) and the CycleGANs' resume checkpoints.")
 def demo_command(output_dir: Path, eus_dir: Path | None, minutes: float | None, preset: str, redo: bool,
                  keep_checkpoints: bool) -> None:
     """Run sampling, slicing, raysim + CycleGAN translation, mixing and evaluation on the sample CT."""
