@@ -65,6 +65,9 @@ class RaySimParams:
     gel_below_hu: float = -200.0
     #: Planes simulated at once; bounds memory (about 64 bytes per beam sample).
     batch_size: int = 32
+    #: A calibration file (``--calibrate-from FRAMES`` writes one): its fitted values replace
+    #: the preset's; options given beside it still win. Recorded so synth.json names it.
+    calibration: str | None = None
 
     def __post_init__(self) -> None:
         positive = ("frequency_mhz", "psf_axial_mm", "psf_lateral_mm", "interface_width_mm",
@@ -110,6 +113,6 @@ def coerce_option(name: str, value: Any, default: Any) -> Any:
         raise EusaugError(f"raysim: {name}={value!r} is not a number: give e.g. {name}={default}.") from None
     if isinstance(default, tuple):
         return tuple(part.strip() for part in value.split(",") if part.strip())
-    if name == "label_preset" and value.strip().lower() in ("", "none"):
+    if name in ("label_preset", "calibration") and value.strip().lower() in ("", "none"):
         return None
     return value

@@ -111,6 +111,11 @@ class RaySim(Translator):
                 f"known ones are {', '.join(RaySimParams.__dataclass_fields__)}."
             )
         base = PRESETS[preset]
+        calibration = overrides.get("calibration")
+        if calibration not in (None, "", "none", "None"):
+            from eusaug_plugins.raysim.calibration import read_calibration
+
+            base = replace(base, **read_calibration(calibration), calibration=str(calibration))
         self.params = replace(base, **{k: coerce_option(k, v, getattr(base, k)) for k, v in overrides.items()})
         self._default_preset = None if self.params.label_preset is None else get_preset(self.params.label_preset)
         self._grids: dict[FieldOfView, BeamGrid] = {}
