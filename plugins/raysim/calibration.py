@@ -25,14 +25,19 @@ from eusaug.geometry import FieldOfView, fit_field_of_view
 from eusaug.io import list_images, read_grey_uint8, write_json
 
 #: The parameters a calibration sets; the rest keep their preset's values.
-CALIBRATED = ("psf_axial_mm", "psf_lateral_mm", "dynamic_range_db", "white_db", "tgc_db_cm_mhz", "reflection_gain")
+CALIBRATED = ("psf_axial_mm", "psf_lateral_mm", "dynamic_range_db", "white_db", "tgc_db_cm_mhz", "reflection_gain",
+              "display_smoothing_samples")
+#: Widest dynamic range (dB) a scanner's display is set to; speckle smoother than that range
+#: allows comes from the scanner's speckle-reduction filter, so the fit smooths instead.
+MAX_DISPLAY_RANGE_DB = 90.0
 #: Kind tag of the file, so a wrong JSON is told apart from a calibration.
 CALIBRATION_KIND = "eusaug-raysim-calibration"
 #: HU of the phantom: soft tissue, and the fat of its interface layers.
 SOFT_TISSUE_HU, FAT_HU = 40.0, -100.0
 #: Ranges the fit keeps to: physically sensible for abdominal probes (1-15 MHz).
-LIMITS = {"psf_axial_mm": (0.05, 3.0), "psf_lateral_mm": (0.1, 6.0), "dynamic_range_db": (15.0, 120.0),
-          "tgc_db_cm_mhz": (0.0, 3.0), "white_db": (-40.0, 120.0), "reflection_gain": (1.0, 5000.0)}
+LIMITS = {"psf_axial_mm": (0.05, 3.0), "psf_lateral_mm": (0.1, 6.0), "dynamic_range_db": (15.0, MAX_DISPLAY_RANGE_DB),
+          "tgc_db_cm_mhz": (0.0, 3.0), "white_db": (-40.0, 120.0), "reflection_gain": (10.0, 1000.0),
+          "display_smoothing_samples": (0.0, 6.0)}
 
 
 def phantom_planes(fov: FieldOfView, layers_every_mm: float | None = None, n: int = 2) -> Planes:
@@ -64,18 +69,25 @@ def _clip(name: str, value: float) -> float:
 
 
 def fit_params(target: FrameStatistics, fov: FieldOfView, base: RaySimParams | None = None,
-               iterations: int = 6, seed: int = 0) -> RaySimParams:
+               iterations: int = 10, seed: int = 0) -> RaySimParams:
     """raysim settings whose phantom images show ``target``'s statistics on ``fov``'s grid."""
     p = base or PRESETS["eus"]
     for step in range(iterations):
         got = simulate_statistics(p, fov, seed + step)
         half_range = p.dynamic_range_db / 2.0
+        wanted_range = p.dynamic_range_db * got.speckle_std / max(target.speckle_std, 1e-6)
+        smoothing = p.display_smoothing_samples
+        if wanted_range > MAX_DISPLAY_RANGE_DB or smoothing > 0:
+            # Past the widest range, or once smoothing is on, contrast is matched by smoothing.
+            smoothing = max(smoothing, 0.5) * (got.speckle_std / max(target.speckle_std, 1e-6)) ** 0.7
+            wanted_range = MAX_DISPLAY_RANGE_DB
         p = replace(
             p,
+            display_smoothing_samples=_clip("display_smoothing_samples", smoothing),
             psf_axial_mm=_clip("psf_axial_mm", p.psf_axial_mm * target.axial_corr_mm / max(got.axial_corr_mm, 1e-6)),
             psf_lateral_mm=_clip("psf_lateral_mm",
                                  p.psf_lateral_mm * target.lateral_corr_mm / max(got.lateral_corr_mm, 1e-6)),
-            dynamic_range_db=_clip("dynamic_range_db", p.dynamic_range_db * got.speckle_std / max(target.speckle_std, 1e-6)),
+            dynamic_range_db=_clip("dynamic_range_db", wanted_range),
             # unit brightness rises by 2/DR per dB: white_db moves the level, TGC its slope with depth.
             white_db=_clip("white_db", p.white_db - (target.level - got.level) * half_range),
             tgc_db_cm_mhz=_clip("tgc_db_cm_mhz", p.tgc_db_cm_mhz + (target.depth_slope_per_cm - got.depth_slope_per_cm)
