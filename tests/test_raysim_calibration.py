@@ -75,3 +75,27 @@ def test_a_file_that_is_no_calibration_is_one_clear_error(tmp_path: Path) -> Non
         RaySim(calibration=str(bad))
     with pytest.raises(EusaugError, match="not found"):
         RaySim(calibration=str(tmp_path / "missing.json"))
+
+
+def test_cli_synth_calibrates_raysim_and_records_it(abdomen_ct, abdomen_labels, tmp_path: Path) -> None:
+    import json
+
+    from cli_helpers import invoke
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    fov = FieldOfView(kind="sector", depth_mm=60.0, opening_deg=60.0, probe_radius_mm=20.0, height_px=96, width_px=112)
+    sim = RaySim(**TRUE.to_dict())
+    for k, unit in enumerate(sim.translate(phantom_planes(fov, n=3), np.random.default_rng(5))):
+        Image.fromarray(unit_to_uint8(unit)).save(folder / f"f{k}.png")
+    out = tmp_path / "seus"
+    result = invoke("--quiet", "synth", "--ct", abdomen_ct, "--labels", abdomen_labels, "--landmark", "liver",
+                    "-n", 2, "--translator", "raysim", "-o", out, "--fov-from", folder, "--calibrate-from", folder)
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "calibration.json").read_text())
+    assert record["count"] == 3 and record["frames"] == str(folder.resolve())
+    settings = json.loads((out / "synth.json").read_text())
+    translator = settings.get("translator_config") or settings.get("translator")
+    text = json.dumps(settings)
+    assert "calibration_record" in text and str(folder.resolve()) in text, translator
+    assert not list(tmp_path.glob(".*calibration*"))  # the working copy is gone

@@ -143,6 +143,11 @@ def write_calibration(path: str | os.PathLike[str], record: dict[str, Any]) -> P
 
 def read_calibration(path: str | os.PathLike[str]) -> dict[str, float]:
     """The fitted parameters of a calibration file (names in :data:`CALIBRATED`)."""
+    return read_calibration_record(path)["fitted"]
+
+
+def read_calibration_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What a calibration file says about itself: ``frames``, ``count``, ``preset`` and ``fitted`` values."""
     path = Path(path)
     try:
         record = json.loads(path.read_text())
@@ -155,4 +160,6 @@ def read_calibration(path: str | os.PathLike[str]) -> dict[str, float]:
     unknown = sorted(set(record["fitted"]) - set(CALIBRATED))
     if unknown:
         raise EusaugError(f"raysim: calibration {path} sets unknown parameters {', '.join(unknown)}: make it again.")
-    return {name: float(value) for name, value in record["fitted"].items()}
+    fitted = {name: float(value) for name, value in record["fitted"].items()}
+    return {"frames": record.get("frames"), "count": record.get("count"), "preset": record.get("preset"),
+            "fitted": fitted}

@@ -112,10 +112,12 @@ class RaySim(Translator):
             )
         base = PRESETS[preset]
         calibration = overrides.get("calibration")
+        self._calibration_record: dict[str, Any] | None = None
         if calibration not in (None, "", "none", "None"):
-            from eusaug_plugins.raysim.calibration import read_calibration
+            from eusaug_plugins.raysim.calibration import read_calibration_record
 
-            base = replace(base, **read_calibration(calibration), calibration=str(calibration))
+            self._calibration_record = read_calibration_record(calibration)
+            base = replace(base, **self._calibration_record["fitted"], calibration=str(calibration))
         self.params = replace(base, **{k: coerce_option(k, v, getattr(base, k)) for k, v in overrides.items()})
         self._default_preset = None if self.params.label_preset is None else get_preset(self.params.label_preset)
         self._grids: dict[FieldOfView, BeamGrid] = {}
@@ -135,8 +137,18 @@ class RaySim(Translator):
         return cls(**options)
 
     def get_config(self) -> dict[str, Any]:
-        """The resolved settings, to be written beside the images they made."""
-        return {"translator": self.name, **self.params.to_dict()}
+        """The resolved settings, to be written beside the images they made (with the calibration's frames)."""
+        config = {"translator": self.name, **self.params.to_dict()}
+        if self._calibration_record is not None:
+            config["calibration_record"] = self._calibration_record
+        return config
+
+    @classmethod
+    def calibrate(cls, frames: Path, path: Path, preset: str = "eus") -> Path:
+        """Fit the simulator to the real ``frames`` (a folder) and write the calibration file to ``path``."""
+        from eusaug_plugins.raysim.calibration import calibrate, write_calibration
+
+        return write_calibration(path, calibrate(frames, preset=preset))
 
     def grid_for(self, fov: FieldOfView) -> BeamGrid:
         """The beam grid used for ``fov`` (kept per field of view)."""
