@@ -34,6 +34,8 @@ from eusaug.geometry.interpolate import (
     inside_volume,
     plane_grid,
     sample_planes,
+    smooth_labels,
+    smooth_volume,
 )
 from eusaug.geometry.planes import (
     GAS_HU,
@@ -108,5 +110,7 @@ __all__ = [
     "resolve_field_of_view",
     "sample_planes",
     "sector_mask",
+    "smooth_labels",
+    "smooth_volume",
     "validate_poses",
 ]
