@@ -14,6 +14,14 @@ clean-fid / TTUR) against the held-out subjects' frames, for:
 - raysim, the CycleGAN (``fast``), and the hybrid (raysim + CycleGAN).
 - CUT (``cut``, ``fast``) and the hybrid with a CUT stage (``hybrid-cut``: raysim + CUT).
 
+A row name may carry modifiers after ``+``: ``levels`` (match grey levels to the training
+frames), ``cal`` (raysim calibrated on the training subjects' frames only, never the
+held-out ones: ``raysim_calibration.json`` under ``--out``), ``views`` (poses through the
+gas filter and skin-surface's 2 % outside-the-CT limit; rows without it keep the earlier
+views: 20 % outside, no gas rule), ``smooth`` (CT pre-filtered by a Gaussian of
+:data:`SMOOTH_MM` in HU and label boundaries before slicing). Only rows naming
+``cyclegan`` or ``hybrid`` train; ``--translators raysim,raysim+cal`` runs untrained rows only.
+
 Every row is at the frames' own grid (640x480): the CycleGANs are patch-trained
 (``patch_training``: 128 px crops at full resolution) and translate whole planes.
 
@@ -55,6 +63,11 @@ REPO = Path(__file__).resolve().parents[1]
 FRAMES = REPO.parent / "shared" / "data" / "us" / "abdominal_rus_train"
 CT = REPO / "tests" / "data" / "ct" / "totalseg_abdomen_ct.nii.gz"
 LABELS = REPO / "tests" / "data" / "ct" / "totalseg_abdomen_labels.nii.gz"
+#: Sigma (mm) of the ``smooth`` rows' pre-filter: half the shipped CT's 3 mm voxel. Measured (docs/raysim.md):
+#: raysim 223.7 -> 226.3 FID, within one run's spread, so the slicer does not smooth by default.
+SMOOTH_MM = 1.5
+#: The views of rows without ``+views``: the paper filter's 20 % outside, no gas rule.
+OLD_OUTSIDE = 0.2
 
 
 def parse_args() -> argparse.Namespace:
@@ -115,7 +128,7 @@ def train_for(translator: str, run_dir: Path, case: object, pose_set: object, fr
 
 
 def images_of(translator: str, model: Path | None, case: object, poses: np.ndarray, fov: object,
-              seed: int, levels: object = None) -> np.ndarray:
+              seed: int, levels: object = None, options: dict[str, object] | None = None) -> np.ndarray:
     """``(N, H, W)`` uint8 images of one row; ``levels`` (a ``GreyLevels``) matches each batch of 8 as synth does."""
     from eusaug import Registry
     from eusaug.geometry import HUWindow
@@ -126,7 +139,7 @@ def images_of(translator: str, model: Path | None, case: object, poses: np.ndarr
     if translator == "ct":
         unit = np.where(planes.visible, HUWindow().to_unit(planes.hu), -1.0)
     else:
-        options = {"preset": "abdominal"} if translator == "raysim" else {}
+        options = {"preset": "abdominal", **(options or {})} if translator == "raysim" else {}
         instance = Registry().translator(translator).load(model, **options)
         unit = instance.translate(planes, np.random.default_rng(seed))
     if levels is not None:
@@ -183,8 +196,39 @@ def main() -> int:
     print(f"fitted_fov: {fov.opening_deg:.1f} deg, {fov.depth_mm:.0f} mm deep, {fov.height_px}x{fov.width_px} px")
     case = load_case(CT, LABELS)
     grid = fov  # the frames' own grid: translators work at full resolution (CycleGANs by patch training)
-    poses_train = sample_poses(case, args.landmark, 300, seed=args.seed, fov=grid, sampler="skin-surface")
-    poses_synth = sample_poses(case, args.landmark, args.n, seed=args.seed + 1, fov=grid, sampler="skin-surface")
+    from eusaug.geometry import SliceFilter
+
+    old_views = {"slice_filter": SliceFilter(max_gas_shadow_fraction=1.0),
+                 "sampler_options": {"max_outside_fraction": OLD_OUTSIDE}}
+    poses_train = sample_poses(case, args.landmark, 300, seed=args.seed, fov=grid, sampler="skin-surface", **old_views)
+    poses_synth = sample_poses(case, args.landmark, args.n, seed=args.seed + 1, fov=grid, sampler="skin-surface",
+                               **old_views)
+    rows_wanted = [t.strip() for t in args.translators.split(",") if t.strip()]
+    mods_wanted = {m for row in rows_wanted for m in row.split("+")[1:]}
+    poses_views = None
+    if "views" in mods_wanted:
+        start = time.perf_counter()
+        poses_views = sample_poses(case, args.landmark, args.n, seed=args.seed + 1, fov=grid, sampler="skin-surface")
+        print(f"views_poses_s: {time.perf_counter() - start:.0f}")
+    smooth_case = None
+    if "smooth" in mods_wanted:
+        from eusaug.ct.volume import CTCase, CTVolume, LabelMap
+        from eusaug.geometry import smooth_labels, smooth_volume
+
+        spacing = case.ct.spacing_mm
+        smooth_case = CTCase(CTVolume(smooth_volume(case.ct.hu, spacing, SMOOTH_MM), case.ct.affine),
+                             LabelMap(smooth_labels(case.labels.ids, spacing, SMOOTH_MM), case.labels.affine),
+                             case.preset)
+    calibration = None
+    if "cal" in mods_wanted:
+        from eusaug_plugins.raysim.calibration import calibrate, write_calibration
+
+        start = time.perf_counter()
+        record = calibrate(frames_dir, preset="abdominal", seed=args.seed)
+        calibration = write_calibration(out / "raysim_calibration.json", record)
+        print(f"calibration ({len(train_frames)} training-subject frames, {record['count']} used, "
+              f"{time.perf_counter() - start:.0f} s): fitted {record['fitted']}")
+        print(f"calibration statistics: frames {record['statistics']}; raysim {record['simulated_statistics']}")
 
     extractor = StandardExtractor()
     reference = extractor.features_of([read_grey_uint8(p) for p in test_frames], 32, "held-out frames")
@@ -210,8 +254,12 @@ def main() -> int:
           [np.asarray(Image.fromarray(read_grey_uint8(p)).resize((128, 128), Image.Resampling.BILINEAR))
            for p in ideal], {})
     levels = GreyLevels.of_frames(train_frames)
-    for row_name in [t.strip() for t in args.translators.split(",") if t.strip()]:
-        translator, matched = row_name.removesuffix("+levels"), row_name.endswith("+levels")
+    for row_name in rows_wanted:
+        translator, *mods = row_name.split("+")
+        matched = "levels" in mods
+        unknown = set(mods) - {"levels", "cal", "views", "smooth"}
+        if unknown:
+            raise SystemExit(f"unknown row modifier(s) {', '.join(sorted(unknown))} in {row_name}")
         extra: dict[str, object] = {}
         model = None
         kept = translator
@@ -227,8 +275,10 @@ def main() -> int:
             extra = {"budget_min": args.minutes, "epochs": epochs, "train_s": round(seconds)}
             (model / TRAINED_FILE).write_text(json.dumps(extra))
         start = time.perf_counter()
-        images = images_of(translator, model, case, np.asarray(poses_synth.poses), grid, args.seed,
-                           levels if matched else None)
+        row_poses = poses_views if "views" in mods else poses_synth
+        images = images_of(translator, model, smooth_case if "smooth" in mods else case, np.asarray(row_poses.poses),
+                           grid, args.seed, levels if matched else None,
+                           {"calibration": str(calibration)} if "cal" in mods else None)
         extra["synth_s"] = round(time.perf_counter() - start, 1)
         score(row_name, list(images), extra)
 

@@ -94,6 +94,10 @@ class SkinSurfaceOptions(SurfaceConeOptions):
     smoothing_mm: float | None = dataclasses.field(default=None, metadata=opt("Surface smoothing (mm; none: default)."))
     normal_smoothing_mm: float | None = dataclasses.field(
         default=None, metadata=opt("Normal smoothing (mm; none: default)."))
+    # 2 %, not the paper filter's 20 %: a probe on the skin sees only body, so any fan leaving the CT
+    # is a CT artefact (raysim 224 -> 216, hybrid 172 -> 168 FID in one measurement, issue 18).
+    max_outside_fraction: float = dataclasses.field(
+        default=0.02, metadata=opt("Largest share of the fan outside the CT volume (replaces the slice filter's)."))
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -102,6 +106,9 @@ class SkinSurfaceOptions(SurfaceConeOptions):
                 f"max_from_anterior_deg={self.max_from_anterior_deg} must be in (0, 180]: 90 allows the front "
                 "half of the skin, 110 (default) adds the flanks, 180 all of it."
             )
+        if not 0.0 <= self.max_outside_fraction <= 1.0:
+            raise EusaugError(f"max_outside_fraction={self.max_outside_fraction} must be in [0, 1] (a share of the fan).")
+        object.__setattr__(self, "max_outside_fraction", float(self.max_outside_fraction))
         object.__setattr__(self, "threshold_hu", float(self.threshold_hu))
         object.__setattr__(self, "max_from_anterior_deg", float(self.max_from_anterior_deg))
 

@@ -32,6 +32,7 @@ from eusaug.geometry import (
     KEPT,
     TOO_FEW_LANDMARK,
     TOO_MUCH_BONE,
+    TOO_MUCH_GAS,
     TOO_MUCH_OUTSIDE,
     FieldOfView,
     Planes,
@@ -146,6 +147,8 @@ class SurfaceConeSampler(PoseSampler):
     #: What the failure message suggests besides the common fixes.
     extra_fix: ClassVar[str] = ""
     options_class: ClassVar[type | None] = SurfaceConeOptions
+    #: When set, the sampler's own outside-the-CT limit replaces the slice filter's (see skin-surface).
+    max_outside_fraction: float | None = None
 
     def __init__(self, options: SurfaceConeOptions | None = None, *, on_progress: ProgressCallback | None = None,
                  **values: Any) -> None:
@@ -204,6 +207,8 @@ class SurfaceConeSampler(PoseSampler):
             raise EusaugError(f"Number of poses n={n} must be at least 1.")
         # The caller passes a checked Landmark (eusaug.poses.sample_poses does); a plain name is checked here once.
         landmark_id = (landmark if isinstance(landmark, Landmark) else case.landmark(landmark)).label_id
+        if slice_filter is not None and self.max_outside_fraction is not None:
+            slice_filter = dataclasses.replace(slice_filter, max_outside_fraction=self.max_outside_fraction)
         surface = self.candidate_surface(case, landmark, fov)
         budget = self.max_draws or self.default_max_draws(n)
         volume = PlaneSampler(case.ct.hu, case.labels.ids, fill_value=AIR_HU, label_fill=0)
@@ -250,7 +255,8 @@ class SurfaceConeSampler(PoseSampler):
         """Verdict per plane on the full grid: :data:`KEPT`, :data:`NOT_IN_VIEW` or a filter reason."""
         active = slice_filter or SliceFilter(min_landmark_px=0)
         landmark_px, bone_px = active.counts(planes, landmark_id, case.label_preset)
-        verdicts = active.verdicts(landmark_px, bone_px, planes.fov, planes.outside_fraction())
+        gas = active.gas_of(planes) if slice_filter is not None else None
+        verdicts = active.verdicts(landmark_px, bone_px, planes.fov, planes.outside_fraction(), gas)
         if slice_filter is None:
             verdicts = [KEPT if v in (TOO_MUCH_BONE, TOO_MUCH_OUTSIDE) else v for v in verdicts]
         return [NOT_IN_VIEW if lm == 0 else v for v, lm in zip(verdicts, landmark_px)]
@@ -298,7 +304,7 @@ class SurfaceConeSampler(PoseSampler):
         fov: FieldOfView,
         slice_filter: SliceFilter | None,
     ) -> str:
-        reasons = [NOT_IN_VIEW, TOO_FEW_LANDMARK, TOO_MUCH_BONE, TOO_MUCH_OUTSIDE] + (
+        reasons = [NOT_IN_VIEW, TOO_FEW_LANDMARK, TOO_MUCH_BONE, TOO_MUCH_OUTSIDE, TOO_MUCH_GAS] + (
             [NO_NORMAL] if rejected[NO_NORMAL] else [])
         counts = ", ".join(f"{rejected[r]} {r}" for r in reasons)
         rule = slice_filter.describe(fov) if slice_filter is not None else "landmark in view"

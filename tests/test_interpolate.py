@@ -7,6 +7,7 @@ import pytest
 from scipy.ndimage import map_coordinates
 
 from eusaug.ct.volume import world_to_voxel
+from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView, plane_points_world, pose_from_axes
 from eusaug.geometry.interpolate import PlaneSampler, plane_grid
 
@@ -123,3 +124,26 @@ def test_large_volumes_index_exactly():
     pose = pose_from_axes(origin, beam=[0, 0, 1], lateral=[1, 0, 0])
     _, got = PlaneSampler(None, labels).sample(plane_grid(pose, fov, np.eye(4)))
     np.testing.assert_array_equal(got[0], labels[251:259, 255, 251:259].T)
+
+
+def test_smoothing_rounds_the_voxel_staircase_and_keeps_flat_regions():
+    from eusaug.geometry import smooth_labels, smooth_volume
+
+    # A 45 deg edge on a coarse grid: a staircase of 3 mm steps.
+    spacing = (3.0, 3.0, 3.0)
+    i, j, _ = np.mgrid[:24, :24, :4]
+    ids = np.where(i > j, 2, 1).astype(np.int16)
+    hu = np.where(ids == 2, 60.0, -100.0).astype(np.float32)
+    smooth = smooth_volume(hu, spacing, 1.5)
+    assert smooth[20, 2, 1] == pytest.approx(60.0) and smooth[2, 20, 1] == pytest.approx(-100.0)
+    # On the staircase's diagonal the step is averaged away: neither side's value is left.
+    assert -100.0 < smooth[10, 10, 1] < 60.0
+    # Along a line across the edge the full 160 HU jump in one voxel becomes a ramp.
+    assert np.abs(np.diff(hu[np.arange(4, 20), 12, 1])).max() == pytest.approx(160.0)
+    assert np.abs(np.diff(smooth[np.arange(4, 20), 12, 1])).max() < 0.7 * 160.0
+    labels = smooth_labels(ids, spacing, 1.5)
+    assert set(np.unique(labels)) == {1, 2}
+    assert (labels[ids == labels] == ids[ids == labels]).all() and (labels == ids).mean() > 0.9
+    assert smooth_volume(hu, spacing, 0.0) is not hu and np.array_equal(smooth_volume(hu, spacing, 0.0), hu)
+    with pytest.raises(EusaugError):
+        smooth_volume(hu, spacing, -1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,9 @@ from eusaug.plugin.registry import DEFAULT_TRANSLATOR
               default=None, metavar="FRAMES",
               help="Map each batch's in-fan grey levels onto those of these real frames (the scanner's gain and "
                    "contrast; helps raysim, --ct only).")
+@click.option("--calibrate-from", "calibrate_from", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Fit raysim to these real frames first (speckle, brightness with depth, grey levels); the "
+                   "calibration is used, recorded in synth.json and written to OUTPUT/calibration.json.")
 @fov_options
 @click.option("--workers", type=int, default=1, show_default=True,
               help="With --ct-dir: CTs synthesised at once, each in its own process on this machine.")
@@ -66,7 +70,7 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
                   model: Path | None, poses: Path | None, epoch: str | None, translator: str, options: tuple[str, ...], n: int,
                   output_dir: Path, seed: int, batch_size: int, match_grey_levels: Path | None, workers: int,
                   scheduler: str | None, retries: int, force: bool, accept_labels: bool,
-                  fov_request: dict[str, Any]) -> None:
+                  fov_request: dict[str, Any], calibrate_from: Path | None = None) -> None:
     """Write N sEUS PNGs, their label planes and manifest.csv (per CT with --ct-dir)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from eusaug.plugin import Registry, plugin_options
@@ -99,6 +103,7 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
     from eusaug.translate.synth import synthesize
 
     assert ct is not None
+    calibration = _calibrate(calibrate_from, translator, translator_options, output_dir)
     rows = with_deprecated_force(
         lambda accept: synthesize(
             ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,
@@ -106,7 +111,29 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
             translator_options=translator_options, fov=fov, match_grey_levels=match_grey_levels,
             accept_implausible_labels=accept),
         accept_labels, force, ACCEPT_LABELS_FLAG)
+    if calibration is not None:
+        shutil.copyfile(calibration, output_dir / CALIBRATION_FILE)
+        calibration.unlink()
     console(stderr=False).print(f"wrote {len(rows)} sEUS images, label planes and manifest.csv to {output_dir}")
+
+
+#: Where ``--calibrate-from`` leaves the calibration it fitted.
+CALIBRATION_FILE = "calibration.json"
+
+
+def _calibrate(frames: Path | None, translator: str, options: dict[str, Any], output_dir: Path) -> Path | None:
+    """Fit raysim to ``frames`` into a file beside ``output_dir`` and point ``options`` at it (None: no frames)."""
+    if frames is None:
+        return None
+    if translator != "raysim":
+        raise EusaugError(f"--calibrate-from calibrates raysim, but the translator is {translator}: "
+                          "use --translator raysim, or leave --calibrate-from out.")
+    from eusaug.plugin import Registry
+
+    fit = Registry().translator(translator).calibrate  # type: ignore[attr-defined]
+    path = fit(frames, output_dir.parent / f".{output_dir.name}.{CALIBRATION_FILE}", str(options.get("preset", "eus")))
+    options["calibration"] = str(path)
+    return Path(path)
 
 
 def _synth_collection(ct_dir: Path, landmark: str, n: int, output_dir: Path, **settings: Any) -> None:

@@ -352,6 +352,42 @@ def sample_planes(
     return PlaneSampler(values, labels, fill_value, label_fill).sample(grid, workers)
 
 
+def smooth_volume(values: np.ndarray, spacing_mm: np.ndarray | tuple[float, ...], sigma_mm: float) -> np.ndarray:
+    """``values`` (float32 copy) blurred by a Gaussian of ``sigma_mm`` in millimetres on every axis.
+
+    A pre-filter before trilinear sampling: coarse CT (3-5 mm slices) sampled trilinearly
+    shows its voxels as a staircase along every oblique edge; a Gaussian about half a voxel
+    wide rounds the steps off while leaving organs (centimetres) as they are.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    if sigma_mm < 0:
+        raise EusaugError(f"Smoothing sigma_mm={sigma_mm} must be >= 0 (0: none).")
+    out = np.asarray(values, dtype=np.float32).copy()
+    if sigma_mm == 0:
+        return out
+    sigma = [sigma_mm / float(s) for s in np.asarray(spacing_mm, dtype=np.float64)]
+    return gaussian_filter(out, sigma, output=out, mode="nearest", truncate=3.0)
+
+
+def smooth_labels(ids: np.ndarray, spacing_mm: np.ndarray | tuple[float, ...], sigma_mm: float) -> np.ndarray:
+    """Label ids whose boundaries follow the smoothed one-hot maps (each voxel takes the strongest label).
+
+    Nearest-neighbour labels keep the voxel staircase; smoothing each label's indicator and
+    taking the largest rounds the boundaries the same way :func:`smooth_volume` rounds HU.
+    """
+    ids = np.asarray(ids)
+    if sigma_mm == 0:
+        return ids.copy()
+    best = np.full(ids.shape, -1.0, np.float32)
+    out = np.zeros_like(ids)
+    for label in np.unique(ids):
+        score = smooth_volume((ids == label).astype(np.float32), spacing_mm, sigma_mm)
+        better = score > best
+        out[better], best[better] = label, score[better]
+    return out
+
+
 __all__ = [
     "BLOCK_PX",
     "EDGE_TOLERANCE",
@@ -361,4 +397,6 @@ __all__ = [
     "inside_volume",
     "plane_grid",
     "sample_planes",
+    "smooth_labels",
+    "smooth_volume",
 ]

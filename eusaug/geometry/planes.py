@@ -24,10 +24,41 @@ KEPT = "kept"
 TOO_FEW_LANDMARK = "too few landmark pixels"
 TOO_MUCH_BONE = "too much bone"
 TOO_MUCH_OUTSIDE = "too much outside the CT"
+TOO_MUCH_GAS = "too much gas shadow"
 
 #: Default largest share of the fan allowed outside the CT volume: a plane that leaves the
 #: scan over more than a fifth of its fan teaches a translator black where tissue would be.
 MAX_OUTSIDE_FRACTION = 0.2
+
+#: HU below which a sample inside the body is gas (bowel gas, lung): air is -1000 HU, fat
+#: -100, so -500 leaves partial-volume fat alone yet catches gas blurred by 3 mm voxels.
+GAS_HU = -500.0
+#: HU from which a sample counts as body tissue: air before it along a beam is the gap
+#: between the probe and the skin (coupling gel on a real scan), not gas.
+BODY_HU = -200.0
+#: Default largest share of the fan shadowed by gas. A sonographer moves the probe, presses
+#: the bowel aside, or changes the patient's breath until the target is seen; a view with a
+#: small shadow at its edge is kept (shadows of a gas bubble or a rib under a tenth of the
+#: fan are common in diagnostic images), but one whose shadow hides more than a tenth of
+#: the fan shows a black wedge no real training frame has, and teaches translators black.
+MAX_GAS_SHADOW_FRACTION = 0.1
+
+
+def beam_coordinates(fov: FieldOfView, n_beams: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(beam index, depth mm)`` of every grid pixel, each ``(H, W)``: which beam line a pixel is on.
+
+    Beams are ``n_beams`` (default: the grid's width) equal bins of the fan's angle
+    (``sector``) or of the lateral position (``rectangle``); depth runs along each beam.
+    """
+    n = int(n_beams or fov.width_px)
+    u, v = fov.pixel_coordinates_mm()
+    if fov.kind == "rectangle":
+        lateral, depth = (u + fov.width_mm / 2.0) / fov.width_mm, v
+    else:
+        half = np.deg2rad(fov.opening_deg) / 2.0
+        lateral = (np.arctan2(u, v + fov.probe_radius_mm) + half) / (2.0 * half)
+        depth = np.hypot(u, v + fov.probe_radius_mm) - fov.probe_radius_mm
+    return np.clip((lateral * n).astype(np.int64), 0, n - 1), depth
 
 
 @dataclass(frozen=True)
@@ -85,6 +116,30 @@ class Planes:
         outside = (self.mask & ~self.inside).sum(axis=(1, 2))
         return outside / np.maximum(fan, 1)
 
+    def gas_shadow_fraction(self, gas_hu: float = GAS_HU, body_hu: float = BODY_HU) -> np.ndarray:
+        """``(N,)`` float64: share of each fan shadowed by gas in the body.
+
+        Along each beam, gas (below ``gas_hu``, inside the CT) deeper than the beam's first
+        body tissue (from ``body_hu``) reflects nearly all sound, so the gas and everything
+        below it is shadowed. Air before the skin is not gas (the probe is coupled by gel).
+        """
+        beam, depth = beam_coordinates(self.fov)
+        fan = self.fov.mask()
+        beam_f, depth_f = beam[fan], depth[fan]
+        n_beams = int(beam.max()) + 1
+        out = np.zeros(len(self))
+        for k in range(len(self)):
+            hu = self.hu[k][fan]
+            inside = np.ones(hu.shape, bool) if self.inside is None else self.inside[k][fan]
+            skin = np.full(n_beams, np.inf)
+            body = inside & (hu >= body_hu)
+            np.minimum.at(skin, beam_f[body], depth_f[body])
+            gas = inside & (hu < gas_hu) & (depth_f > skin[beam_f])
+            first_gas = np.full(n_beams, np.inf)
+            np.minimum.at(first_gas, beam_f[gas], depth_f[gas])
+            out[k] = float((depth_f >= first_gas[beam_f]).mean()) if fan.any() else 0.0
+        return out
+
     def windowed(self, window: HUWindow | None = None) -> np.ndarray:
         """``(N, H, W)`` float32 in [-1, 1]; -1 outside the field of view."""
         unit = (window or HUWindow()).to_unit(self.hu)
@@ -129,7 +184,10 @@ class SliceFilter:
     ``bone_hu`` (:data:`~eusaug.ct.volume.DEFAULT_BONE_HU`, 200 HU, eusaug's choice: the
     paper gives no number); ``labels`` (the preset's bone labels) and ``either`` are opt-ins.
     Planes whose field of view leaves the CT volume over more than ``max_outside_fraction``
-    of its pixels are rejected first (:data:`TOO_MUCH_OUTSIDE`; 1 turns the rule off).
+    of its pixels are rejected first (:data:`TOO_MUCH_OUTSIDE`; 1 turns the rule off), then
+    those whose fan is shadowed by gas over more than ``max_gas_shadow_fraction``
+    (:data:`TOO_MUCH_GAS`, see :meth:`Planes.gas_shadow_fraction` and
+    :data:`MAX_GAS_SHADOW_FRACTION` for why a tenth; 1 turns the rule off).
     """
 
     min_landmark_px: int = 1000
@@ -138,8 +196,14 @@ class SliceFilter:
     scale_with_grid: bool = True
     bone_rule: BoneRule = "hu"
     max_outside_fraction: float = MAX_OUTSIDE_FRACTION
+    max_gas_shadow_fraction: float = MAX_GAS_SHADOW_FRACTION
 
     def __post_init__(self) -> None:
+        if not 0 <= self.max_gas_shadow_fraction <= 1:
+            raise EusaugError(
+                f"Slice filter max_gas_shadow_fraction={self.max_gas_shadow_fraction} must be in [0, 1] "
+                "(a share of the field of view; 1 turns the gas rule off)."
+            )
         if not 0 <= self.max_outside_fraction <= 1:
             raise EusaugError(
                 f"Slice filter max_outside_fraction={self.max_outside_fraction} must be in [0, 1] "
@@ -168,19 +232,28 @@ class SliceFilter:
         return landmark_px.astype(np.int64), bone_px.astype(np.int64)
 
     def reasons(self, planes: Planes, landmark_id: int, preset: LabelPreset | None) -> list[str]:
-        """Per plane: :data:`KEPT`, :data:`TOO_FEW_LANDMARK` or :data:`TOO_MUCH_BONE`."""
+        """Per plane: :data:`KEPT` or the reason it is rejected."""
         landmark_px, bone_px = self.counts(planes, landmark_id, preset)
-        return self.verdicts(landmark_px, bone_px, planes.fov, planes.outside_fraction())
+        return self.verdicts(landmark_px, bone_px, planes.fov, planes.outside_fraction(), self.gas_of(planes))
+
+    def gas_of(self, planes: Planes) -> np.ndarray | None:
+        """Gas-shadowed share of each fan, or None when the gas rule is off (skips the work)."""
+        return None if self.max_gas_shadow_fraction >= 1 else planes.gas_shadow_fraction()
 
     def verdicts(self, landmark_px: np.ndarray, bone_px: np.ndarray, fov: FieldOfView,
-                 outside_fraction: np.ndarray | None = None) -> list[str]:
-        """The verdict for each pair of counts (outside share first when given, then landmark)."""
+                 outside_fraction: np.ndarray | None = None,
+                 gas_shadow_fraction: np.ndarray | None = None) -> list[str]:
+        """The verdict for each pair of counts (outside share first when given, gas, then landmark)."""
         min_landmark, max_bone = self.thresholds(fov)
-        outside = np.zeros(len(np.asarray(landmark_px))) if outside_fraction is None else np.asarray(outside_fraction)
+        size = len(np.asarray(landmark_px))
+        outside = np.zeros(size) if outside_fraction is None else np.asarray(outside_fraction)
+        gas = np.zeros(size) if gas_shadow_fraction is None else np.asarray(gas_shadow_fraction)
         out = []
-        for lm, bn, off in zip(np.asarray(landmark_px), np.asarray(bone_px), outside):
+        for lm, bn, off, shadow in zip(np.asarray(landmark_px), np.asarray(bone_px), outside, gas):
             if off > self.max_outside_fraction:
                 out.append(TOO_MUCH_OUTSIDE)
+            elif shadow > self.max_gas_shadow_fraction:
+                out.append(TOO_MUCH_GAS)
             elif lm <= min_landmark:
                 out.append(TOO_FEW_LANDMARK)
             elif bn >= max_bone:
@@ -198,6 +271,8 @@ class SliceFilter:
                 f"{fov.height_px}x{fov.width_px}")
         if self.max_outside_fraction < 1:
             text += f", <= {self.max_outside_fraction:.0%} outside the CT"
+        if self.max_gas_shadow_fraction < 1:
+            text += f", <= {self.max_gas_shadow_fraction:.0%} shadowed by gas"
         return text
 
     def to_dict(self) -> dict[str, object]:

@@ -67,7 +67,7 @@ def export_slices(
             planes = slice_case(case, poses, pose_set.fov, slicer=slicer)
             landmark_px, bone_px = active.counts(planes, landmark_id, case.label_preset)
             outside = planes.outside_fraction()
-            verdicts = active.verdicts(landmark_px, bone_px, planes.fov, outside)
+            verdicts = active.verdicts(landmark_px, bone_px, planes.fov, outside, active.gas_of(planes))
             images = planes.windowed(window)
             for k, verdict in enumerate(verdicts):
                 index = start + k

@@ -60,7 +60,9 @@ class HybridTranslator(CycleGANTranslator):
             raise EusaugError(f"{run} holds no {HYBRID_FILE}: it is not a hybrid run. Use --translator cyclegan "
                               "for it, or train a hybrid one (eusaug train --translator hybrid).")
         record = json.loads(record_path.read_text())
-        translator.raysim = Registry().translator("raysim").load(None, preset=record["raysim_preset"])
+        # A run trained on calibrated raysim images names its calibration: synthesis must use the same.
+        calibration = {"calibration": record["raysim_calibration"]} if record.get("raysim_calibration") else {}
+        translator.raysim = Registry().translator("raysim").load(None, preset=record["raysim_preset"], **calibration)
         return translator
 
     def source_images(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
