@@ -56,11 +56,11 @@ def test_done_when_half_replace_on_us_frames(frame_sets, tmp_path):
     for name in ("c", "d", "e"):
         assert len(list((out / name).iterdir())) == 20
     rows = manifest(out)
-    assert len(rows) == 60 and sum(r["source"] == "synthetic" for r in rows) == 30
+    assert len(rows) == 60 and sum(r["synthetic"] == "true" for r in rows) == 30
     for name in ("c", "d", "e"):
-        assert sum(r["class"] == name and r["source"] == "synthetic" for r in rows) == 10
+        assert sum(r["label"] == name and r["synthetic"] == "true" for r in rows) == 10
     assert tree_hashes(real, syn) == before
-    assert all((out / r["output_path"]).resolve() == Path(r["original_path"]).resolve() for r in rows)
+    assert all((out / r["file_name"]).resolve() == Path(r["source"]).resolve() for r in rows)
     for name in ("c", "d", "e"):
         assert f"│ {name} " in result.output.replace("┃", "│")
     assert "30 synthetic" in result.output
@@ -75,8 +75,8 @@ def test_sweep_and_copy(frame_sets, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     for folder, n_syn in expected.items():
         rows = manifest(out / folder)
-        assert len(rows) == 60 and sum(r["source"] == "synthetic" for r in rows) == n_syn
-        assert not any((out / folder / r["output_path"]).is_symlink() for r in rows)
+        assert len(rows) == 60 and sum(r["synthetic"] == "true" for r in rows) == n_syn
+        assert not any((out / folder / r["file_name"]).is_symlink() for r in rows)
 
 
 def test_add_mode_and_force(frame_sets, tmp_path):
@@ -88,7 +88,7 @@ def test_add_mode_and_force(frame_sets, tmp_path):
     result = run("mix", "--real", real, "--synthetic", syn, "--ratio", "0.5", "--mode", "add", "--force", "-o", out)
     assert result.exit_code == 0, result.output
     rows = manifest(out)
-    assert len(rows) == 120 and sum(r["source"] == "synthetic" for r in rows) == 60
+    assert len(rows) == 120 and sum(r["synthetic"] == "true" for r in rows) == 60
 
 
 def test_mixed_sizes_are_reported(tmp_path):
@@ -196,8 +196,8 @@ def test_class_names_match_whatever_their_case(small, tmp_path):
     result = run("mix", "--real", real, "--synthetic", syn, "--ratio", "0.5", "-o", tmp_path / "O")
     assert result.exit_code == 0, result.output
     rows = manifest(tmp_path / "O")
-    assert sorted({r["class"] for r in rows}) == ["a", "b"]
-    assert sum(r["class"] == "a" and r["source"] == "synthetic" for r in rows) == 2
+    assert sorted({r["label"] for r in rows}) == ["a", "b"]
+    assert sum(r["label"] == "a" and r["synthetic"] == "true" for r in rows) == 2
     assert not (tmp_path / "O" / "A").exists()
 
 

@@ -90,7 +90,7 @@ def test_serial_run_writes_a_folder_per_case_and_the_manifest(serial, ct_dir) ->
     images = []
     for row in rows:
         manifest = read_manifest(serial / row["case_id"])
-        assert [m["file"] for m in manifest] == [f"seus_{i:04d}.png" for i in range(N)]
+        assert [m["file_name"] for m in manifest] == [f"seus_{i:04d}.png" for i in range(N)]
         assert {m["seed"] for m in manifest} == {str(case_seed(7, row["case_id"]))} == {row["seed"]}
         images.append((serial / row["case_id"] / "seus_0000.png").read_bytes())
     assert len(set(images)) == 3  # each case its own seed and geometry

@@ -86,5 +86,5 @@ def test_synthesize_case_refuses_a_field_of_view_off_the_translators_grid(tmp_pa
         synthesize_case(case, poses, translator, requested, np.random.default_rng(0), tmp_path / "x", seed=0)
     rows = synthesize_case(case, poses, translator, fov, np.random.default_rng(0), tmp_path / "y", seed=0,
                            fov_note=note)
-    assert [r["landmark"] for r in rows] == ["liver"]
+    assert [r["label"] for r in rows] == ["liver"]
     assert note in (tmp_path / "y" / "synth.json").read_text()

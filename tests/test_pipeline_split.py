@@ -80,7 +80,7 @@ def test_classifier_trains_on_training_subjects_and_tests_on_held_out_ones(split
     assert tested == {HELD_OUT}
     for manifest in (split_run / "mix" / "sets").rglob("manifest.csv"):
         with open(manifest, newline="") as handle:
-            real = [r["original_path"] for r in csv.DictReader(handle) if r["source"] == "real"]
+            real = [r["source"] for r in csv.DictReader(handle) if r["synthetic"] == "false"]
         assert real and HELD_OUT not in {_subject(p) for p in real}
 
 

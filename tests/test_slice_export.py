@@ -44,12 +44,12 @@ def test_writes_kept_pngs_and_a_manifest_of_all(tmp_path, case, pose_set):
     assert [r["status"] for r in manifest] == ["kept"] * 4 + ["too much outside the CT"]
     assert [int(r["pose_index"]) for r in manifest] == list(range(5)) == [r["pose_index"] for r in rows]
     assert sorted(p.name for p in (out / "images").iterdir()) == [f"pose_{i:05d}.png" for i in range(4)]
-    assert manifest[4]["image"] == "" and int(manifest[4]["landmark_px"]) == 0
+    assert manifest[4]["file_name"] == "" and int(manifest[4]["landmark_px"]) == 0
     planes = slice_case(case, pose_set.poses[:4], FOV)
     for i in range(4):
-        image = read_grey_uint8(out / manifest[i]["image"])
+        image = read_grey_uint8(out / manifest[i]["file_name"])
         np.testing.assert_array_equal(image, unit_to_uint8(planes.windowed(window)[i]))
-        labels = read_label_png(out / manifest[i]["labels"])
+        labels = read_label_png(out / manifest[i]["label_file"])
         np.testing.assert_array_equal(labels, np.where(planes.mask[i], planes.labels[i], 0))
         assert int(manifest[i]["landmark_px"]) == int(((labels == AORTA)).sum()) > 250
     config = json.loads((out / "slices.json").read_text())

@@ -103,7 +103,7 @@ def test_synth_cli_writes_n_images(tiny_run, tmp_path) -> None:
                                        "--model", str(tiny_run), "-n", "3", "-o", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.output
     with open(tmp_path / "cli" / "manifest.csv") as handle:
-        assert [r["file"] for r in csv.DictReader(handle)] == [f"seus_{i:04d}.png" for i in range(3)]
+        assert [r["file_name"] for r in csv.DictReader(handle)] == [f"seus_{i:04d}.png" for i in range(3)]
     again = CliRunner().invoke(main, ["synth", "--ct", str(sample_ct_path()), "--landmark", "liver",
                                       "--model", str(tmp_path / "nothing"), "-o", str(tmp_path / "cli2")])
     assert again.exit_code == 2 and "Traceback" not in again.output

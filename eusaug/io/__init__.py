@@ -1,4 +1,4 @@
-"""Files in and out: atomic writes, images, CSV/JSON tables, HTML reports, Keras checkpoints, hashes, progress."""
+"""Files in and out: atomic writes, images, CSV/JSON tables, the manifest schema, HTML reports, Keras checkpoints, hashes, progress."""
 
 from __future__ import annotations
 
@@ -55,6 +55,15 @@ from eusaug.io.images import (
     write_label_png,
     write_png,
 )
+from eusaug.io.manifest import (
+    MANIFEST_HEAD,
+    OLD_COLUMNS,
+    is_synthetic,
+    manifest_text,
+    read_manifest,
+    synthetic_cell,
+    write_manifest,
+)
 from eusaug.io.progress import (
     LOG_EACH_UP_TO,
     LOG_EVERY_S,
@@ -82,6 +91,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "ImageLike",
     "LOG_EACH_UP_TO",
+    "MANIFEST_HEAD",
     "LOG_EVERY_S",
     "LONG_TEXT_CHARS",
     "LogProgress",
@@ -90,6 +100,7 @@ __all__ = [
     "MAX_PATH_CHARS",
     "MIN_COLUMN_PX",
     "NOTE_COLUMNS",
+    "OLD_COLUMNS",
     "PAGE_WIDTH_PX",
     "Report",
     "STATE_FILE",
@@ -110,22 +121,26 @@ __all__ = [
     "image_data_uri",
     "is_log_line",
     "is_quiet",
+    "is_synthetic",
     "latest_checkpoint",
     "list_checkpoints",
     "list_images",
     "load_checkpoint",
     "load_keras_model",
     "make_progress",
+    "manifest_text",
     "on_terminal",
     "read_csv_rows",
     "read_grey_uint8",
     "read_image",
     "read_label_png",
+    "read_manifest",
     "read_state",
     "save_checkpoint",
     "save_keras_model",
     "set_quiet",
     "status",
+    "synthetic_cell",
     "table_html",
     "track",
     "uint8_to_unit",
@@ -134,6 +149,7 @@ __all__ = [
     "write_csv",
     "write_json",
     "write_label_png",
+    "write_manifest",
     "write_png",
     "write_text",
 ]

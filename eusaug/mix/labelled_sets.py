@@ -7,10 +7,11 @@ the classifier sweep and the per-class FID read. Two layouts are accepted:
   ``image_dataset_from_directory``); images are found recursively inside each class
   folder, hidden files and folders (``.name``) are skipped;
 * a **CSV** file of ``path,class`` rows, with or without a header. With a header, the
-  path column is the first of ``path, output_path, file, filename, image`` and the class
-  column the first of ``class, label, landmark``, so ``manifest.csv`` files written by
-  ``eusaug mix`` and ``eusaug synth`` are labelled sets too. Relative paths are taken
-  relative to the CSV's folder.
+  path column is the first of ``path, file_name, output_path, file, filename, image`` and
+  the class column the first of ``class, label, landmark``, so the ``manifest.csv`` files
+  that ``eusaug slice``, ``synth`` and ``mix`` write (:mod:`eusaug.io.manifest`; a rejected
+  slice's empty ``file_name`` is skipped), their older ones and ``metadata.csv`` are
+  labelled sets too. Relative paths are taken relative to the CSV's folder.
 
 Images are checked by opening their header (cheap; a truncated body is not detected).
 Mixed image sizes are allowed -- Keras resizes on loading -- but reported as a
@@ -32,8 +33,9 @@ from PIL import Image, UnidentifiedImageError
 
 from eusaug.errors import EusaugError
 from eusaug.io.images import IMAGE_SUFFIXES
+from eusaug.io.manifest import MANIFEST_HEAD, is_synthetic
 
-PATH_COLUMNS = ("path", "output_path", "file", "filename", "image")
+PATH_COLUMNS = ("path", "file_name", "output_path", "file", "filename", "image")
 CLASS_COLUMNS = ("class", "label", "landmark")
 
 #: Names a class may not take because they would collide with files ``eusaug mix`` writes.
@@ -84,7 +86,8 @@ def read_labelled_set(
     """Read a labelled set (class folders or CSV) as ``{class name: sorted image paths}``.
 
     Classes are sorted by name (the order Keras gives their integer labels). ``source``
-    keeps only CSV rows whose ``source`` column equals it (e.g. ``"synthetic"`` rows of a
+    (``"real"`` or ``"synthetic"``) keeps only CSV rows of that kind: by the ``synthetic``
+    column of a manifest, else where the ``source`` column equals it (e.g. ``"synthetic"`` rows of a
     ``eusaug mix`` manifest). With ``check_images`` every image's header is read: an
     unreadable file is an error, mixed sizes a :class:`LabelledSetWarning`.
 
@@ -205,6 +208,9 @@ def _read_csv(csv_path: Path, source: str | None) -> dict[str, list[Path]]:
     path_col = next((header.index(c) for c in PATH_COLUMNS if c in header), None)
     class_col = next((header.index(c) for c in CLASS_COLUMNS if c in header), None)
     source_col = header.index("source") if "source" in header else None
+    # The manifest schema says real/synthetic in ``synthetic``; its ``source`` is the original file.
+    flag_col = header.index("synthetic") if "synthetic" in header else None
+    is_manifest = header[:len(MANIFEST_HEAD)] == list(MANIFEST_HEAD)
     if path_col is not None or class_col is not None:
         if path_col is None or class_col is None:
             raise EusaugError(f"{csv_path}: the header needs a path column ({', '.join(PATH_COLUMNS)}) and a "
@@ -213,14 +219,20 @@ def _read_csv(csv_path: Path, source: str | None) -> dict[str, list[Path]]:
     else:
         path_col, class_col = 0, 1
         body = list(enumerate(rows, start=1))
-    if source is not None and source_col is None:
+    if source is not None and source_col is None and flag_col is None:
         raise EusaugError(f"{csv_path} has no 'source' column to select {source!r} rows from: "
                           "pass the whole CSV, or a manifest written by eusaug mix.")
     classes: dict[str, list[Path]] = {}
     for line, row in body:
         if len(row) <= max(path_col, class_col):
             raise EusaugError(f"{csv_path}, line {line}: expected path,class but got {','.join(row)!r}.")
-        if source is not None and row[source_col].strip() != source:  # type: ignore[index]
+        if source is not None:
+            if flag_col is not None:
+                if is_synthetic(row[flag_col]) != (source == "synthetic"):
+                    continue
+            elif row[source_col].strip() != source:  # type: ignore[index]
+                continue
+        if is_manifest and not row[path_col].strip():
             continue
         name = row[class_col].strip()
         check_class_name(name, f"{csv_path}, line {line}")

@@ -71,7 +71,7 @@ class Split:
 def read_subjects_csv(path: str | os.PathLike[str]) -> dict[str, str]:
     """``{file name or path: subject}`` from a CSV with ``path`` (or ``image``) and ``subject`` columns."""
     rows = read_csv_rows(path, ("subject",))
-    key = next((c for c in ("path", "image", "file", "filename") if rows and c in rows[0]), None)
+    key = next((c for c in ("path", "file_name", "image", "file", "filename") if rows and c in rows[0]), None)
     if key is None:
         raise EusaugError(f"{path} needs a path (or image) column beside subject.")
     out: dict[str, str] = {}

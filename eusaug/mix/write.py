@@ -22,6 +22,7 @@ from typing import Any
 
 from eusaug.errors import EusaugError
 from eusaug.io.atomic import atomic_directory
+from eusaug.io.manifest import MANIFEST_HEAD, is_synthetic, manifest_text, read_manifest, synthetic_cell
 from eusaug.io.progress import track
 from eusaug.mix.labelled_sets import LabelledSource, as_labelled_set
 from eusaug.mix.plan import MissingClass, MixMode, MixPlan, Source, emit_notes, plan_mix
@@ -29,8 +30,9 @@ from eusaug.mix.ratios import Ratio, check_ratios, ratio_folder_name
 
 MANIFEST_NAME = "manifest.csv"
 CONFIG_NAME = "mix.json"
-MANIFEST_COLUMNS = ("output_path", "class", "source", "original_path")
-#: The Hugging Face ``imagefolder`` metadata file of a written set, and its columns.
+#: ``manifest.csv`` holds the shared head only (:data:`eusaug.io.manifest.MANIFEST_HEAD`).
+MANIFEST_COLUMNS = MANIFEST_HEAD
+#: The Hugging Face ``imagefolder`` metadata file of a written set, and its columns (the head without ``label_file``).
 METADATA_NAME = "metadata.csv"
 METADATA_COLUMNS = ("file_name", "label", "synthetic", "source")
 
@@ -105,13 +107,7 @@ def write_mix(
         else:
             shutil.copy2(original, target)
         rows.append(ManifestRow(target, name, source, Path(os.path.abspath(original))))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(MANIFEST_COLUMNS)
-    for row in rows:
-        writer.writerow([row.output_path.relative_to(folder).as_posix(), row.class_name, row.source,
-                         str(row.original_path)])
-    (folder / MANIFEST_NAME).write_text(buffer.getvalue(), encoding="utf-8")
+    (folder / MANIFEST_NAME).write_text(manifest_text(_head_rows(folder, rows)), encoding="utf-8")
     _write_metadata(folder, rows)
     resolved = {
         "ratio": plan.ratio,
@@ -130,14 +126,19 @@ def write_mix(
     return rows
 
 
+def _head_rows(folder: Path, rows: Sequence[ManifestRow]) -> list[dict[str, str]]:
+    """``rows`` as manifest cells: paths relative to ``folder``, no label plane."""
+    return [{"file_name": row.output_path.relative_to(folder).as_posix(), "label": row.class_name,
+             "synthetic": synthetic_cell(row.source == "synthetic"), "source": str(row.original_path),
+             "label_file": ""} for row in rows]
+
+
 def _write_metadata(folder: Path, rows: Sequence[ManifestRow]) -> None:
     """``metadata.csv`` in the ``imagefolder`` convention: ``file_name`` first, relative to ``folder``."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(METADATA_COLUMNS)
-    for row in rows:
-        writer.writerow([row.output_path.relative_to(folder).as_posix(), row.class_name,
-                         "true" if row.source == "synthetic" else "false", str(row.original_path)])
+    writer = csv.DictWriter(buffer, fieldnames=METADATA_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(_head_rows(folder, rows))
     (folder / METADATA_NAME).write_text(buffer.getvalue(), encoding="utf-8")
 
 
@@ -191,8 +192,8 @@ def mix_folders(
     """Write a mixed labelled set to ``output_dir`` and return its manifest rows.
 
     ``output_dir`` gets one folder per class (symlinks to the originals, or copies with
-    ``link=False``), ``manifest.csv`` (output path, class, source ``real``/``synthetic``,
-    original path) and ``mix.json`` (the resolved options and counts). It is built under a
+    ``link=False``), ``manifest.csv`` (:mod:`eusaug.io.manifest`'s head: output path, class,
+    ``synthetic`` true/false, original path), ``metadata.csv`` and ``mix.json`` (the resolved options and counts). It is built under a
     temporary name and renamed, so a failure leaves nothing; an existing non-empty
     ``output_dir`` is refused unless ``force``. Warnings (one-sided classes, mixed image
     sizes) are :class:`~eusaug.mix.labelled_sets.LabelledSetWarning`.
@@ -253,19 +254,15 @@ def summarise(rows: Sequence[ManifestRow], ratio: float) -> list[ClassCount]:
 
 
 def read_mix_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
-    """Read a ``manifest.csv`` written by :func:`mix_folders` (output paths made absolute)."""
+    """Read a ``manifest.csv`` written by :func:`mix_folders` (output paths made absolute).
+
+    Any manifest of the shared schema reads (a synth folder's lists synthetic images of its
+    landmark); one with the old mix columns reads with a :class:`DeprecationWarning`.
+    """
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if tuple(reader.fieldnames or ()) != MANIFEST_COLUMNS:
-                raise EusaugError(f"{path} is not a eusaug mix manifest (columns {', '.join(MANIFEST_COLUMNS)}).")
-            return [ManifestRow(path.parent / r["output_path"], r["class"], r["source"],  # type: ignore[arg-type]
-                                Path(r["original_path"])) for r in reader]
-    except FileNotFoundError:
-        raise EusaugError(f"Manifest {path} does not exist: check the path.") from None
-
-
+    return [ManifestRow(path.parent / r["file_name"], r["label"],
+                        "synthetic" if is_synthetic(r["synthetic"]) else "real", Path(r["source"]))
+            for r in read_manifest(path)]
 
 
 def read_mixed_sets(folder: str | os.PathLike[str], ratios: Sequence[float | Ratio]) -> dict[Ratio, list[ManifestRow]]:

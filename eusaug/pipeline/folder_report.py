@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from eusaug.errors import EusaugError
 from eusaug.io.html_report import Report
+from eusaug.io.manifest import read_manifest
 from eusaug.io.tables import read_csv_rows
 from eusaug.pipeline.run_report import RUN_JSON, RunView, build_run_report, cyclegan_epochs
 
@@ -83,16 +84,16 @@ def _contact_sheet(report: Report, folder: Path, files: list[str], caption: str)
 
 def _synth_report(folder: Path, report: Report, title_prefix: str = "") -> None:
     settings = _read_json(folder / "synth.json")
-    manifest = read_csv_rows(folder / "manifest.csv") if (folder / "manifest.csv").is_file() else []
+    manifest = read_manifest(folder / "manifest.csv") if (folder / "manifest.csv").is_file() else []
     translator = settings.get("translator")
     name = translator.get("translator", translator.get("name", "")) if isinstance(translator, dict) else translator
     report.section(f"{title_prefix}Synthetic images",
                    f"{len(manifest)} images of {settings.get('landmark', 'the landmark')} by {name or 'a translator'} "
                    f"(seed {settings.get('seed', '?')}).")
-    _contact_sheet(report, folder, [r.get("file", "") for r in manifest],
+    _contact_sheet(report, folder, [r["file_name"] for r in manifest],
                    f"{folder.name}: images in file order, left to right; each row is labelled with its files.")
     if manifest:
-        columns = [c for c in ("file", "pose_index", "landmark", "translator", "seed") if c in manifest[0]]
+        columns = [c for c in ("file_name", "pose_index", "label", "translator", "seed") if c in manifest[0]]
         report.table(manifest[:SHEET_IMAGES], columns=columns, caption=f"manifest.csv (first rows of {len(manifest)})")
     report.section(f"{title_prefix}Settings")
     _settings(report, settings, "synth.json")

@@ -28,7 +28,7 @@ def synthesized_images(folder: Path) -> list[Path]:
     """The sEUS images a ``synthesize`` run wrote into ``folder`` (not its label planes)."""
     from eusaug.translate.synth import read_synth_manifest
 
-    return [folder / row["file"] for row in read_synth_manifest(folder)]
+    return [folder / row["file_name"] for row in read_synth_manifest(folder)]
 
 
 def resolve_fid_preset(preset: str) -> str:

@@ -4,14 +4,13 @@ Layout of the output folder (built under a temporary name, renamed when complete
 
     images/pose_00000.png    HU window scaled to 0..255, black outside the field of view
     labels/pose_00000.png    label ids (8- or 16-bit), 0 outside the field of view
-    manifest.csv             every pose: index, status (kept or why filtered), pixel counts
+    manifest.csv             every pose (eusaug.io.manifest's schema): image, landmark, CT, label
+                             plane, then index, status (kept or why filtered), pixel counts
     slices.json              what produced the folder (poses file metadata, window, filter)
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,16 @@ from eusaug.ct.volume import CTCase
 from eusaug.geometry.planes import KEPT, HUWindow, SliceFilter
 from eusaug.io.atomic import atomic_directory
 from eusaug.io.images import write_label_png, write_png
+from eusaug.io.manifest import MANIFEST_HEAD, manifest_text, synthetic_cell
 from eusaug.io.progress import track
 from eusaug.plugin.interfaces import Slicer
 from eusaug.plugin.registry import DEFAULT_SLICER, Registry
 from eusaug.poses.sampling import PoseSet
 from eusaug.poses.slicing import slice_case
 
-MANIFEST_COLUMNS = ("pose_index", "status", "landmark", "landmark_px", "bone_px", "image", "labels")
+#: The columns of ``manifest.csv`` after :data:`eusaug.io.manifest.MANIFEST_HEAD`.
+OWN_COLUMNS = ("pose_index", "status", "landmark_px", "bone_px")
+MANIFEST_COLUMNS = (*MANIFEST_HEAD, *OWN_COLUMNS)
 
 #: The default window (frozen, so sharing it is safe).
 ABDOMINAL_WINDOW = HUWindow()
@@ -57,6 +59,7 @@ def export_slices(
     landmark_id = case.label_preset.id_of(pose_set.landmark)
     if not isinstance(slicer, Slicer):
         slicer = (registry or Registry()).create_slicer(slicer)
+    source = str(Path(case.ct.path).resolve()) if case.ct.path else ""
     rows: list[dict[str, Any]] = []
     with atomic_directory(output_dir, force=force) as tmp:
         (tmp / "images").mkdir()
@@ -72,25 +75,23 @@ def export_slices(
             for k, verdict in enumerate(verdicts):
                 index = start + k
                 row: dict[str, Any] = {
+                    "file_name": "",
+                    "label": pose_set.landmark,
+                    "synthetic": synthetic_cell(True),
+                    "source": source,
+                    "label_file": "",
                     "pose_index": index,
                     "status": verdict,
-                    "landmark": pose_set.landmark,
                     "landmark_px": int(landmark_px[k]),
                     "bone_px": int(bone_px[k]),
-                    "image": "",
-                    "labels": "",
                 }
                 if verdict == KEPT:
                     name = f"pose_{index:05d}.png"
                     write_png(tmp / "images" / name, images[k])
                     write_label_png(tmp / "labels" / name, np.where(planes.mask[k], planes.labels[k], 0))
-                    row["image"], row["labels"] = f"images/{name}", f"labels/{name}"
+                    row["file_name"], row["label_file"] = f"images/{name}", f"labels/{name}"
                 rows.append(row)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        (tmp / "manifest.csv").write_text(buffer.getvalue())
+        (tmp / "manifest.csv").write_text(manifest_text(rows, OWN_COLUMNS))
         config = {
             "poses": {k: v for k, v in pose_set.to_dict().items() if k != "poses"},
             "window": {"level": window.level, "width": window.width},

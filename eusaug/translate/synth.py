@@ -3,15 +3,14 @@
 Poses are sampled (or read from a poses file), the CT is sliced at the translator's image
 size, the planes are translated in batches by any registered translator, and the output
 folder is written atomically: ``seus_NNNN.png`` (8-bit, the sEUS), ``label_NNNN.png``
-(label ids of the same plane), ``manifest.csv`` (one row per image) and ``synth.json``
+(label ids of the same plane), ``manifest.csv`` (one row per image, in :mod:`eusaug.io.manifest`'s
+schema) and ``synth.json``
 (what made them). The same seed writes the same files.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import os
 import warnings
@@ -26,6 +25,7 @@ from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.io.atomic import atomic_directory
 from eusaug.io.images import encode_png, write_label_png
+from eusaug.io.manifest import MANIFEST_HEAD, manifest_text, read_manifest, synthetic_cell
 from eusaug.io.progress import track
 from eusaug.plugin.interfaces import Slicer, Translator
 from eusaug.plugin.registry import DEFAULT_SLICER, DEFAULT_TRANSLATOR, Registry
@@ -36,10 +36,9 @@ from eusaug.version import __version__
 
 MANIFEST = "manifest.csv"
 SETTINGS = "synth.json"
-MANIFEST_FIELDS = (
-    "file", "label_file", "source_ct", "source_labels", "pose_index", "pose",
-    "landmark", "model", "translator", "seed",
-)
+#: The columns of ``manifest.csv`` after :data:`eusaug.io.manifest.MANIFEST_HEAD` (``source`` is the CT).
+OWN_FIELDS = ("source_labels", "pose_index", "pose", "model", "translator", "seed")
+MANIFEST_FIELDS = (*MANIFEST_HEAD, *OWN_FIELDS)
 
 
 def format_pose(pose: np.ndarray) -> str:
@@ -164,22 +163,19 @@ def synthesize_case(
                 (tmp / image_name).write_bytes(encode_png(images[k]))
                 write_label_png(tmp / label_name, planes.labels[k])
                 rows.append({
-                    "file": image_name,
+                    "file_name": image_name,
+                    "label": poses.landmark,
+                    "synthetic": synthetic_cell(True),
+                    "source": str(Path(ct_path).resolve()) if ct_path else "",
                     "label_file": label_name,
-                    "source_ct": str(Path(ct_path).resolve()) if ct_path else "",
                     "source_labels": str(Path(labels_path).resolve()) if labels_path else "",
                     "pose_index": index,
                     "pose": format_pose(pose_array[index]),
-                    "landmark": poses.landmark,
                     "model": str(model.resolve()) if model else "",
                     "translator": name,
                     "seed": seed,
                 })
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(MANIFEST_FIELDS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        (tmp / MANIFEST).write_text(buffer.getvalue())
+        (tmp / MANIFEST).write_text(manifest_text(rows, OWN_FIELDS))
         config = translator.get_config() if hasattr(translator, "get_config") else {"translator": name}
         settings = {
             "eusaug_version": __version__,
@@ -291,9 +287,8 @@ def synthesize(
 
 
 def read_synth_manifest(output_dir: str | os.PathLike[str]) -> list[dict[str, str]]:
-    """The rows of a synth folder's ``manifest.csv``."""
+    """The rows of a synth folder's ``manifest.csv`` (:func:`eusaug.io.manifest.read_manifest`'s names)."""
     path = Path(output_dir) / MANIFEST
     if not path.is_file():
         raise EusaugError(f"{output_dir} has no {MANIFEST}: it was not written by eusaug synth.")
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+    return read_manifest(path)
