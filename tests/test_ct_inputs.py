@@ -36,7 +36,7 @@ def test_btcv_map_by_default_images_the_liver_not_the_oesophagus(tmp_path):
     out = tmp_path / "poses.json"
     result = _poses(ct, out)
     assert result.exit_code == 0, result.output
-    assert json.loads(out.read_text())["preset"] == "btcv"
+    assert json.loads(out.read_text())["label_preset"] == "btcv"
     case = load_case(ct, labels, "btcv")
     pose_set = load_poses(out, case)
     planes = reference_slice(case, np.asarray(pose_set.poses), FieldOfView())
@@ -49,7 +49,7 @@ def test_force_overrides_the_check(tmp_path):
     ct, labels = write_flat(tmp_path, btcv=True)
     result = _poses(ct, tmp_path / "p.json", "--label-preset", "totalsegmentator", "--force")
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "p.json").read_text())["preset"] == "totalsegmentator"
+    assert json.loads((tmp_path / "p.json").read_text())["label_preset"] == "totalsegmentator"
 
 
 def test_info_shows_the_fitting_preset(tmp_path):
@@ -81,7 +81,7 @@ def test_segmentations_folder_is_the_label_map(tmp_path):
     result = _poses(ct, tmp_path / "b.json")  # found beside the CT
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "b.json").read_text())
-    assert data["preset"] == "totalsegmentator" and data["labels"]["path"] == str(folder)
+    assert data["label_preset"] == "totalsegmentator" and data["labels"]["path"] == str(folder)
     assert find_cases(tmp_path) == [CaseFiles("s0001", ct, folder)]
 
 
@@ -101,7 +101,7 @@ def test_btcv_layout(tmp_path):
     assert find_cases(tmp_path / "img") == [CaseFiles("img0001", ct, labels)]
     result = _poses(ct, tmp_path / "p.json")
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "p.json").read_text())["preset"] == "btcv"
+    assert json.loads((tmp_path / "p.json").read_text())["label_preset"] == "btcv"
 
 
 def test_nnunet_layout(tmp_path):
@@ -110,7 +110,7 @@ def test_nnunet_layout(tmp_path):
     assert find_cases(tmp_path) == [CaseFiles("abdomen_001", ct, labels)]
     result = _poses(ct, tmp_path / "p.json")
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "p.json").read_text())["preset"] == "totalsegmentator"
+    assert json.loads((tmp_path / "p.json").read_text())["label_preset"] == "totalsegmentator"
 
 
 def test_mixed_folder_and_reproduce_uses_the_same_discovery(tmp_path):

@@ -85,6 +85,7 @@ def poses_command(
     """Find N probe poses that view LANDMARK (on the stomach wall by default), and save them."""
     refuse_existing(output, force, "-o")
     refuse_existing(plot, force, "--plot")
+    fov = resolve_fov(fov_request) or FieldOfView()  # option mistakes first, before any CT note or load
     ct, labels = resolve_ct_paths(ct, labels)
     case = with_deprecated_force(
         lambda accept: load_case(ct, labels, label_preset, organs=[landmark], force=accept),
@@ -93,7 +94,7 @@ def poses_command(
     slice_filter = SliceFilter(min_landmark_px=min_landmark_px, max_bone_px=max_bone_px, bone_hu=bone_hu,
                                bone_rule=bone_rule)
     pose_set = sample_poses(
-        case, landmark, n, seed=seed, fov=resolve_fov(fov_request) or FieldOfView(), cone_deg=cone_deg, slice_filter=slice_filter,
+        case, landmark, n, seed=seed, fov=fov, cone_deg=cone_deg, slice_filter=slice_filter,
         sampler=sampler, max_draws=max_draws, roll_range_deg=roll_deg,
         sampler_options=plugin_options(options, Registry().sampler(sampler)),
     )
