@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from eusaug.pipeline.steps import cpu_name
+from eusaug.pipeline.environment import cpu_name
 from eusaug.translate.collection import synthesize_collection
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ct"

@@ -57,7 +57,7 @@ from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers, _l1, _mse  # n
 from eusaug_plugins.cyclegan.translator import CycleGANTranslator  # noqa: E402
 
 from eusaug import FieldOfView, Planes  # noqa: E402
-from eusaug.pipeline.steps import cpu_name  # noqa: E402
+from eusaug.pipeline.environment import cpu_name  # noqa: E402
 
 #: Context only (never a goal's basis): figures measured 2026-11 on an AMD EPYC machine
 #: kind (2 vCPUs), printed under ``quoted`` when the reference is not run in this run.

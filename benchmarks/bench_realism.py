@@ -173,7 +173,7 @@ def main() -> int:
     from eusaug.evaluate import StandardExtractor, fid_from_features, kernel_inception_distance
     from eusaug.geometry import fit_field_of_view
     from eusaug.io import read_grey_uint8
-    from eusaug.pipeline.steps import cpu_name
+    from eusaug.pipeline.environment import cpu_name
     from eusaug.poses import sample_poses
     from eusaug.translate import GreyLevels
 

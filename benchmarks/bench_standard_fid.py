@@ -40,7 +40,7 @@ def cpu_model() -> str:
                 return line.split(":", 1)[1].strip()
     except (OSError, subprocess.CalledProcessError):
         pass
-    from eusaug.pipeline.steps import cpu_name
+    from eusaug.pipeline.environment import cpu_name
 
     return cpu_name()
 

@@ -44,12 +44,16 @@ MOVED = {
     "eusaug.classifier": "eusaug.evaluate.classifier",
     "eusaug.mcnemar": "eusaug.evaluate.mcnemar",
     "eusaug.gradcam": "eusaug.evaluate.gradcam",
-    "eusaug.stages": "eusaug.pipeline.stages",
-    "eusaug.protocol": "eusaug.pipeline.steps",
+    "eusaug.stages": "eusaug.pipeline.stage_runner",
+    "eusaug.protocol": "eusaug.pipeline",
     "eusaug.demo": "eusaug.pipeline.demo",
     "eusaug.reproduce": "eusaug.pipeline.reproduce",
     "eusaug.report": "eusaug.io.html_report",
     "eusaug.run_report": "eusaug.pipeline.run_report",
+    # eusaug 0.2's pipeline modules, renamed for what they hold
+    "eusaug.pipeline.engine": "eusaug.pipeline.protocol",
+    "eusaug.pipeline.stages": "eusaug.pipeline.stage_runner",
+    "eusaug.pipeline.steps": "eusaug.pipeline",
 }
 
 

@@ -6,10 +6,7 @@ from eusaug.pipeline.demo import (
     DEMO_PRESETS,
     run_demo,
 )
-from eusaug.pipeline.engine import (
-    check_eus_dir,
-    run_pipeline,
-)
+from eusaug.pipeline.environment import cpu_name, environment_versions
 from eusaug.pipeline.folder_report import (
     FolderKind,
     build_folder_report,
@@ -30,6 +27,12 @@ from eusaug.pipeline.html import (
     format_number,
     image_data_uri,
 )
+from eusaug.pipeline.networks import resolve_fid_preset, resolve_network_weights
+from eusaug.pipeline.protocol import (
+    check_eus_dir,
+    run_evaluator,
+    run_pipeline,
+)
 from eusaug.pipeline.reproduce import (
     REPRODUCE_PRESETS,
     find_cases,
@@ -45,6 +48,7 @@ from eusaug.pipeline.run_config import (
     RunConfig,
     RunContext,
 )
+from eusaug.pipeline.run_files import drop_saved_models, synthesized_images, write_labelled_csv
 from eusaug.pipeline.run_report import (
     RUN_JSON,
     RunView,
@@ -52,23 +56,13 @@ from eusaug.pipeline.run_report import (
     cyclegan_epochs,
     write_run_report,
 )
-from eusaug.pipeline.stages import (
+from eusaug.pipeline.stage_runner import (
     MARKER,
     Stage,
     StageResult,
     read_summary,
     run_stages,
     stage_done,
-)
-from eusaug.pipeline.steps import (
-    cpu_name,
-    drop_saved_models,
-    environment_versions,
-    resolve_fid_preset,
-    resolve_network_weights,
-    run_evaluator,
-    synthesized_images,
-    write_labelled_csv,
 )
 
 __all__ = [

@@ -1,6 +1,6 @@
 """``eusaug demo``: the whole chain on the embedded sample CT in minutes, ending in report.html.
 
-Runs :func:`eusaug.pipeline.engine.run_pipeline` on the bundled TotalSegmentator case with
+Runs :func:`eusaug.pipeline.protocol.run_pipeline` on the bundled TotalSegmentator case with
 settings that finish in well under 10 minutes on 2 CPU cores: 128 px planes, the
 ``fast`` CycleGAN trained within a time budget, the ``fast`` classifier. Without real
 frames (``eus_dir``), the "real" domain is raysim frames from other poses.
@@ -16,7 +16,7 @@ from typing import Any
 
 from eusaug.ct.sample_case import SAMPLE_PRESET, sample_ct_path, sample_labels_path
 from eusaug.io.checkpoint import STATE_FILE, VARIABLES_FILE
-from eusaug.pipeline.engine import CaseInput, RunConfig, run_pipeline
+from eusaug.pipeline.protocol import CaseInput, RunConfig, run_pipeline
 from eusaug.plugin.options import lookup_preset
 from eusaug.plugin.registry import Registry
 

@@ -7,7 +7,7 @@ standard network when the standard-fid extra is installed (``fid_preset: paper``
 ImageNet Inception-v3 in float32); McNemar significance from the uncorrected one-sided
 p) and is meant for a GPU machine; docs/paper-preset.md lists every value and its source. The ``fast`` preset runs the same
 stages in minutes on a CPU, for checking a set-up. A YAML (or JSON) file can change any
-setting of :class:`eusaug.pipeline.engine.RunConfig`, on top of ``preset:`` (default ``paper``)::
+setting of :class:`eusaug.pipeline.protocol.RunConfig`, on top of ``preset:`` (default ``paper``)::
 
     preset: paper
     landmarks: [aorta, liver, pancreas]
@@ -32,7 +32,7 @@ from typing import Any
 from eusaug.ct.discover import find_cases as discover_cases
 from eusaug.errors import EusaugError
 from eusaug.evaluate.classifier import PAPER_CLASS_WEIGHTS
-from eusaug.pipeline.engine import CaseInput, RunConfig, run_pipeline
+from eusaug.pipeline.protocol import CaseInput, RunConfig, run_pipeline
 from eusaug.plugin.options import lookup_preset
 from eusaug.plugin.registry import Registry
 

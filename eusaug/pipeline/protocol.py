@@ -6,7 +6,7 @@ CycleGAN on their CT planes and the landmark's real EUS frames, synthesise sEUS 
 synthetic images into the real training set at the paper's ratios, and evaluate: FID/KID
 with the controls, the classifier ratio sweep, one-sided McNemar tests and Grad-CAM.
 Each stage writes into its own folder and is skipped when an earlier run finished it
-(:mod:`eusaug.pipeline.stages`); everything ends in ``report.html``.
+(:mod:`eusaug.pipeline.stage_runner`); everything ends in ``report.html``.
 
 When no real frames are given, the "real" domain is raysim frames simulated from
 *other* poses than those the CycleGAN translates, and the report says so plainly.
@@ -27,29 +27,31 @@ from eusaug.errors import EusaugError
 from eusaug.io.images import list_images, write_png
 from eusaug.io.progress import console
 from eusaug.io.tables import write_csv, write_json
+from eusaug.pipeline.environment import environment_versions
+from eusaug.pipeline.networks import resolve_fid_preset, resolve_network_weights
 from eusaug.pipeline.run_config import (
     RESERVED_AFTER_TRAINING_S,
     CaseInput,
     RunConfig,
     RunContext,
 )
+from eusaug.pipeline.run_files import drop_saved_models, synthesized_images, write_labelled_csv
 from eusaug.pipeline.split import split_frames
-from eusaug.pipeline.stages import Stage, StageResult, run_stages
-from eusaug.pipeline.steps import (
-    drop_saved_models,
-    environment_versions,
-    resolve_fid_preset,
-    resolve_network_weights,
-    run_evaluator,
-    synthesized_images,
-    write_labelled_csv,
-)
+from eusaug.pipeline.stage_runner import Stage, StageResult, run_stages
 from eusaug.plugin.registry import Registry
 
 if TYPE_CHECKING:
     from eusaug.evaluate import ClassifierConfig
 
 # ----------------------------------------------------------------------------- stages
+
+
+def run_evaluator(registry: Registry, name: str, output_dir: Path, options: Any) -> dict[str, Any]:
+    """Run the evaluator plugin ``name`` with typed ``options``; return a JSON-ready summary of its result."""
+    evaluator = registry.create_evaluator(name)
+    result = evaluator.run(options, output_dir)
+    return {"title": result.title, "rows": result.rows, "notes": result.notes,
+            "files": [str(p) for p in result.files]}
 
 
 def _stage_poses(ctx: RunContext, folder: Path) -> dict[str, Any]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from eusaug.pipeline.stages import Stage, read_summary, run_stages, stage_done
+from eusaug.pipeline.stage_runner import Stage, read_summary, run_stages, stage_done
 
 
 def test_finished_stages_are_skipped(tmp_path):
