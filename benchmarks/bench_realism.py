@@ -218,7 +218,7 @@ def main() -> int:
         spacing = case.ct.spacing_mm
         smooth_case = CTCase(CTVolume(smooth_volume(case.ct.hu, spacing, SMOOTH_MM), case.ct.affine),
                              LabelMap(smooth_labels(case.labels.ids, spacing, SMOOTH_MM), case.labels.affine),
-                             case.preset)
+                             case.label_preset)
     calibration = None
     if "cal" in mods_wanted:
         from eusaug_plugins.raysim.calibration import calibrate, write_calibration

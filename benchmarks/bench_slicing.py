@@ -36,7 +36,7 @@ MAX_HU_DIFFERENCE = 1.0
 def random_poses(case, n: int, seed: int) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Poses at random stomach voxels, pointing in random directions (seeded)."""
     rng = np.random.default_rng(seed)
-    voxels = np.argwhere(case.labels.ids == case.preset.id_of("stomach"))
+    voxels = np.argwhere(case.labels.ids == case.label_preset.id_of("stomach"))
     origins = case.ct.voxel_to_world(voxels[rng.integers(len(voxels), size=n)])
     beams, laterals = rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
     return np.stack([pose_from_axes(o, b, lat) for o, b, lat in zip(origins, beams, laterals)])

@@ -33,13 +33,13 @@ def gas_case() -> CTCase:
 
 def test_a_view_through_the_gas_pocket_is_rejected_and_one_beside_it_kept() -> None:
     case = gas_case()
-    liver_id = case.preset.ids["liver"]
+    liver_id = case.label_preset.ids["liver"]
     through = pose_from_axes(np.array([0.0, 49.0, 0.0]), np.array([0.0, -1.0, 0.0]), np.array([1.0, 0.0, 0.0]))
     beside = pose_from_axes(np.array([49.0, 0.0, 0.0]), np.array([-1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0]))
     planes = reference_slice(case, np.stack([through, beside]), FOV)
     shadow = planes.gas_shadow_fraction()
     assert shadow[0] > 0.3 and shadow[1] == 0.0
-    assert FILTER.reasons(planes, liver_id, case.preset) == [TOO_MUCH_GAS, KEPT]
+    assert FILTER.reasons(planes, liver_id, case.label_preset) == [TOO_MUCH_GAS, KEPT]
     # The air between the probe and the skin (outside the body) is no gas.
     off_skin = pose_from_axes(np.array([58.0, 0.0, 0.0]), np.array([-1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0]))
     assert reference_slice(case, off_skin[None], FOV).gas_shadow_fraction()[0] == 0.0

@@ -47,10 +47,10 @@ def test_slicers_report_which_pixels_lie_inside_the_volume(case):
 def test_slice_filter_rejects_planes_mostly_outside(case):
     planes = PlaneSlicer().slice(case, np.stack([LEAVING, INSIDE]), RECT)
     lenient = SliceFilter(min_landmark_px=0, max_bone_px=10**6)
-    assert lenient.reasons(planes, STOMACH, case.preset) == [TOO_MUCH_OUTSIDE, KEPT]
+    assert lenient.reasons(planes, STOMACH, case.label_preset) == [TOO_MUCH_OUTSIDE, KEPT]
     # Allowing half the fan outside, the leaving plane goes on to the landmark rule (no stomach in it).
     assert SliceFilter(min_landmark_px=0, max_bone_px=10**6, max_outside_fraction=0.5).reasons(
-        planes, STOMACH, case.preset) == [TOO_FEW_LANDMARK, KEPT]
+        planes, STOMACH, case.label_preset) == [TOO_FEW_LANDMARK, KEPT]
     assert "outside the CT" in lenient.describe(RECT)
     with pytest.raises(EusaugError, match="max_outside_fraction"):
         SliceFilter(max_outside_fraction=1.5)

@@ -48,7 +48,7 @@ def test_sample_poses_records_what_made_them(pose_set, phantom_files):
     assert pose_set.poses.shape == (5, 4, 4) and len(pose_set) == 5
     assert pose_set.landmark == "aorta"  # normalised
     assert pose_set.ct_sha256 == file_sha256(ct_path) and pose_set.labels_sha256 == file_sha256(labels_path)
-    assert pose_set.ct_path == str(ct_path) and pose_set.preset == "totalsegmentator"
+    assert pose_set.ct_path == str(ct_path) and pose_set.label_preset == "totalsegmentator"
     assert pose_set.sampler == "stomach-cone" and pose_set.seed == 11 and pose_set.cone_deg == 25.0
     assert pose_set.roll_range_deg == (-90.0, 90.0) and pose_set.fov.height_px == 128
     assert pose_set.slice_filter == SliceFilter()

@@ -82,7 +82,7 @@ def test_lung_density_liver_is_refused():
 
 def test_real_totalsegmentator_map_fits_and_auto_keeps_it():
     case = load_case(sample_ct_path(), sample_labels_path())
-    assert case.preset.name == "totalsegmentator"
+    assert case.label_preset.name == "totalsegmentator"
     # The truncated sample (pancreas 17 ml, liver cut) passes even when the pancreas is checked.
     assert load_case(sample_ct_path(), sample_labels_path(), "totalsegmentator", organs=["pancreas", "aorta"])
 
@@ -99,7 +99,7 @@ def test_btcv_map_read_as_totalsegmentator_stops_naming_btcv(btcv_files):
 
 def test_auto_picks_btcv_for_btcv_ids(btcv_files):
     case = load_case(*btcv_files, AUTO, organs=["liver"])
-    assert case.preset.name == "btcv"
+    assert case.label_preset.name == "btcv"
     liver = case.mask("liver")
     # The BTCV liver is the sample's own liver: same voxels, not the 30 ml oesophagus.
     assert int(liver.sum()) == int((case.labels.ids == BTCV_LABELS["liver"]).sum()) == 38634
@@ -107,7 +107,7 @@ def test_auto_picks_btcv_for_btcv_ids(btcv_files):
 
 def test_force_keeps_the_preset_asked_for(btcv_files):
     case = load_case(*btcv_files, "totalsegmentator", organs=["liver"], force=True)
-    assert case.preset.name == "totalsegmentator"
+    assert case.label_preset.name == "totalsegmentator"
 
 
 def test_btcv_preset_on_totalsegmentator_map_names_totalsegmentator():
@@ -148,12 +148,12 @@ def test_old_keyword_still_works_with_a_deprecation_warning():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         case = load_case(sample_ct_path(), sample_labels_path(), preset="totalsegmentator")
-    assert case.preset.name == "totalsegmentator"
+    assert case.label_preset.name == "totalsegmentator"
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)
 
 
 def test_shared_abdomen_fits_totalsegmentator(abdomen_ct, abdomen_labels):
     case = load_case(abdomen_ct, abdomen_labels, AUTO, organs=["liver", "aorta", "pancreas"])
-    assert case.preset.name == "totalsegmentator"
+    assert case.label_preset.name == "totalsegmentator"
     fit = assess_preset(label_stats(case.labels.ids, case.ct.hu, case.affine), BTCV)
     assert not fit.fits and fit.unnamed_ids  # BTCV names no id above 13

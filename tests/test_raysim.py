@@ -132,8 +132,8 @@ def test_planes_preset_names_the_fluid_labels() -> None:
     planes = phantom(fov, lambda u, d: np.full_like(d, 40.0), n=2, labels=np.where(vessel, btcv_aorta, 0))
     lumen = np.hypot(u, v - 25) < 6
     ring = (np.hypot(u, v - 25) > 10) & (np.hypot(u, v - 25) < 16)
-    as_btcv = RaySim().translate(replace(planes, preset=get_preset("btcv")), np.random.default_rng(4))
-    as_totalseg = RaySim().translate(replace(planes, preset=get_preset("totalsegmentator")), np.random.default_rng(4))
+    as_btcv = RaySim().translate(replace(planes, label_preset=get_preset("btcv")), np.random.default_rng(4))
+    as_totalseg = RaySim().translate(replace(planes, label_preset=get_preset("totalsegmentator")), np.random.default_rng(4))
     assert as_btcv[:, lumen].mean() < as_btcv[:, ring].mean() - 0.3  # 8 is the aorta in BTCV
     assert abs(as_totalseg[:, lumen].mean() - as_totalseg[:, ring].mean()) < 0.05  # 8 is an adrenal gland there
 

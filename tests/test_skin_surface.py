@@ -148,7 +148,7 @@ def test_kept_poses_are_on_the_front_skin_and_see_the_liver(case, ellipse):
     outward = -inward_normal(origins)
     assert angle_deg(outward, np.array([0.0, 1.0, 0.0])).max() <= 110.0 + 4.0  # not on the back
     planes = reference_slice(case, poses, FOV)  # the slow, obviously right slicer
-    landmark_px, bone_px = slice_filter.counts(planes, LIVER, case.preset)
+    landmark_px, bone_px = slice_filter.counts(planes, LIVER, case.label_preset)
     min_landmark, max_bone = slice_filter.thresholds(FOV)
     assert (landmark_px > min_landmark).all() and (bone_px < max_bone).all()
 

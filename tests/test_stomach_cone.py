@@ -98,7 +98,7 @@ def test_kept_poses_all_see_the_aorta_and_pass_the_filter(case):
     poses = StomachConeSampler().sample(case, "aorta", 12, fov, np.random.default_rng(4), slice_filter)
     assert poses.shape == (12, 4, 4)
     planes = reference_slice(case, poses, fov)  # the slow, obviously right slicer
-    landmark_px, bone_px = slice_filter.counts(planes, AORTA, case.preset)
+    landmark_px, bone_px = slice_filter.counts(planes, AORTA, case.label_preset)
     assert (landmark_px > 1000).all() and (bone_px < 50).all()
 
 

@@ -52,7 +52,7 @@ def test_organ_volumes_match_voxel_counts(abdomen_ct, abdomen_labels):
     organs = {o.name: o for o in summary.organs}
     voxel_ml = 3.0 * 3.0 * 3.0 / 1000.0
     for name in ("liver", "stomach", "pancreas", "aorta"):
-        count = int((case.labels.ids == case.preset.id_of(name)).sum())
+        count = int((case.labels.ids == case.label_preset.id_of(name)).sum())
         assert organs[name].voxels == count
         assert organs[name].volume_ml == pytest.approx(count * voxel_ml)
     assert organs["liver"].volume_ml == pytest.approx(1126, abs=1.0)
@@ -131,7 +131,7 @@ def test_labels_found_beside_ct(tmp_path):
 def test_bone_from_labels_and_from_hu(abdomen_ct, abdomen_labels):
     case = load_case(abdomen_ct, abdomen_labels)
     bone = case.bone_mask(rule="labels")
-    l3 = case.labels.ids == case.preset.id_of("vertebrae_l3")
+    l3 = case.labels.ids == case.label_preset.id_of("vertebrae_l3")
     assert bone[l3].all() and not bone[case.mask("liver")].any()
     from_hu = case.bone_mask()  # the paper's rule is the default, whatever the preset
     np.testing.assert_array_equal(from_hu, case.ct.hu > 200)
@@ -142,7 +142,7 @@ def test_bone_from_labels_and_from_hu(abdomen_ct, abdomen_labels):
     with pytest.raises(EusaugError, match="bone labels"):
         btcv_like.bone_mask(rule="labels")
     assert from_hu[bone].mean() > 0.4  # the default threshold finds much of the labelled bone
-    organs = case.labels.ids == case.preset.id_of("liver")
+    organs = case.labels.ids == case.label_preset.id_of("liver")
     assert from_hu[organs].mean() < 0.001  # and almost no organ voxels
 
 

@@ -6,6 +6,7 @@ module holds the data they return and the reference sampling they must agree wit
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -85,7 +86,7 @@ class Planes:
 
     ``hu``: ``(N, H, W)`` float32 HU (air, -1024, outside the CT); ``labels``: ``(N, H, W)``
     integer label ids (0 outside the CT); ``mask``: ``(N, H, W)`` bool, True inside the
-    field of view; ``poses``: ``(N, 4, 4)`` float64 world mm; ``preset``: the label preset
+    field of view; ``poses``: ``(N, 4, 4)`` float64 world mm; ``label_preset``: the label preset
     that names the ids in ``labels`` (None when unknown), so translators that use labels
     read BTCV and TotalSegmentator maps alike; ``inside``: ``(N, H, W)`` bool, True where
     the pixel lies inside the CT volume (None: slicer did not say, taken as all inside),
@@ -97,8 +98,14 @@ class Planes:
     mask: np.ndarray
     poses: np.ndarray
     fov: FieldOfView
-    preset: LabelPreset | None = None
+    label_preset: LabelPreset | None = None
     inside: np.ndarray | None = None
+
+    @property
+    def preset(self) -> LabelPreset | None:
+        """Deprecated (one release): :attr:`label_preset` ("preset" now means named settings only)."""
+        warnings.warn("Planes.preset is deprecated: use Planes.label_preset.", DeprecationWarning, stacklevel=2)
+        return self.label_preset
 
     def __len__(self) -> int:
         return int(self.hu.shape[0])
@@ -147,7 +154,7 @@ class Planes:
 
     def subset(self, index: np.ndarray | slice | list[int]) -> Planes:
         return Planes(self.hu[index], self.labels[index], self.mask[index], self.poses[index], self.fov,
-                      self.preset, None if self.inside is None else self.inside[index])
+                      self.label_preset, None if self.inside is None else self.inside[index])
 
 
 def reference_slice(case: CTCase, poses: np.ndarray, fov: FieldOfView) -> Planes:

@@ -33,6 +33,6 @@ def slice_case(
     if not isinstance(instance, Slicer):
         raise EusaugError(f"{instance!r} is not a slicer plugin: pass a slicer name or Slicer instance.")
     planes = instance.slice(case, poses, fov)
-    if planes.preset is None:
-        planes.preset = case.label_preset
+    if planes.label_preset is None:
+        planes.label_preset = case.label_preset
     return planes

@@ -40,7 +40,7 @@ class RaySimParams:
     #: it hides the staircase of 3 mm CT voxels that would otherwise draw jagged interfaces.
     ct_smoothing_mm: float = 1.5
     #: Label preset that names the ids in ``Planes.labels`` when the planes carry none
-    #: (``Planes.preset`` wins); None ignores labels and uses HU only.
+    #: (``Planes.label_preset`` wins); None ignores labels and uses HU only.
     label_preset: str | None = "totalsegmentator"
     #: Electronic noise, dB relative to diffuse soft tissue at the transducer (before TGC).
     noise_db: float = -60.0

@@ -214,7 +214,7 @@ class RaySim(Translator):
         if gel is not None:
             echogenicity[gel] = np.float32(0.0)
         fluid = None
-        fluid_ids = self._fluid_ids(planes.preset)
+        fluid_ids = self._fluid_ids(planes.label_preset)
         if fluid_ids.size:
             fluid_plane = np.isin(label_plane, fluid_ids).astype(np.float32)
             if fluid_plane.any():
