@@ -125,11 +125,13 @@ def _multi_worker(devices: int | None, source: str) -> Placement:
                      f"{task_type}:{task_id}", chief, tuple(local))
 
 
-def choose_placement(devices: str | int | None = "auto", distribute: str = "auto") -> Placement:
+def choose_placement(devices: str | int | None = "auto", distribute: str = "auto",
+                     cluster: bool = True) -> Placement:
     """The strategy for ``--devices`` (N, ``all``, ``auto``) and ``distribute`` (auto, mirrored, none).
 
-    In a cluster (``TF_CONFIG`` or ``srun``), and unless ``distribute`` is ``none``, every
-    task must call this first, before TensorFlow runs anything.
+    In a cluster (``TF_CONFIG`` or ``srun``), unless ``distribute`` is ``none`` or
+    ``cluster`` is False (work that stays on one machine), every task must call this
+    first, before TensorFlow runs anything.
     """
     import tensorflow as tf
 
@@ -140,7 +142,7 @@ def choose_placement(devices: str | int | None = "auto", distribute: str = "auto
         if count not in (0, 1):
             raise EusaugError(f"--devices {devices} with distribute=none: drop one of them.")
         return Placement(tf.distribute.get_strategy(), "one_device", 1)
-    source = cluster_environment()
+    source = cluster_environment() if cluster else None
     if source is not None:
         return _multi_worker(count, source)
     cpus = split_cpu()
