@@ -116,6 +116,11 @@ def test_devices_and_cluster_environment_are_read_as_documented() -> None:
     assert cluster_environment({"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}) is None
     with pytest.raises(EusaugError, match="TF_CONFIG"):
         cluster_environment({"TF_CONFIG": "[1, 2"})
+    from eusaug.pipeline.run_config import RunConfig
+
+    assert RunConfig(devices="all").devices == "all"
+    with pytest.raises(EusaugError, match="devices: 'two'"):
+        RunConfig(devices="two")
 
 
 def test_two_logical_devices_give_one_devices_losses() -> None:
