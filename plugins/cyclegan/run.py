@@ -12,7 +12,9 @@ Layout of ``RUN/``::
     samples/epoch-NNNN.png   CT | sEUS | reconstructed CT, and EUS | sCT | reconstructed EUS
     generator_ct2eus.keras   the CT -> sEUS generator, loads with safe_mode=True
 
-Running again on the same folder resumes after the last complete epoch.
+Running again on the same folder resumes after the last complete epoch. Under several
+workers (``eusaug.io.choose_placement``) only the chief writes ``RUN/``; the others write
+into a temporary folder that is removed, and ``config.json`` records the strategy.
 """
 
 from __future__ import annotations
