@@ -54,6 +54,7 @@ from eusaug.evaluate.classifier_model import (
 )
 from eusaug.evaluate.features import load_resized
 from eusaug.evaluate.weights import resolve_weights, warn_random
+from eusaug.io.devices import choose_placement
 from eusaug.io.images import unit_to_uint8
 from eusaug.io.progress import track
 from eusaug.io.tables import check_new, write_csv, write_json
@@ -161,6 +162,8 @@ def ratio_sweep(real: LabelledSource, synthetic: LabelledSource | None, output_d
     files = [output_dir / n for n in names]
     check_new([*files, *model_paths], force)
 
+    # One machine: N devices share each batch (a multi-worker sweep would write every file N times).
+    placement = choose_placement(config.devices, cluster=False)
     weights = resolve_weights(config.weights, "vgg16", config.seed)
     notes: list[str] = [warn_random("VGG-16 classifier")] if weights.is_random else []
     real_set = as_labelled_set(real)
@@ -191,9 +194,10 @@ def ratio_sweep(real: LabelledSource, synthetic: LabelledSource | None, output_d
         y = np.array([label_of[c] for c, _, _ in items], dtype=np.int64)
         training_rows.extend({"model": model_name(r), "ratio": r, "image": str(p), "class": c, "source": s}
                              for c, s, p in items)
-        model = build_classifier(len(classes), config.input_size_px, weights, config.precision)
-        losses = train_classifier(model, x, y, np.array([class_weights[c] for c in classes]), config,
-                                  f"Training {model_name(r)} ({len(items)} images)")
+        with placement.strategy.scope():  # variables mirrored on every device; fit splits each batch
+            model = build_classifier(len(classes), config.input_size_px, weights, config.precision)
+            losses = train_classifier(model, x, y, np.array([class_weights[c] for c in classes]), config,
+                                      f"Training {model_name(r)} ({len(items)} images)")
         history_rows.extend({"model": model_name(r), "ratio": r, "epoch": e + 1, "loss": loss}
                             for e, loss in enumerate(losses))
         probabilities = predict(model, x_test, config.batch_size)
@@ -221,6 +225,7 @@ def ratio_sweep(real: LabelledSource, synthetic: LabelledSource | None, output_d
     write_csv(files[3], history_rows)
     write_json(files[4], {**asdict(config), "weights_resolved": weights.describe(), "classes": classes,
                           "evaluation_classes": eval_classes, "test_subjects": list(split.test_subjects),
+                          "strategy": placement.to_dict(),
                           **({} if mixed is None else {"mixed": str(Path(mixed).resolve())}), "notes": notes})
     write_csv(files[5], training_rows)
     return SweepResult(rows, [*files, *model_paths], notes)

@@ -56,6 +56,9 @@ class ClassifierConfig:
     subject_pattern: str = DEFAULT_SUBJECT_PATTERN
     seed: int = 0
     precision: Precision = "fp32"
+    #: Devices of this machine: N, ``all``, or ``auto`` (every GPU when there are several);
+    #: ``batch_size`` is then split across them (``tf.distribute.MirroredStrategy``).
+    devices: str = "auto"
 
     #: Command-line help of each field (``eusaug evaluate classifier``).
     FIELD_HELP: ClassVar[dict[str, str]] = {
@@ -74,6 +77,8 @@ class ClassifierConfig:
         "test_fraction": "Share of subjects held out when none are named.",
         "subject_pattern": "Regex on file names whose first group is the subject.",
         "seed": "Seed of split, mixing, shuffling and random weights.",
+        "devices": "Devices to train on: N, all, or auto (every GPU when there are several); batch_size is split "
+                   "across them. Without GPUs, N logical CPUs (EUSAUG_CPU_DEVICES=N; a test aid).",
     }
 
     @property

@@ -140,7 +140,7 @@ def _stage_cyclegan(ctx: RunContext, landmark: str, index: int) -> Callable[[Pat
         from eusaug.translate.train import train_translator_cases
 
         cfg = ctx.config
-        overrides: dict[str, Any] = {"image_size_px": cfg.image_size_px, "seed": cfg.seed}
+        overrides: dict[str, Any] = {"image_size_px": cfg.image_size_px, "seed": cfg.seed, "devices": cfg.devices}
         if cfg.cyclegan_epochs is not None:
             overrides["epochs"] = cfg.cyclegan_epochs
         # Run-wide settings reach the translator where its training config has such a field.
@@ -263,7 +263,7 @@ def _classifier_config(ctx: RunContext) -> ClassifierConfig:
         config = replace(config, class_weights=cfg.class_weights)
     if cfg.classifier_precision is not None:
         config = replace(config, precision=cfg.classifier_precision)
-    return replace(config, **cfg.classifier_overrides)
+    return replace(config, devices=cfg.devices, **cfg.classifier_overrides)
 
 
 def _stage_classifier(ctx: RunContext, folder: Path) -> dict[str, Any]:

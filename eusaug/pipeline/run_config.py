@@ -60,6 +60,9 @@ class RunConfig:
 
     ``keep_checkpoints``: keep the classifiers' ``.keras`` models (hundreds of MB) after
     Grad-CAM has used them.
+
+    ``devices``: devices of this machine that the translator and the classifiers train on
+    (N, ``all``, or ``auto``: every GPU when there are several); see ``docs/cluster.md``.
     """
 
     landmarks: tuple[str, ...] = PAPER_LANDMARKS
@@ -96,6 +99,7 @@ class RunConfig:
     mcnemar_significance: Significance = "uncorrected"
     field_of_view: dict[str, Any] = field(default_factory=dict)
     keep_checkpoints: bool = False
+    devices: str = "auto"
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -114,6 +118,9 @@ class RunConfig:
             value = getattr(self, name)
             if value not in ("fp32", "bf16") and not (value is None and name == "classifier_precision"):
                 out.append(f"{name}: {value!r} is unknown: use fp32 (the paper's) or bf16.")
+        devices = str(self.devices).strip().lower()
+        if not (devices in ("auto", "all") or (devices.isdigit() and int(devices) >= 1)):
+            out.append(f"devices: {self.devices!r} is unknown: give a number of devices (1, 2, ...), all or auto.")
         if self.mcnemar_significance not in SIGNIFICANCE_CHOICES:
             out.append(f"mcnemar_significance: {self.mcnemar_significance!r} is unknown: use uncorrected "
                        "(the paper's) or holm.")

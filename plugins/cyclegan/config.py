@@ -21,7 +21,8 @@ PRECISIONS = ("fp32", "bf16")
 #: The generator's upsampling: ``transpose`` (stride-2 transposed convolutions, the
 #: reference) or ``resize`` (nearest-neighbour x2 then a 3x3 convolution, no checkerboard).
 UPSAMPLE = ("transpose", "resize")
-#: ``auto``: MirroredStrategy when several GPUs are visible; ``mirrored``: always; ``none``: never.
+#: ``auto``: MirroredStrategy when several GPUs are visible (MultiWorkerMirroredStrategy when
+#: TF_CONFIG or srun makes this process one of several workers); ``mirrored``: always; ``none``: never.
 DISTRIBUTE = ("auto", "mirrored", "none")
 #: The validation KID's network: ``auto`` takes the standard one when installed.
 VAL_BACKBONES = ("auto", "standard", "inception", "none")
@@ -81,6 +82,7 @@ class CycleGANConfig:
     precision: str = "bf16"
     jit_compile: bool = False
     distribute: str = "auto"
+    devices: str = "auto"
     val_subjects: str | None = None
     val_planes: int = 32
     val_backbone: str = "auto"
@@ -119,7 +121,10 @@ class CycleGANConfig:
         "denoise_sigma_max": "Largest noise (in [-1, 1] units) the denoisers learn to remove.",
         "precision": "bf16: mixed bfloat16 with float32 losses; fp32: plain float32.",
         "jit_compile": "XLA compilation (helps on GPUs; far slower on CPUs).",
-        "distribute": "auto: mirrored over several GPUs when present; mirrored: always; none: never.",
+        "distribute": "auto: mirrored over several GPUs when present, multi-worker under TF_CONFIG or srun; "
+                      "mirrored: always; none: never.",
+        "devices": "Devices of this machine to train on: N, all, or auto (every GPU when there are several). "
+                   "Without GPUs, N logical CPU devices (EUSAUG_CPU_DEVICES=N splits the CPU; a test aid).",
         "val_subjects": "Training subjects whose frames are set aside to pick the best epoch, e.g. c,f "
                         "(default: one drawn with the seed; a seeded 10% of frames when names give no subjects).",
         "val_planes": "CT planes translated and scored by KID after each epoch (0: no validation; synth uses the last).",
@@ -163,6 +168,9 @@ class CycleGANConfig:
         need(self.upsample in UPSAMPLE, "upsample", " or ".join(UPSAMPLE))
         need(self.precision in PRECISIONS, "precision", " or ".join(PRECISIONS))
         need(self.distribute in DISTRIBUTE, "distribute", ", ".join(DISTRIBUTE))
+        devices = str(self.devices).strip().lower()
+        need(devices in ("auto", "all") or (devices.isdigit() and int(devices) >= 1), "devices",
+             "a count >= 1, all or auto")
         need(self.val_planes >= 0, "val_planes", ">= 0")
         need(self.val_backbone in VAL_BACKBONES, "val_backbone", ", ".join(VAL_BACKBONES))
         need(self.seed >= 0, "seed", ">= 0")

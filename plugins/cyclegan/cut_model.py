@@ -14,7 +14,9 @@ CycleGAN here.
 
 Randomness of the step (patch locations, flips) comes from a ``tf.random.Generator``
 seeded with the config's seed whose state is checkpointed, so a resumed run repeats an
-uninterrupted one; validation uses fixed locations.
+uninterrupted one; validation uses fixed locations. The step's draws are made outside
+the replicas and handed to all of them: every replica (and worker) samples the same
+locations, as one device does for the whole batch.
 """
 
 from __future__ import annotations
@@ -80,17 +82,19 @@ class CUT(CycleGAN):
             self.d_eus = build_discriminator(size, config.ndf, config.n_disc_layers, dtype=dtype, seed=seed,
                                              name="d_eus")
             features = [self.g_ct2eus.get_layer(n).output for n in config.nce_layer_names]
+            self._positions = [int(f.shape[1]) * int(f.shape[2]) for f in features]
             # Both share the generator's layers: the encoder is its first part, up to the deepest layer.
             self.encoder = keras.Model(self.g_ct2eus.input, features, name="g_ct2eus_encoder")
             self.g_with_features = keras.Model(self.g_ct2eus.input, [self.g_ct2eus.output, *features],
                                                name="g_ct2eus_with_features")
             self.heads = [build_projection_head(int(f.shape[-1]), config.nce_mlp_units, dtype, seed + 10 * i,
                                                 name=f"nce_head{i}") for i, f in enumerate(features)]
-            self.rng = tf.random.Generator.from_seed(seed)
             self.opt_g = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, name="adam_g")
             self.opt_d = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, name="adam_d")
             self.opt_g.build(self.generator_variables)
             self.opt_d.build(self.discriminator_variables)
+        # Outside the strategy's scope: one stream per process, read outside the replicas.
+        self.rng = tf.random.Generator.from_seed(seed)
         self.denoisers = denoisers or Denoisers()
         jit = config.jit_compile
         if self.replicas == 1:
@@ -98,11 +102,11 @@ class CUT(CycleGAN):
             image = tf.TensorSpec((batch, size, size, 1), tf.float32)
             draws = tf.TensorSpec((batch, 2), tf.float32)
             slots = tf.TensorSpec((batch, 2), tf.int32)
-            self.train_step = tf.function(self._train_step, input_signature=[image, image, draws, slots],
-                                          jit_compile=jit)
+            self.train_step = tf.function(lambda ct, eus, d, s: self._train_step(ct, eus, d, s, self._draws()),
+                                          input_signature=[image, image, draws, slots], jit_compile=jit)
             self.eval_step = tf.function(self._eval_step, input_signature=[image, image], jit_compile=jit)
         else:
-            self.train_step = tf.function(self._replicated(self._train_step))
+            self.train_step = tf.function(self._replicated(self._train_step, self._draws))
             self.eval_step = tf.function(self._replicated(self._eval_step))
         self._translate = tf.function(lambda x: self.g_ct2eus(x, training=False), reduce_retracing=True)
 
@@ -129,12 +133,17 @@ class CUT(CycleGAN):
         return named
 
     # -- PatchNCE
-    def _patch_ids(self, positions: int, layer: int, training: bool) -> tf.Tensor:
-        """``min(nce_patches, positions)`` distinct flat locations of one layer's feature map."""
+    def _draws(self) -> tuple[tf.Tensor, ...]:
+        """A training step's random numbers: the flip's (with ``flip_equivariance``), then
+        each PatchNCE layer's location scores, in that order from the checkpointed generator."""
+        flip = (self.rng.uniform([]),) if self.config.flip_equivariance else ()
+        return (*flip, *(self.rng.uniform([n]) for n in self._positions))
+
+    def _patch_ids(self, positions: int, layer: int, scores: tf.Tensor | None) -> tf.Tensor:
+        """``min(nce_patches, positions)`` distinct flat locations of one layer's feature map:
+        the lowest ``scores`` (None: validation's fixed ones)."""
         count = min(self.config.nce_patches, positions)
-        if training:
-            scores = self.rng.uniform([positions])
-        else:
+        if scores is None:
             scores = tf.random.stateless_uniform([positions], seed=[self.config.seed, layer])
         return tf.argsort(scores)[:count]
 
@@ -145,12 +154,13 @@ class CUT(CycleGAN):
         return z / (tf.norm(z, axis=-1, keepdims=True) + 1e-7)
 
     def _nce(self, sources: list[tf.Tensor], outputs: list[tf.Tensor], batch: int,
-             training: bool) -> tuple[tf.Tensor, tf.Tensor]:
+             scores: tuple[tf.Tensor, ...] | None) -> tuple[tf.Tensor, tf.Tensor]:
         """PatchNCE averaged over layers: of the first ``batch`` images (CT) and of the rest (EUS identity)."""
         cfg = self.config
         ct_terms, eus_terms = [], []
         for layer, (key_features, query_features) in enumerate(zip(sources, outputs)):
-            ids = self._patch_ids(int(key_features.shape[1]) * int(key_features.shape[2]), layer, training)
+            ids = self._patch_ids(int(key_features.shape[1]) * int(key_features.shape[2]), layer,
+                                  None if scores is None else scores[layer])
             keys = tf.stop_gradient(self._project(layer, key_features, ids))
             queries = self._project(layer, query_features, ids)
             ct_terms.append(patch_nce_loss(queries[:batch], keys[:batch], cfg.nce_temperature))
@@ -162,14 +172,18 @@ class CUT(CycleGAN):
 
     # -- the graphs
     def _generator_losses(self, ct: tf.Tensor, eus: tf.Tensor,
-                          training: bool = True) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
+                          draws: tuple[tf.Tensor, ...] | None = None) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
+        """The generator's losses; ``draws``: a training step's (:meth:`_draws`), None: validation's."""
         cfg = self.config
-        batch = ct.shape[0]
+        batch = tf.shape(ct)[0]  # (a replica's share of a batch may have no static size)
         # CT and, for the identity term, real EUS go through the generator as one batch
         # (instance norm is per image, so this equals two calls).
         source = tf.concat([ct, eus], 0) if cfg.nce_identity else ct
-        if training and cfg.flip_equivariance:
-            flip = self.rng.uniform([]) < 0.5
+        scores = None
+        if draws is not None:
+            scores = draws[1:] if cfg.flip_equivariance else draws
+        if draws is not None and cfg.flip_equivariance:
+            flip = draws[0] < 0.5
             out = self.g_ct2eus(tf.where(flip, tf.reverse(source, [2]), source), training=True)
             keys = self.encoder(source, training=True)
             queries = [tf.where(flip, tf.reverse(f, [2]), f) for f in _as_list(self.encoder(out, training=True))]
@@ -177,18 +191,18 @@ class CUT(CycleGAN):
         else:
             out, *keys = self.g_with_features(source, training=True)
             queries = _as_list(self.encoder(out, training=True))
-        nce, nce_identity = self._nce(keys, queries, batch, training)
+        nce, nce_identity = self._nce(keys, queries, batch, scores)
         fake_eus = out[:batch]
         adversarial = _mse(self._judge(self.d_eus, self.denoisers.eus, fake_eus), 1.0)
         losses = {"generator": adversarial, "nce": nce, "nce_identity": nce_identity}
         return losses, fake_eus, out[batch:]
 
     def _train_step(self, ct: tf.Tensor, eus: tf.Tensor, pool_draws: tf.Tensor,
-                    pool_slots: tf.Tensor) -> dict[str, tf.Tensor]:
+                    pool_slots: tf.Tensor, draws: tuple[tf.Tensor, ...]) -> dict[str, tf.Tensor]:
         """One step of G (and heads) then D; ``pool_draws``/``pool_slots`` are unused (no pool)."""
         g_vars = self.generator_variables
         with tf.GradientTape() as tape:
-            losses, fake_eus, _ = self._generator_losses(ct, eus)
+            losses, fake_eus, _ = self._generator_losses(ct, eus, draws)
             nce = losses["nce"] + losses["nce_identity"]
             if self.config.nce_identity:
                 nce = 0.5 * nce  # the reference averages the two PatchNCE terms
@@ -202,7 +216,7 @@ class CUT(CycleGAN):
         return {**losses, "discriminator": d_loss}
 
     def _eval_step(self, ct: tf.Tensor, eus: tf.Tensor) -> dict[str, tf.Tensor]:
-        losses, fake_eus, _ = self._generator_losses(ct, eus, training=False)
+        losses, fake_eus, _ = self._generator_losses(ct, eus)
         return {**losses, "discriminator": self._real_fake_loss(self.d_eus, self.denoisers.eus, eus, fake_eus)}
 
     def sample_rows(self, ct: np.ndarray, eus: np.ndarray) -> list[tuple[tuple[str, np.ndarray], ...]]:

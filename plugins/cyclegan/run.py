@@ -12,18 +12,18 @@ Layout of ``RUN/``::
     samples/epoch-NNNN.png   CT | sEUS | reconstructed CT, and EUS | sCT | reconstructed EUS
     generator_ct2eus.keras   the CT -> sEUS generator, loads with safe_mode=True
 
-Running again on the same folder resumes after the last complete epoch.
+Running again on the same folder resumes after the last complete epoch. Under several
+workers (``eusaug.io.choose_placement``) only the chief writes ``RUN/``; the others write
+into a temporary folder that is removed, and ``config.json`` records the strategy.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as _dt
 import io
 import json
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,13 +33,12 @@ import numpy as np
 from eusaug_plugins.cyclegan.config import PRESETS, CycleGANConfig
 from eusaug_plugins.cyclegan.data import EUSFrames, PlaneSource, SliceFn, SourceFn, TrainingData, load_eus_frames
 from eusaug_plugins.cyclegan.kinds import CYCLEGAN, ModelKind, check_translator
+from eusaug_plugins.cyclegan.lossfiles import LossPlotter, write_losses
 from eusaug_plugins.cyclegan.runfolder import (
     CHECKPOINTS,
     CONFIG_FILE,
     DENOISER_FILES,
     GENERATOR_FILE,
-    LOSSES_CSV,
-    LOSSES_PNG,
     RESUMABLE_FIELDS,
     RUN_FORMAT,
     RUN_FORMAT_VERSION,
@@ -47,16 +46,20 @@ from eusaug_plugins.cyclegan.runfolder import (
     is_run_folder,
     read_run_config,
 )
-from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers, choose_strategy
+from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers
 
 from eusaug import EusaugError, __version__
 from eusaug.io import (
+    Placement,
+    barrier,
+    choose_placement,
     latest_checkpoint,
     load_checkpoint,
     load_keras_model,
     make_progress,
     save_checkpoint,
     save_keras_model,
+    worker_folder,
     write_bytes,
     write_text,
 )
@@ -100,7 +103,8 @@ def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[s
 
 
 def _write_config(run_dir: Path, config: CycleGANConfig, landmark: str, preset: str, inputs: dict[str, Any],
-                  record: dict[str, Any] | None, translator: str = "cyclegan") -> dict[str, Any]:
+                  record: dict[str, Any] | None, translator: str = "cyclegan",
+                  placement: Placement | None = None) -> dict[str, Any]:
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     if record is None:
         record = {
@@ -114,13 +118,16 @@ def _write_config(run_dir: Path, config: CycleGANConfig, landmark: str, preset: 
             "inputs": inputs,
         }
     record = {**record, "config": config.to_dict(), "updated": now}
+    if placement is not None:  # where this session trained (a resumed run may train elsewhere)
+        record["strategy"] = placement.to_dict()
     write_text(run_dir / CONFIG_FILE, json.dumps(record, indent=2))
     return record
 
 
 def _denoisers(run_dir: Path, config: CycleGANConfig, data: TrainingData,
-               domains: tuple[str, ...] = ("ct", "eus")) -> Denoisers:
-    """Load the ``domains``' denoisers, training and saving them first when the run has none."""
+               domains: tuple[str, ...] = ("ct", "eus"), write_dir: Path | None = None) -> Denoisers:
+    """Load the ``domains``' denoisers, training and saving them (in ``write_dir``, default
+    ``run_dir``) first when the run has none."""
     if not config.denoiser:
         return Denoisers()
     from eusaug_plugins.cyclegan.denoiser import train_denoiser
@@ -146,7 +153,7 @@ def _denoisers(run_dir: Path, config: CycleGANConfig, data: TrainingData,
                 sigma_max=config.denoise_sigma_max, patch_px=config.denoiser_patch_px, seed=config.seed + index,
                 name=f"denoiser_{domain}", dtype=config.dtype_policy, on_step=lambda i, loss, t=task: progress.advance(t),
             )
-        save_keras_model(model, path)
+        save_keras_model(model, (write_dir or run_dir) / filename)
         models[domain] = model
     return Denoisers(ct=models.get("ct"), eus=models.get("eus"))
 
@@ -186,77 +193,6 @@ def _sample_grid(model: CycleGAN, data: TrainingData, epoch: int) -> bytes:
     return buffer.getvalue()
 
 
-def _write_losses(run_dir: Path, history: list[dict[str, float]], plotter: _LossPlotter | None = None) -> None:
-    """``losses.csv`` (one row per epoch) and ``losses.png`` (train vs validation per loss).
-
-    With a ``plotter`` the PNG is drawn in its background thread (matplotlib takes ~0.5 s,
-    which would otherwise stall training at every epoch's end).
-    """
-    if not history:
-        return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(history[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(run_dir / LOSSES_CSV, buffer.getvalue())
-    if plotter is None:
-        _plot_losses(run_dir, history)
-    else:
-        plotter.submit(run_dir, [dict(row) for row in history])
-
-
-def _plot_losses(run_dir: Path, history: list[dict[str, float]]) -> None:
-    # The object-oriented API without pyplot: safe outside the main thread.
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    epochs = [row["epoch"] for row in history]
-    names = [key.removeprefix("train_") for key in history[0] if key.startswith("train_")]
-    fig = Figure(figsize=(4 * len(names), 3.2))
-    axes = fig.subplots(1, len(names), squeeze=False)[0]
-    for ax, name in zip(axes, names):
-        ax.plot(epochs, [row[f"train_{name}"] for row in history], "o-", label="train")
-        val = [row[f"val_{name}"] for row in history]
-        if any(np.isfinite(val)):
-            ax.plot(epochs, val, "s--", label="validation")
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=100)
-    write_bytes(run_dir / LOSSES_PNG, png.getvalue())
-
-
-class _LossPlotter:
-    """Draws ``losses.png`` in one background thread, one plot at a time; errors surface on
-    the next :meth:`submit` or on :meth:`close`."""
-
-    def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def _run(self, run_dir: Path, history: list[dict[str, float]]) -> None:
-        try:
-            _plot_losses(run_dir, history)
-        except BaseException as exc:  # re-raised in the training thread
-            self._error = exc
-
-    def submit(self, run_dir: Path, history: list[dict[str, float]]) -> None:
-        self.close()
-        self._thread = threading.Thread(target=self._run, args=(run_dir, history), name="eusaug-loss-plot")
-        self._thread.start()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-
 def _mean(rows: list[dict[str, float]], name: str) -> float:
     return float(np.mean([r[name] for r in rows])) if rows else float("nan")
 
@@ -287,12 +223,28 @@ def train_run(
     translates from (default: the windowed CT plane). ``val_scorer``: replaces the
     validation KID (``(N, S, S)`` sEUS -> ``(score, spread)``, lower is better).
     """
-    from eusaug_plugins.cyclegan.validation import open_validator, split_validation_frames
-
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise EusaugError(f"{run_dir} exists and is not a folder: choose another output folder.")
     config, record = _resolve(run_dir, landmark, preset, overrides or {}, resume, force, kind)
+    # First of all TensorFlow work (a multi-worker strategy must be); then every worker has
+    # read the run folder before the chief writes to it.
+    placement = choose_placement(config.devices, config.distribute)
+    barrier(placement)
+    with worker_folder(run_dir, placement) as out:
+        return _train(run_dir, out, placement, config, record, sources, eus_dir, landmark, slice_fn, preset, force,
+                      kind, stop_after, inputs, on_epoch, source_fn, val_scorer)
+
+
+def _train(run_dir: Path, out: Path, placement: Placement, config: CycleGANConfig, record: dict[str, Any] | None,
+           sources: list[PlaneSource], eus_dir: str | Path | EUSFrames, landmark: str, slice_fn: SliceFn,
+           preset: str | None, force: bool, kind: ModelKind, stop_after: int | None, inputs: dict[str, Any] | None,
+           on_epoch: Callable[[dict[str, float]], None] | None, source_fn: SourceFn | None,
+           val_scorer: Callable[[np.ndarray], tuple[float, float]] | None) -> Path:
+    """:func:`train_run` once the placement is chosen: reads ``run_dir``, writes ``out``
+    (the same folder on the chief, a temporary one on other workers)."""
+    from eusaug_plugins.cyclegan.validation import open_validator, split_validation_frames
+
     grid = (sources[0].fov.height_px, sources[0].fov.width_px) if config.patch_training and sources else None
     frames = eus_dir if isinstance(eus_dir, EUSFrames) else load_eus_frames(eus_dir, config, grid)
     if len(frames.images) < 1:
@@ -301,36 +253,35 @@ def train_run(
     holdout = split_validation_frames(frames.paths, config.val_subjects, config.seed, config.val_planes > 0)
     if holdout.enabled:  # the validation subjects' frames never reach the GAN
         frames = EUSFrames(frames.images[holdout.train], [frames.paths[i] for i in holdout.train])
-    strategy = choose_strategy(config.distribute)
-    data = TrainingData(sources, frames, config, slice_fn, replicas=strategy.num_replicas_in_sync if strategy else 1,
-                        source_fn=source_fn)
-    if force and run_dir.is_dir():
+    data = TrainingData(sources, frames, config, slice_fn, replicas=placement.replicas, source_fn=source_fn)
+    if force and placement.is_chief and run_dir.is_dir():
         # Only now, with the new run's inputs checked, is the old run removed.
         shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     run_inputs = {**(inputs or {}), "n_eus": len(frames.images), "n_poses": int(len(data.pose_index)),
                   "field_of_view": sources[0].fov.to_dict(), "validation": holdout.to_dict()}
-    record = _write_config(run_dir, config, landmark, (record or {}).get("preset", preset or "fast"), run_inputs,
-                           record, kind.translator)
+    record = _write_config(out, config, landmark, (record or {}).get("preset", preset or "fast"), run_inputs,
+                           record, kind.translator, placement)
 
     model_class = kind.model_class(config)
-    model = model_class(config, _denoisers(run_dir, config, data, model_class.denoised_domains), strategy)
+    model = model_class(config, _denoisers(run_dir, config, data, model_class.denoised_domains, out),
+                        placement.strategy)
     history: list[dict[str, float]] = []
     start = 0
-    checkpoint = latest_checkpoint(run_dir / CHECKPOINTS)
+    checkpoint = None if force else latest_checkpoint(run_dir / CHECKPOINTS)
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model.state_variables())
         start, history = int(state["epoch"]), list(state.get("history", []))
     end = config.epochs if stop_after is None else min(config.epochs, start + stop_after)
     validator = open_validator(run_dir, config, data, all_frames.images, holdout, start, val_scorer) \
-        if start < end else None
+        if start < end and placement.is_chief else None
 
     meter = RunMeter(total_steps=(end - start) * data.iterations_per_epoch(), images_per_step=data.global_batch)
-    plotter = _LossPlotter()
+    plotter = LossPlotter()
     with make_progress(_info_column()) as progress, contextlib.closing(plotter):
         # One bar for the whole run: its time left is the run's, not the epoch's.
         task = progress.add_task(f"epoch {start + 1}/{config.epochs}", total=meter.total_steps, info="")
-        for epoch in range(start, end):
+        for epoch in range(start, end):  # (files go to ``out``: the run folder on the chief only)
             progress.update(task, description=f"epoch {epoch + 1}/{config.epochs}")
             model.set_learning_rate(config.learning_rate_at(epoch))
             plan = data.plan(epoch)
@@ -356,19 +307,19 @@ def train_run(
             if validator is not None:  # before the checkpoint: a resume re-scores an epoch it retrains
                 validator.end_epoch(epoch + 1, model.g_ct2eus)
             # The checkpoint is the truth; the files after it can always be rebuilt from it.
-            save_checkpoint(run_dir / CHECKPOINTS, epoch + 1, model.state_variables(),
+            save_checkpoint(out / CHECKPOINTS, epoch + 1, model.state_variables(),
                             {"history": history, "learning_rate": model.learning_rate, "step": model.step_count,
                              "format_version": RUN_FORMAT_VERSION})
-            write_bytes(run_dir / SAMPLES / f"epoch-{epoch + 1:04d}.png", _sample_grid(model, data, epoch + 1))
-            save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
-            _write_losses(run_dir, history, plotter)
+            write_bytes(out / SAMPLES / f"epoch-{epoch + 1:04d}.png", _sample_grid(model, data, epoch + 1))
+            save_keras_model(model.g_ct2eus, out / GENERATOR_FILE)
+            write_losses(out, history, plotter)
             if on_epoch is not None:
                 on_epoch(row)
-    if start == end or not (run_dir / GENERATOR_FILE).is_file():
+    if start == end or not (out / GENERATOR_FILE).is_file():
         # Nothing trained now: export again, in case a kill came between checkpoint and export,
         # and rebuild the loss files from the checkpoint's history.
-        save_keras_model(model.g_ct2eus, run_dir / GENERATOR_FILE)
-        _write_losses(run_dir, history)
+        save_keras_model(model.g_ct2eus, out / GENERATOR_FILE)
+        write_losses(out, history)
     return run_dir / GENERATOR_FILE
 
 

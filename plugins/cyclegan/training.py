@@ -23,16 +23,12 @@ from eusaug_plugins.cyclegan.config import CycleGANConfig
 from eusaug_plugins.cyclegan.networks import build_discriminator, build_generator
 
 
-def choose_strategy(mode: str = "auto") -> tf.distribute.Strategy | None:
-    """The distribution strategy for ``mode`` (see ``CycleGANConfig.distribute``); None: one device."""
-    if mode == "none":
-        return None
-    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy(gpus)
-    if mode == "mirrored":  # e.g. over logical CPU devices, to test the multi-GPU path
-        return tf.distribute.MirroredStrategy(gpus or [d.name for d in tf.config.list_logical_devices("CPU")])
-    return None
+def choose_strategy(mode: str = "auto", devices: str = "auto") -> tf.distribute.Strategy | None:
+    """The distribution strategy for ``mode`` (see ``CycleGANConfig.distribute``) and ``devices``; None: one device."""
+    from eusaug.io import choose_placement
+
+    placement = choose_placement(devices, mode)
+    return None if placement.kind == "one_device" else placement.strategy
 
 
 #: Loss names, in the order of ``losses.csv``.
@@ -157,10 +153,18 @@ class CycleGAN:
         """``dataset`` (batches of :attr:`global_batch_size`) split over the replicas."""
         if self.replicas == 1:
             return dataset
-        return self.strategy.experimental_distribute_dataset(dataset)
+        # Every worker makes the same batches from the run's seed; each keeps its replicas'
+        # shares of every global batch (data sharding: there are no files to split).
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
 
-    def _replicated(self, step: Any) -> Any:
+    def _replicated(self, step: Any, extra: Any = None) -> Any:
+        """``step`` on every replica, its losses averaged; ``extra()`` (e.g. a seed) is drawn
+        once, outside the replicas, and passed to all of them as a last argument."""
         def run(*args: Any) -> dict[str, tf.Tensor]:
+            if extra is not None:
+                args = (*args, extra())
             per_replica = self.strategy.run(step, args=args)
             return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
                     for k, v in per_replica.items()}
@@ -255,7 +259,10 @@ class CycleGAN:
         with tf.GradientTape() as tape:
             losses, fake_eus, fake_ct = self._generator_losses(ct, eus)
             total = losses["generator"] + losses["cycle"] + losses["identity"]
-            # Replicas' gradients are summed when applied: average them instead.
+            # Each loss is a mean over this replica's images and every replica has as many
+            # (the data drops the last partial global batch), so dividing by the replicas
+            # makes the summed gradients those of the mean over the global batch (what
+            # tf.nn.compute_average_loss does with per-example losses).
             total = total / self.replicas
         self.opt_g.apply_gradients(zip(tape.gradient(total, g_vars), g_vars))
         pooled_eus = self.pool_eus.query(tf.stop_gradient(fake_eus), pool_draws[:, 0], pool_slots[:, 0])
