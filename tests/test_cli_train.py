@@ -127,3 +127,27 @@ def test_hybrid_translator_trains_on_raysim_images_and_synthesises(inputs, tmp_p
     assert made.exit_code == 0, made.output
     settings = json.loads((out / "synth.json").read_text())
     assert settings["translator"]["translator"] == "hybrid" and settings["translator"]["raysim"]["frequency_mhz"] > 0
+
+
+def test_training_off_a_terminal_logs_each_epoch_and_writes_tensorboard_scalars(inputs, tmp_path) -> None:
+    """``eusaug train ... | cat``: one plain line per epoch (no progress bar), and ``--tensorboard`` scalars per epoch."""
+    import tensorflow as tf
+
+    board = tmp_path / "board"
+    result = CliRunner().invoke(main, [*base(inputs, tmp_path / "run"), "--preset", "fast", "--epochs", "2", *TINY,
+                                       "--val-planes", "0", "--tensorboard", str(board)])
+    assert result.exit_code == 0, result.output
+    epoch_lines = [line for line in result.output.splitlines() if line.startswith(("epoch 1/2", "epoch 2/2"))]
+    assert any(line.startswith("epoch 1/2") for line in epoch_lines), result.output
+    assert any(line.startswith("epoch 2/2") for line in epoch_lines), result.output
+    assert "\x1b[" not in result.output  # plain text, not a terminal's progress bar
+    events = sorted(board.glob("events.out.tfevents.*"))
+    assert events, "no TensorBoard event file"
+    steps: dict[str, list[int]] = {}
+    for record in tf.data.TFRecordDataset([str(e) for e in events]):
+        event = tf.compat.v1.Event.FromString(record.numpy())
+        for value in event.summary.value:
+            steps.setdefault(value.tag, []).append(int(event.step))
+    losses = list(csv.DictReader(open(tmp_path / "run" / "losses.csv")))
+    assert sorted(steps["train_cycle"]) == [1, 2] and len(losses) == 2
+    assert "learning_rate" in steps and "epoch" not in steps

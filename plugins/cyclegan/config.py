@@ -86,6 +86,7 @@ class CycleGANConfig:
     val_subjects: str | None = None
     val_planes: int = 32
     val_backbone: str = "auto"
+    tensorboard: str | None = None
     seed: int = 0
 
     #: How option errors name this config.
@@ -128,6 +129,8 @@ class CycleGANConfig:
         "val_subjects": "Training subjects whose frames are set aside to pick the best epoch, e.g. c,f "
                         "(default: one drawn with the seed; a seeded 10% of frames when names give no subjects).",
         "val_planes": "CT planes translated and scored by KID after each epoch (0: no validation; synth uses the last).",
+        "tensorboard": "Also write each epoch's losses and learning rate as TensorBoard scalars into this folder "
+                       "(TensorFlow's own summary writer; `tensorboard --logdir FOLDER` shows them).",
         "val_backbone": "Network of the validation KID: auto (standard when installed, else ImageNet Inception, "
                         "else pixels), standard, inception or none.",
         "seed": "Seed of everything random in the run.",

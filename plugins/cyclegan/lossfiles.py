@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from eusaug_plugins.cyclegan.runfolder import LOSSES_CSV, LOSSES_PNG
 
+from eusaug import EusaugError
 from eusaug.io import write_bytes, write_text
 
 
@@ -30,6 +31,35 @@ def write_losses(run_dir: Path, history: list[dict[str, float]], plotter: LossPl
         _plot_losses(run_dir, history)
     else:
         plotter.submit(run_dir, [dict(row) for row in history])
+
+
+class TensorBoardScalars:
+    """Each epoch's row as TensorBoard scalars in ``folder``, written by TensorFlow's own summary writer.
+
+    Beside ``losses.csv``, for people who follow training in TensorBoard; the step is the epoch.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        import importlib.util
+
+        import tensorflow as tf
+
+        if importlib.util.find_spec("tensorboard") is None:  # TensorFlow's writer would fail only at its first scalar
+            raise EusaugError(f"--tensorboard {folder} needs the tensorboard package, which is not installed: "
+                              "pip install tensorboard (the tf extra brings it), or leave --tensorboard out.")
+
+        self._tf = tf
+        self._writer = tf.summary.create_file_writer(str(folder))
+
+    def add(self, row: dict[str, float]) -> None:
+        with self._writer.as_default(step=int(row["epoch"])):
+            for name, value in row.items():
+                if name != "epoch":
+                    self._tf.summary.scalar(name, float(value))
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 def _plot_losses(run_dir: Path, history: list[dict[str, float]]) -> None:
@@ -84,4 +114,4 @@ class LossPlotter:
             raise error
 
 
-__all__ = ["LossPlotter", "write_losses"]
+__all__ = ["LossPlotter", "TensorBoardScalars", "write_losses"]

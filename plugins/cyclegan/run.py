@@ -33,7 +33,7 @@ import numpy as np
 from eusaug_plugins.cyclegan.config import PRESETS, CycleGANConfig
 from eusaug_plugins.cyclegan.data import EUSFrames, PlaneSource, SliceFn, SourceFn, TrainingData, load_eus_frames
 from eusaug_plugins.cyclegan.kinds import CYCLEGAN, ModelKind, check_translator
-from eusaug_plugins.cyclegan.lossfiles import LossPlotter, write_losses
+from eusaug_plugins.cyclegan.lossfiles import LossPlotter, TensorBoardScalars, write_losses
 from eusaug_plugins.cyclegan.runfolder import (
     CHECKPOINTS,
     CONFIG_FILE,
@@ -278,7 +278,9 @@ def _train(run_dir: Path, out: Path, placement: Placement, config: CycleGANConfi
 
     meter = RunMeter(total_steps=(end - start) * data.iterations_per_epoch(), images_per_step=data.global_batch)
     plotter = LossPlotter()
-    with make_progress(_info_column()) as progress, contextlib.closing(plotter):
+    board = TensorBoardScalars(config.tensorboard) if config.tensorboard and placement.is_chief and start < end else None
+    with make_progress(_info_column()) as progress, contextlib.closing(plotter), \
+            (contextlib.closing(board) if board is not None else contextlib.nullcontext()):
         # One bar for the whole run: its time left is the run's, not the epoch's.
         task = progress.add_task(f"epoch {start + 1}/{config.epochs}", total=meter.total_steps, info="")
         for epoch in range(start, end):  # (files go to ``out``: the run folder on the chief only)
@@ -304,6 +306,8 @@ def _train(run_dir: Path, out: Path, placement: Placement, config: CycleGANConfi
             row["seconds"] = round(seconds, 3)
             row["images_per_s"] = round(len(train_rows) * data.global_batch / max(seconds, 1e-9), 3)
             history.append(row)
+            if board is not None:
+                board.add(row)
             if validator is not None:  # before the checkpoint: a resume re-scores an epoch it retrains
                 validator.end_epoch(epoch + 1, model.g_ct2eus)
             # The checkpoint is the truth; the files after it can always be rebuilt from it.

@@ -25,7 +25,7 @@ VALIDATION_JSON = "validation.json"
 GENERATORS = "generators"
 DENOISER_FILES = {"ct": "denoiser_ct.keras", "eus": "denoiser_eus.keras"}
 #: Fields a resumed run may change (the learning-rate schedule follows ``epochs``).
-RESUMABLE_FIELDS = ("epochs", "distribute", "devices")
+RESUMABLE_FIELDS = ("epochs", "distribute", "devices", "tensorboard")
 
 
 def snapshot_path(run_dir: Path, epoch: int) -> Path:
