@@ -124,7 +124,9 @@ def test_cut_trains_resumes_and_synthesises_through_the_cli(inputs, tmp_path) ->
     assert "train_cycle" not in rows[0]  # one-sided: no cycle loss
     assert float(rows[-1]["train_nce"]) < float(rows[0]["train_nce"])
     assert float(rows[-1]["train_nce_identity"]) < float(rows[0]["train_nce_identity"])
-    assert float(rows[-1]["train_discriminator"]) < float(rows[0]["train_discriminator"])
+    # The discriminator's loss is a game's, not a fit's: it need not fall, only stay a real contest (finite, and
+    # below what a discriminator that says 1 for everything would score, 0.5 for LSGAN's two halves).
+    assert all(0.0 < float(r["train_discriminator"]) < 0.5 for r in rows), [r["train_discriminator"] for r in rows]
     record = json.loads((run_dir / "config.json").read_text())
     assert record["translator"] == "cut" and record["config"]["nce_patches"] == 64
     assert not (run_dir / "denoiser_ct.keras").exists()
