@@ -245,12 +245,7 @@ def synthesize(
     if n < 1:
         raise EusaugError(f"-n {n}: ask for at least one image.")
     levels = None if match_grey_levels is None else GreyLevels.of_frames(match_grey_levels)
-    if batch_size < 1:
-        raise EusaugError(f"--batch-size {batch_size}: must be at least 1.")
-    output_dir = Path(output_dir)
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not force:
-        raise EusaugError(f"{output_dir} already exists and is not empty: pass --force to replace it, "
-                          "or choose another output folder.")
+    output_dir = Path(output_dir)  # the batch size and output folder are checked once, by synthesize_case
     registry = registry or Registry()
     if isinstance(translator, Translator):
         # A ready instance (e.g. one model reused for several CTs): ``model`` only labels the rows.
