@@ -184,7 +184,9 @@ def mean_over_splits(tables: dict[str, list[dict[str, object]]]) -> list[dict[st
     means = []
     for key in common:
         rows = [by_split[name][key] for name in names]
-        mean = {"row": rows[0]["row"], "epoch_kind": rows[0].get("epoch_kind"), "images": key,
+        kind = rows[0].get("epoch_kind")
+        label = f"{rows[0]['row']} ({kind} epoch)" if kind else str(rows[0]["images"])
+        mean = {"row": rows[0]["row"], "epoch_kind": kind, "images": label,
                 "splits": ";".join(names), "n": rows[0]["n"],
                 "fid": float(np.mean([float(r["fid"]) for r in rows])),
                 "x_ideal": float(np.mean([float(r["x_ideal"]) for r in rows])),
@@ -484,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
         write_examples(out / f"realism-{tag}.png", examples)
 
     budget = f"budget {args.minutes:g} min per trainable row" if args.models is None else f"runs from {args.models}"
+    if args.frames_per_subject:
+        budget += f"; at most {args.frames_per_subject} frames per training subject (a smoke run)"
     for held_out in splits:
         tag = split_tag(held_out)
         record = records[tag]

@@ -59,13 +59,13 @@ def test_mean_over_splits_pairs_best_with_best_and_drops_rows_of_one_split() -> 
                 _row("cut", 100.0, 40.0, 0.1, "best", 2)],
     }
     means = {row["images"]: row for row in bench.mean_over_splits(tables)}
-    assert list(means) == ["ideal", "cut (best)", "cut (last)"]
-    best = means["cut (best)"]
+    assert list(means) == ["ideal", "cut (best epoch)", "cut (last epoch)"]
+    best = means["cut (best epoch)"]
     assert best["fid"] == pytest.approx(130.0)
     assert best["x_ideal"] == pytest.approx((2.0 + 2.5) / 2)
     assert best["kid"] == pytest.approx(0.15)
     assert best["epochs"] == "d-e: 3, c-j: 2"
-    assert means["cut (last)"]["x_ideal"] == pytest.approx((2.5 + 3.0) / 2)
+    assert means["cut (last epoch)"]["x_ideal"] == pytest.approx((2.5 + 3.0) / 2)
     table = bench.format_table("mean", list(means.values()))
-    assert "| cut (best) | 130.0 | 2.25 | 0.150 | 30 min, epoch d-e: 3, c-j: 2 |" in table
+    assert "| cut (best epoch) | 130.0 | 2.25 | 0.150 | 30 min, epoch d-e: 3, c-j: 2 |" in table
     assert "| ideal | 60.0 | 1.00 | 0.030 | - |" in table
