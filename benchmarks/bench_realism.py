@@ -442,6 +442,8 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
             seconds = round(time.perf_counter() - start, 1)
             made.setdefault(epoch, (images, seconds))
             label = f"{row_name} ({kind} epoch {epoch})"
+            if kind == "best" and not validation.is_file():  # a run without validation: synth's best is its last
+                label = f"{row_name} (best epoch {epoch}: no validation, the last)"
             score(row_name, label, list(made[epoch][0]),
                   {**extra, "epoch_kind": kind, "epoch": epoch, "synth_s": made[epoch][1]})
 
