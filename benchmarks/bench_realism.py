@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from eusaug.evaluate import StandardExtractor
     from eusaug.io import write_csv, write_json
-    from eusaug.pipeline.steps import cpu_name
+    from eusaug.pipeline import cpu_name  # the public name: pipeline.steps moved on main
 
     splits = parse_splits(args.splits)
     out = args.out or Path(tempfile.mkdtemp(prefix="eusaug-realism-"))
