@@ -1,0 +1,71 @@
+"""The realism bench's pure helpers: splits parse as asked, leaks are caught, the mean table is right."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from eusaug import EusaugError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_realism", ROOT / "benchmarks" / "bench_realism.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _bench()
+
+
+def test_splits_parse_sorted_and_default_has_two() -> None:
+    assert bench.parse_splits("d,e;c,j") == [("d", "e"), ("c", "j")]
+    assert bench.parse_splits(" e , d ; ") == [("d", "e")]
+    assert len(bench.parse_splits(bench.DEFAULT_SPLITS)) == 2
+    assert bench.split_tag(("c", "j")) == "c-j"
+    assert bench.parse_args(["--held-out", "c,f"]).splits == "c,f"
+
+
+@pytest.mark.parametrize("text", ["", ";", "d,d", "d,e;e,d"])
+def test_bad_splits_are_refused(text: str) -> None:
+    with pytest.raises(EusaugError):
+        bench.parse_splits(text)
+
+
+def test_a_held_out_subject_in_any_role_is_refused() -> None:
+    bench.check_unseen(("d", "e"), "validation", ["c"])
+    with pytest.raises(AssertionError, match="e used for validation"):
+        bench.check_unseen(("d", "e"), "validation", ["c", "e"])
+    assert bench.subjects_of([Path("/x/c12.jpg"), Path("k3.png"), Path("c1.jpg")]) == {"c", "k"}
+
+
+def _row(name: str, fid: float, ideal: float, kid: float, kind: str | None = None, epoch: int | None = None) -> dict:
+    row = {"row": name, "images": name, "n": 24, "fid": fid, "x_ideal": fid / ideal, "kid": kid}
+    if kind:
+        row.update(epoch_kind=kind, epoch=epoch, budget_min=30.0, images=f"{name} ({kind} epoch {epoch})")
+    return row
+
+
+def test_mean_over_splits_pairs_best_with_best_and_drops_rows_of_one_split() -> None:
+    tables = {
+        "d-e": [_row("ideal", 80.0, 80.0, 0.02), _row("cut", 160.0, 80.0, 0.2, "best", 3),
+                _row("cut", 200.0, 80.0, 0.3, "last", 5), _row("ct", 240.0, 80.0, 0.4)],
+        "c-j": [_row("ideal", 40.0, 40.0, 0.04), _row("cut", 120.0, 40.0, 0.1, "last", 6),
+                _row("cut", 100.0, 40.0, 0.1, "best", 2)],
+    }
+    means = {row["images"]: row for row in bench.mean_over_splits(tables)}
+    assert list(means) == ["ideal", "cut (best epoch)", "cut (last epoch)"]
+    best = means["cut (best epoch)"]
+    assert best["fid"] == pytest.approx(130.0)
+    assert best["x_ideal"] == pytest.approx((2.0 + 2.5) / 2)
+    assert best["kid"] == pytest.approx(0.15)
+    assert best["epochs"] == "d-e: 3, c-j: 2"
+    assert means["cut (last epoch)"]["x_ideal"] == pytest.approx((2.5 + 3.0) / 2)
+    table = bench.format_table("mean", list(means.values()))
+    assert "| cut (best epoch) | 130.0 | 2.25 | 0.150 | 30 min, epoch d-e: 3, c-j: 2 |" in table
+    assert "| ideal | 60.0 | 1.00 | 0.030 | - |" in table
