@@ -286,17 +286,13 @@ import csv, sys, numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
-from eusaug import FieldOfView, get_preset, pose_from_axes, reference_slice
+from eusaug import FieldOfView, pose_from_axes, reference_slice
 from eusaug.io.images import write_png
-from eusaug.ct.volume import CTCase, CTVolume, LabelMap
+from ball_phantom import ball_liver_case
 from eusaug_plugins.cyclegan.data import PlaneSource
 from eusaug_plugins.cyclegan.run import train_run
 root = Path(sys.argv[1])
-affine = np.diag([2.0, 2.0, 2.0, 1.0]); affine[:3, 3] = -40.0
-i, j, k = np.mgrid[:40, :40, :40]
-ball = (i - 20) ** 2 + (j - 20) ** 2 + (k - 20) ** 2 < 144
-case = CTCase(CTVolume(np.where(ball, 60.0, -100.0).astype(np.float32), affine),
-              LabelMap(np.where(ball, 5, 0).astype(np.int16), affine), get_preset("totalsegmentator"))
+case = ball_liver_case()  # tests/ball_phantom.py, on the script's path
 poses = np.stack([pose_from_axes(np.array([x, 0.0, 30.0]), np.array([0.0, 0.0, -1.0]), np.array([1.0, 0, 0]))
                   for x in (-2.0, 0.0, 2.0)])
 fov = FieldOfView(depth_mm=40, opening_deg=70, height_px=32, width_px=32)
@@ -315,11 +311,15 @@ print("STEPS", [r["step"] for r in rows], "FINITE", all(np.isfinite(float(r["tra
 
 def test_mirrored_strategy_over_two_logical_devices(tmp_path) -> None:
     """The multi-GPU path, on two logical CPUs: 10 training frames, 2 per step -> 5 steps an epoch."""
+    import os
     import subprocess
     import sys
 
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(Path(__file__).parent),
+                                                                     os.environ.get("PYTHONPATH", ""))))}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=300,
+                          env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "STEPS ['5', '10'] FINITE True" in done.stdout, done.stdout

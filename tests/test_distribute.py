@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,16 +71,12 @@ WORKER_SCRIPT = r"""
 import json, sys
 import numpy as np
 from pathlib import Path
-from eusaug import FieldOfView, get_preset, pose_from_axes, reference_slice
-from eusaug.ct.volume import CTCase, CTVolume, LabelMap
+from eusaug import FieldOfView, pose_from_axes, reference_slice
+from ball_phantom import ball_liver_case
 from eusaug_plugins.cyclegan.data import PlaneSource
 from eusaug_plugins.cyclegan.run import train_run
 root = Path(sys.argv[1])
-affine = np.diag([2.0, 2.0, 2.0, 1.0]); affine[:3, 3] = -40.0
-i, j, k = np.mgrid[:40, :40, :40]
-ball = (i - 20) ** 2 + (j - 20) ** 2 + (k - 20) ** 2 < 144
-case = CTCase(CTVolume(np.where(ball, 60.0, -100.0).astype(np.float32), affine),
-              LabelMap(np.where(ball, 5, 0).astype(np.int16), affine), get_preset("totalsegmentator"))
+case = ball_liver_case()  # tests/ball_phantom.py, on the script's path
 poses = np.stack([pose_from_axes(np.array([x, 0.0, 30.0]), np.array([0.0, 0.0, -1.0]), np.array([1.0, 0, 0]))
                   for x in (-2.0, 0.0, 2.0)])
 fov = FieldOfView(depth_mm=40, opening_deg=70, height_px=32, width_px=32)
@@ -92,9 +89,15 @@ print("ROWS " + json.dumps([{k: v for k, v in r.items() if k.startswith("train_"
 """
 
 
+def _with_tests_on_path() -> str:
+    """PYTHONPATH for a script that imports the tests' shared phantoms (tests/ball_phantom.py)."""
+    return os.pathsep.join(p for p in (str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")) if p)
+
+
 def _run_script(script: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 240) -> str:
     done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": _with_tests_on_path(),
+                               **(env or {})})
     assert done.returncode == 0, done.stderr[-4000:]
     return done.stdout
 
@@ -161,7 +164,7 @@ def test_two_workers_train_one_run_and_only_the_chief_writes(tmp_path) -> None:
         scratch.mkdir()
         config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
         env = {**os.environ, "TF_CONFIG": json.dumps(config), "TMPDIR": str(scratch), "TF_CPP_MIN_LOG_LEVEL": "2",
-               "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+               "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": _with_tests_on_path()}
         procs.append(subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(tmp_path)], env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = []
