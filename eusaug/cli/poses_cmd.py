@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -22,6 +23,7 @@ from eusaug.geometry.planes import SliceFilter
 from eusaug.io.progress import console
 from eusaug.plugin.options import plugin_options
 from eusaug.plugin.registry import DEFAULT_SAMPLER, Registry
+from eusaug.poses.calibration import calibration_path_for, fit_calibration, write_pose_calibration
 from eusaug.poses.sampling import sample_poses, save_poses
 
 
@@ -60,6 +62,10 @@ def refuse_existing(path: Path | None, force: bool, flag: str) -> None:
 @accept_labels_option
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An option of the sampler, e.g. --option threshold_hu=-400 for skin-surface (repeatable).")
+@click.option("--calibrate-from", "calibrate_from", type=click.Path(path_type=Path, file_okay=False), default=None,
+              metavar="FRAMES",
+              help="Also fit raysim to these real frames: writes OUTPUT_STEM.calibration.json beside the poses "
+                   "file and records it there; synth --poses uses it for raysim.")
 def poses_command(
     ct: Path | None,
     labels: Path | None,
@@ -81,16 +87,21 @@ def poses_command(
     accept_labels: bool,
     options: tuple[str, ...],
     fov_request: dict[str, object],
+    calibrate_from: Path | None = None,
 ) -> None:
     """Find N probe poses that view LANDMARK (on the stomach wall by default), and save them."""
     refuse_existing(output, force, "-o")
     refuse_existing(plot, force, "--plot")
+    if calibrate_from is not None:
+        refuse_existing(calibration_path_for(output), force, "-o")
     fov = resolve_fov(fov_request) or FieldOfView()  # option mistakes first, before any CT note or load
     ct, labels = resolve_ct_paths(ct, labels)
     case = with_deprecated_force(
         lambda accept: load_case(ct, labels, label_preset, organs=[landmark], force=accept),
         accept_labels, force, ACCEPT_LABELS_FLAG,
     )
+    # Fitted before the sampling, so frames that cannot be fitted stop the command early.
+    calibration = None if calibrate_from is None else fit_calibration(calibrate_from)
     slice_filter = SliceFilter(min_landmark_px=min_landmark_px, max_bone_px=max_bone_px, bone_hu=bone_hu,
                                bone_rule=bone_rule)
     pose_set = sample_poses(
@@ -98,8 +109,12 @@ def poses_command(
         sampler=sampler, max_draws=max_draws, roll_range_deg=roll_deg,
         sampler_options=plugin_options(options, Registry().sampler(sampler)),
     )
-    save_poses(output, pose_set)
     out = console(stderr=False)
+    if calibration is not None:
+        written = write_pose_calibration(output, calibration)
+        pose_set = dataclasses.replace(pose_set, raysim_calibration=written.name)
+        out.print(f"Wrote the raysim calibration fitted on {calibrate_from} to {written}")
+    save_poses(output, pose_set)
     out.print(f"Wrote {len(pose_set)} {pose_set.landmark} poses to {output}")
     if plot is not None:
         from eusaug.poses.plot import plot_pose_sets

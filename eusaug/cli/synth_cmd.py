@@ -100,10 +100,14 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
     if workers != 1 or scheduler is not None:
         raise EusaugError("--workers and --scheduler spread the CTs of --ct-dir FOLDER: use --ct-dir, "
                           "or leave them out for one CT.")
-    from eusaug.translate.synth import synthesize
+    from eusaug.translate.synth import poses_calibration, synthesize
 
     assert ct is not None
     calibration = _calibrate(calibrate_from, translator, translator_options, output_dir)
+    recorded = poses_calibration(translator, poses, translator_options, registry)
+    if recorded is not None:
+        console(stderr=False).print(f"{translator}: using the calibration recorded in {poses}: {recorded} "
+                                    "(--option calibration=FILE or --calibrate-from FRAMES replaces it)")
     rows = with_deprecated_force(
         lambda accept: synthesize(
             ct, landmark, n, output_dir, labels=labels, model=model, poses=poses, translator=translator,

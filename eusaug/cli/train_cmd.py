@@ -74,12 +74,16 @@ class TranslatorOptionsCommand(click.Command):
 @click.option("--resume", is_flag=True, help="Require an existing run in -o and continue it.")
 @click.option("--force", is_flag=True, help="Delete the run in -o and start over.")
 @click.option("--stop-after", type=int, default=None, help="Train at most this many epochs now; resume later.")
+@click.option("--calibrate-from", "calibrate_from", type=click.Path(path_type=Path, file_okay=False), default=None,
+              metavar="FRAMES",
+              help="hybrid: fit raysim to these real frames first and train on calibrated raysim images; the run "
+                   "keeps the calibration (raysim_calibration.json) and synth uses it. A resumed run keeps its own.")
 @fov_options
 @click.pass_context
 def train_command(ctx: click.Context, ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: str,
                   poses: tuple[Path, ...], eus_dir: Path, landmark: str, run_dir: Path, translator: str,
                   preset: str | None, options: tuple[str, ...], settings: tuple[str, ...], resume: bool, force: bool,
-                  stop_after: int | None,
+                  stop_after: int | None, calibrate_from: Path | None,
                   fov_request: dict[str, Any], **training: Any) -> None:
     """Train a CT -> EUS translator for one landmark; writes and registers a run folder."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
@@ -98,7 +102,7 @@ def train_command(ctx: click.Context, ct: tuple[Path, ...], labels: tuple[Path, 
     model = train_translator(
         run_dir, ct, poses, eus_dir, landmark, labels=labels or None, translator=translator,
         label_preset=label_preset, preset=preset, overrides=overrides, resume=resume, force=force,
-        stop_after=stop_after, fov=resolve_fov(fov_request),
+        stop_after=stop_after, fov=resolve_fov(fov_request), calibrate_from=calibrate_from,
     )
     out = console(stderr=False)
     out.print(f"model: {model}")

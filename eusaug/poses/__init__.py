@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from eusaug.poses.calibration import (
+    CALIBRATION_SUFFIX,
+    calibration_path_for,
+    fit_calibration,
+    recorded_calibration,
+    write_pose_calibration,
+)
 from eusaug.poses.export import (
     ABDOMINAL_WINDOW,
     BATCH,
@@ -33,21 +40,26 @@ from eusaug.poses.slicing import (
 __all__ = [
     "ABDOMINAL_WINDOW",
     "BATCH",
+    "CALIBRATION_SUFFIX",
     "FORMAT",
     "FORMAT_VERSION",
     "LANDMARK_COLOURS",
     "MANIFEST_COLUMNS",
     "PoseSet",
     "VIEWS",
+    "calibration_path_for",
     "case_sha256",
     "check_poses_landmark",
     "check_poses_match",
     "export_slices",
     "file_sha256",
+    "fit_calibration",
     "landmark_colour",
     "load_poses",
     "plot_pose_sets",
+    "recorded_calibration",
     "sample_poses",
     "save_poses",
     "slice_case",
+    "write_pose_calibration",
 ]

@@ -45,7 +45,9 @@ class PoseSet:
 
     ``poses``: ``(N, 4, 4)`` float64 world mm. ``ct_sha256`` / ``labels_sha256``: SHA-256
     of the files' bytes (``"array:..."`` of the voxel data for in-memory volumes).
-    ``slice_filter`` is None when poses only had to show the landmark.
+    ``slice_filter`` is None when poses only had to show the landmark. ``raysim_calibration``:
+    a raysim calibration made with the poses (``poses --calibrate-from``), relative to the
+    poses file's folder; ``synth --poses`` uses it for raysim (:mod:`eusaug.poses.calibration`).
     """
 
     poses: np.ndarray
@@ -63,6 +65,7 @@ class PoseSet:
     eusaug_version: str
     sampler: str
     max_draws: int | None = None
+    raysim_calibration: str | None = None
 
     @property
     def preset(self) -> str:
@@ -84,6 +87,8 @@ class PoseSet:
         return self.poses[:, :3, 1]
 
     def to_dict(self) -> dict[str, Any]:
+        # Written only when set: files without a calibration stay as before.
+        calibration = {} if self.raysim_calibration is None else {"raysim_calibration": self.raysim_calibration}
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -99,6 +104,7 @@ class PoseSet:
             "max_draws": self.max_draws,
             "field_of_view": self.fov.to_dict(),
             "slice_filter": None if self.slice_filter is None else self.slice_filter.to_dict(),
+            **calibration,
             "poses": self.poses.tolist(),
         }
 
@@ -253,6 +259,7 @@ def load_poses(path: str | os.PathLike[str], case: CTCase | None = None, force: 
             eusaug_version=str(raw.get("eusaug_version", "?")),
             sampler=str(raw["sampler"]),
             max_draws=None if raw.get("max_draws") is None else int(raw["max_draws"]),
+            raysim_calibration=None if raw.get("raysim_calibration") is None else str(raw["raysim_calibration"]),
         )
     except EusaugError as exc:
         message = str(exc) if str(path) in str(exc) else f"Poses file {path}: {exc}"

@@ -123,6 +123,7 @@ def synthesize_case(
     slicer: Slicer | None = None,
     levels: GreyLevels | None = None,
     fov_note: str | None = None,
+    calibration_from_poses: str | None = None,
 ) -> list[dict[str, Any]]:
     """Translate the planes of every pose of ``poses`` into ``output_dir``; return the manifest rows.
 
@@ -130,7 +131,8 @@ def synthesize_case(
     for its landmark, the ready ``translator``, the final ``fov``), so nothing is loaded or
     validated again here. ``seed`` and ``model`` are only recorded. ``fov`` must be on the
     translator's grid (see :func:`translator_fov`). ``levels``: grey levels each batch is
-    mapped onto. ``fov_note``: a field-of-view decision to record in ``synth.json``.
+    mapped onto. ``fov_note``: a field-of-view decision to record in ``synth.json``, as
+    ``calibration_from_poses`` (the poses file's raysim calibration, when the translator took it).
     """
     size = getattr(translator, "image_size_px", None)
     if size is not None and (fov.height_px, fov.width_px) != (size, size):
@@ -189,6 +191,8 @@ def synthesize_case(
             "translator": config,
             "grey_levels_matched_to": None if levels is None else levels.source,
         }
+        if calibration_from_poses is not None:
+            settings["calibration_from_poses"] = calibration_from_poses
         (tmp / SETTINGS).write_text(json.dumps(settings, indent=2, default=str))
     return rows
 
@@ -247,6 +251,10 @@ def synthesize(
     levels = None if match_grey_levels is None else GreyLevels.of_frames(match_grey_levels)
     output_dir = Path(output_dir)  # the batch size and output folder are checked once, by synthesize_case
     registry = registry or Registry()
+    from_poses = None if isinstance(translator, Translator) else poses_calibration(translator, poses, translator_options,
+                                                                                 registry)
+    if from_poses is not None:
+        translator_options = {**(translator_options or {}), "calibration": str(from_poses)}
     if isinstance(translator, Translator):
         # A ready instance (e.g. one model reused for several CTs): ``model`` only labels the rows.
         instance, model_path = translator, (Path(model) if model is not None else None)
@@ -278,7 +286,23 @@ def synthesize(
         case, pose_set, instance, final_fov, np.random.default_rng(seed), output_dir,
         seed=seed, model=model_path, poses_source=str(poses) if poses is not None else "sampled",
         batch_size=batch_size, force=force, slicer=registry.create_slicer(slicer), levels=levels, fov_note=note,
+        calibration_from_poses=None if from_poses is None else str(from_poses),
     )
+
+
+def poses_calibration(translator: str, poses: str | os.PathLike[str] | None, options: Mapping[str, Any] | None,
+                      registry: Registry | None = None) -> Path | None:
+    """The raysim calibration a poses file records, when ``translator`` takes one (a ``calibration``
+    option) and ``options`` do not set it; None otherwise (:func:`eusaug.poses.recorded_calibration`)."""
+    from eusaug.poses.calibration import recorded_calibration
+
+    if poses is None or "calibration" in (options or {}):  # named, even as none: the user's choice
+        return None
+    options_class = getattr((registry or Registry()).translator(translator), "options_class", None)
+    if not dataclasses.is_dataclass(options_class) or "calibration" not in {
+            f.name for f in dataclasses.fields(options_class)}:
+        return None
+    return recorded_calibration(poses)
 
 
 def read_synth_manifest(output_dir: str | os.PathLike[str]) -> list[dict[str, str]]:

@@ -42,6 +42,7 @@ def train_translator(
     register: bool = True,
     registry: Registry | None = None,
     fov: FieldOfView | None = None,
+    calibrate_from: PathLike | None = None,
 ) -> Path:
     """Train (or resume) ``translator`` for ``landmark`` into ``run_dir``; return the exported model.
 
@@ -49,7 +50,9 @@ def train_translator(
     volume. ``preset`` and ``overrides`` configure the translator (e.g. CycleGAN's
     ``fast``/``paper`` and ``{"epochs": 5}``); a run folder that already holds a run is
     resumed. ``stop_after`` limits the epochs trained in this call. ``fov`` (e.g. fitted to
-    the real frames) replaces the poses files' field of view for slicing.
+    the real frames) replaces the poses files' field of view for slicing. ``calibrate_from``:
+    a folder of real frames to fit the translator's raysim stage to first (the hybrid's; see
+    :func:`check_calibrate_from`).
     """
 
     ct, poses = list(ct), list(poses)
@@ -68,7 +71,7 @@ def train_translator(
         )
     eus_dir = Path(eus_dir)
     registry = registry or Registry()
-    _trainable(registry, translator)  # before the CTs load: a plain mistake fails fast
+    check_calibrate_from(_trainable(registry, translator), translator, calibrate_from)  # before the CTs load
 
     cases, pose_sets = [], []
     for ct_path, labels_path, poses_path in zip(ct, labels, poses):
@@ -88,7 +91,7 @@ def train_translator(
     return train_translator_cases(
         run_dir, cases, pose_sets, eus_dir, landmark, translator=translator, preset=preset, overrides=overrides,
         resume=resume, force=force, slicer=slicer, stop_after=stop_after, register=register, registry=registry,
-        fov=fov, inputs=inputs,
+        fov=fov, inputs=inputs, calibrate_from=calibrate_from,
     )
 
 
@@ -109,6 +112,7 @@ def train_translator_cases(
     registry: Registry | None = None,
     fov: FieldOfView | None = None,
     inputs: dict[str, Any] | None = None,
+    calibrate_from: PathLike | None = None,
 ) -> Path:
     """Train (or resume) ``translator`` on loaded ``cases`` and their ``pose_sets``; return the exported model.
 
@@ -124,6 +128,7 @@ def train_translator_cases(
         raise EusaugError(f"EUS folder {eus_dir} does not exist or is not a folder: pass --eus FOLDER of frames.")
     registry = registry or Registry()
     cls = _trainable(registry, translator)
+    check_calibrate_from(cls, translator, calibrate_from)
     checked = [case.landmark(landmark) for case in cases]  # the one landmark check per case
     for case, pose_set in zip(cases, pose_sets):
         check_poses_landmark(pose_set, landmark, f"for CT {case.ct.path or pose_set.ct_path}")
@@ -150,6 +155,7 @@ def train_translator_cases(
         registry=registry,
         stop_after=stop_after,
         inputs=inputs,
+        **({} if calibrate_from is None else {"calibrate_from": Path(calibrate_from)}),
     )
     if register:
         from eusaug.translate.model_store import register_model
@@ -158,6 +164,21 @@ def train_translator_cases(
         summary = summary_of(Path(run_dir)) if callable(summary_of) else ""
         register_model(landmark, run_dir, translator=translator, summary=summary)
     return Path(model_path)
+
+
+#: The training option a translator with a raysim stage declares; ``calibrate_from`` fits it.
+CALIBRATION_OPTION = "raysim_calibration"
+
+
+def check_calibrate_from(cls: type, translator: str, calibrate_from: PathLike | None) -> None:
+    """Refuse ``calibrate_from`` for a translator with no raysim stage (no ``raysim_calibration`` option)."""
+    if calibrate_from is None:
+        return
+    config_class = getattr(cls, "training_config_class", None)
+    fields = {f.name for f in dataclasses.fields(config_class)} if dataclasses.is_dataclass(config_class) else set()
+    if CALIBRATION_OPTION not in fields:
+        raise EusaugError(f"--calibrate-from {calibrate_from} calibrates a raysim stage, but translator {translator!r} "
+                          "has none: use --translator hybrid, or leave --calibrate-from out.")
 
 
 def _trainable(registry: Registry, translator: str) -> type[TrainableTranslator]:

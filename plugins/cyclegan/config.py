@@ -355,6 +355,9 @@ class HybridConfig(CUTConfig):
     LABEL: ClassVar[str] = "hybrid"
 
     learned: str = "cyclegan"
+    #: The raysim calibration the training images are simulated with (``--calibrate-from``
+    #: fits one); a relative path is the run folder's own copy, so a moved run still finds it.
+    raysim_calibration: str | None = None
 
     FIELD_HELP: ClassVar[dict[str, str]] = {
         **CUTConfig.FIELD_HELP,
@@ -362,6 +365,8 @@ class HybridConfig(CUTConfig):
                                                                               "pool_size")},
         **{k: v + " (learned=cut)" for k, v in CUTConfig.FIELD_HELP.items() if k.startswith(("nce_", "flip_eq"))},
         "learned": "The learned stage after raysim: cyclegan or cut.",
+        "raysim_calibration": "A raysim calibration file to simulate the training images with (copied into the "
+                              "run folder; --calibrate-from FRAMES fits one).",
     }
 
     def __post_init__(self) -> None:

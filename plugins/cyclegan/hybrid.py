@@ -7,7 +7,9 @@ appearance, instead of redrawing CT as ultrasound. Training and synthesis are th
 CycleGAN's, with the raysim image of each plane as the source domain. raysim is found
 through the registry, like any translator; its preset follows the depth of the field of
 view (``abdominal`` beyond 100 mm, where the ``eus`` preset's time-gain compensation
-would brighten noise, else ``eus``) and is recorded in the run folder.
+would brighten noise, else ``eus``) and is recorded in the run folder. A run may simulate
+with a raysim calibration (``--calibrate-from FRAMES`` or ``raysim_calibration=FILE``); it
+keeps a copy and synthesis uses the same (:mod:`.hybrid_calibration`).
 
 The learned stage is the CycleGAN (``learned=cyclegan``, the default) or CUT
 (``learned=cut``): both end in the same ResNet generator, so synthesis is the same.
@@ -21,6 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from eusaug_plugins.cyclegan.config import HYBRID_PRESETS, HybridConfig
+from eusaug_plugins.cyclegan.hybrid_calibration import resolve_calibration, run_calibration
 from eusaug_plugins.cyclegan.translator import CycleGANTranslator
 
 from eusaug import EusaugError, FieldOfView, Planes, Registry, Translator
@@ -61,7 +64,8 @@ class HybridTranslator(CycleGANTranslator):
                               "for it, or train a hybrid one (eusaug train --translator hybrid).")
         record = json.loads(record_path.read_text())
         # A run trained on calibrated raysim images names its calibration: synthesis must use the same.
-        calibration = {"calibration": record["raysim_calibration"]} if record.get("raysim_calibration") else {}
+        path = resolve_calibration(run, record.get("raysim_calibration"))
+        calibration = {} if path is None else {"calibration": str(path)}
         translator.raysim = Registry().translator("raysim").load(None, preset=record["raysim_preset"], **calibration)
         return translator
 
@@ -78,17 +82,30 @@ class HybridTranslator(CycleGANTranslator):
 
     @classmethod
     def train(cls, run_dir: Path, **options: Any) -> Path:
-        """The learned stage's training with raysim images as the source domain; records the simulator's preset."""
+        """The learned stage's training with raysim images as the source domain; records the
+        simulator's preset and calibration. ``calibrate_from``: a folder of frames to fit raysim
+        to first (a new run only: a resumed one keeps its own)."""
         from eusaug_plugins.cyclegan.kinds import HYBRID
 
-        model = super().train(run_dir, kind=HYBRID, **options)
         preset = raysim_preset_for(options["pose_sets"][0].fov)
-        write_text(Path(run_dir) / HYBRID_FILE, json.dumps({"raysim_preset": preset}, indent=2))
+        frames = options.pop("calibrate_from", None)
+        with run_calibration(Path(run_dir), options.pop("overrides", None) or {}, frames, preset,
+                             bool(options.get("force")), options.get("registry")) as calibration:
+            model = super().train(run_dir, kind=HYBRID, overrides=calibration.overrides, prepare_run=calibration.place,
+                                  source_settings={"calibration": calibration.source}, **options)
+        record: dict[str, Any] = {"raysim_preset": preset}
+        if calibration.recorded:
+            record["raysim_calibration"] = calibration.recorded
+        write_text(Path(run_dir) / HYBRID_FILE, json.dumps(record, indent=2))
         return model
 
     @classmethod
-    def training_source_fn(cls, run_dir: Path, sources: list[Any], registry: Any) -> Any:
-        """raysim images of the training planes (its speckle seeded, so a run is reproducible)."""
-        raysim = (registry or Registry()).translator("raysim").load(None, preset=raysim_preset_for(sources[0].fov))
+    def training_source_fn(cls, run_dir: Path, sources: list[Any], registry: Any,
+                           calibration: Path | None = None, **settings: Any) -> Any:
+        """raysim images of the training planes (its speckle seeded, so a run is reproducible),
+        simulated with ``calibration`` when given."""
+        fitted = {} if calibration is None else {"calibration": str(calibration)}
+        raysim = (registry or Registry()).translator("raysim").load(None, preset=raysim_preset_for(sources[0].fov),
+                                                                    **fitted)
         rng = np.random.default_rng(0)
         return lambda planes: raysim.translate(planes, rng)

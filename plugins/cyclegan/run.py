@@ -213,6 +213,7 @@ def train_run(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     source_fn: SourceFn | None = None,
     val_scorer: Callable[[np.ndarray], tuple[float, float]] | None = None,
+    prepare_run: Callable[[Path], None] | None = None,
 ) -> Path:
     """Train (or resume) a CycleGAN in ``run_dir``; return the exported generator's path.
 
@@ -222,6 +223,8 @@ def train_run(
     ``epochs``), e.g. to split a long run into sessions. ``source_fn``: what the generator
     translates from (default: the windowed CT plane). ``val_scorer``: replaces the
     validation KID (``(N, S, S)`` sEUS -> ``(score, spread)``, lower is better).
+    ``prepare_run``: called with the folder this process writes once it exists (a new or
+    replaced run's included), before ``config.json``: a translator puts its own files there.
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -233,14 +236,15 @@ def train_run(
     barrier(placement)
     with worker_folder(run_dir, placement) as out:
         return _train(run_dir, out, placement, config, record, sources, eus_dir, landmark, slice_fn, preset, force,
-                      kind, stop_after, inputs, on_epoch, source_fn, val_scorer)
+                      kind, stop_after, inputs, on_epoch, source_fn, val_scorer, prepare_run)
 
 
 def _train(run_dir: Path, out: Path, placement: Placement, config: CycleGANConfig, record: dict[str, Any] | None,
            sources: list[PlaneSource], eus_dir: str | Path | EUSFrames, landmark: str, slice_fn: SliceFn,
            preset: str | None, force: bool, kind: ModelKind, stop_after: int | None, inputs: dict[str, Any] | None,
            on_epoch: Callable[[dict[str, float]], None] | None, source_fn: SourceFn | None,
-           val_scorer: Callable[[np.ndarray], tuple[float, float]] | None) -> Path:
+           val_scorer: Callable[[np.ndarray], tuple[float, float]] | None,
+           prepare_run: Callable[[Path], None] | None = None) -> Path:
     """:func:`train_run` once the placement is chosen: reads ``run_dir``, writes ``out``
     (the same folder on the chief, a temporary one on other workers)."""
     from eusaug_plugins.cyclegan.validation import open_validator, split_validation_frames
@@ -258,6 +262,8 @@ def _train(run_dir: Path, out: Path, placement: Placement, config: CycleGANConfi
         # Only now, with the new run's inputs checked, is the old run removed.
         shutil.rmtree(run_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if prepare_run is not None:
+        prepare_run(out)
     run_inputs = {**(inputs or {}), "n_eus": len(frames.images), "n_poses": int(len(data.pose_index)),
                   "field_of_view": sources[0].fov.to_dict(), "validation": holdout.to_dict()}
     record = _write_config(out, config, landmark, (record or {}).get("preset", preset or "fast"), run_inputs,

@@ -186,7 +186,8 @@ class CycleGANTranslator(TrainableTranslator):
 
         Takes ``cases`` (CT cases), ``pose_sets`` (one ``PoseSet`` per case), ``eus_dir``,
         ``landmark``, and optionally ``preset``, ``overrides``, ``resume``, ``force``,
-        ``slicer``, ``registry``, ``stop_after``, ``inputs``.
+        ``slicer``, ``registry``, ``stop_after``, ``inputs``, ``source_settings`` (keyword
+        arguments of :meth:`training_source_fn`).
         """
         from eusaug_plugins.cyclegan.data import PlaneSource
         from eusaug_plugins.cyclegan.run import train_run
@@ -197,6 +198,7 @@ class CycleGANTranslator(TrainableTranslator):
         cases, pose_sets = options.pop("cases"), options.pop("pose_sets")
         slicer_name = options.pop("slicer", DEFAULT_SLICER)
         registry = options.pop("registry", None) or Registry()
+        source_settings = options.pop("source_settings", {})
         # One slicer instance for the whole run: it keeps each case's prepared volume.
         slicer = registry.create_slicer(slicer_name)
         sources = [PlaneSource(case, ps.poses, ps.fov) for case, ps in zip(cases, pose_sets)]
@@ -204,10 +206,10 @@ class CycleGANTranslator(TrainableTranslator):
         def slice_fn(case: Any, poses: np.ndarray, fov: Any) -> Planes:
             return slice_case(case, poses, fov, slicer=slicer)
 
-        return train_run(run_dir, sources, slice_fn=slice_fn, source_fn=cls.training_source_fn(run_dir, sources, registry),
-                         **options)
+        source_fn = cls.training_source_fn(run_dir, sources, registry, **source_settings)
+        return train_run(run_dir, sources, slice_fn=slice_fn, source_fn=source_fn, **options)
 
     @classmethod
-    def training_source_fn(cls, run_dir: Path, sources: list[Any], registry: Any) -> Any:
+    def training_source_fn(cls, run_dir: Path, sources: list[Any], registry: Any, **settings: Any) -> Any:
         """The source-domain images during training (None: the windowed CT, as the paper)."""
         return None

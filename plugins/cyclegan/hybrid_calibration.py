@@ -1,0 +1,113 @@
+"""The raysim calibration of a hybrid run: fitted or given, kept in the run folder, reused on resume.
+
+A hybrid's learned stage only knows the raysim images it was trained on, so a calibration
+used in training must be the one used at synthesis. The run keeps its own copy
+(:data:`RAYSIM_CALIBRATION_FILE`) and records it by that relative name, so a moved or
+copied run folder still finds it; older runs recorded an absolute path, still read.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eusaug_plugins.cyclegan.runfolder import read_run_config
+
+from eusaug import EusaugError, Registry
+from eusaug.io import write_bytes
+
+#: The run folder's copy of the calibration its training images were simulated with.
+RAYSIM_CALIBRATION_FILE = "raysim_calibration.json"
+#: The training option (``HybridConfig`` field) that names it.
+OPTION = "raysim_calibration"
+
+
+def resolve_calibration(run_dir: Path, recorded: str | None) -> Path | None:
+    """The file a run's recorded calibration names: a relative name lies in ``run_dir``."""
+    if not recorded:
+        return None
+    path = Path(recorded)
+    return path if path.is_absolute() else Path(run_dir) / path
+
+
+@dataclass(frozen=True)
+class RunCalibration:
+    """What a training session simulates with: ``source`` (None: no calibration), the
+    ``overrides`` to train with, and ``content`` to copy into the run folder (None: keep its own)."""
+
+    source: Path | None
+    overrides: dict[str, Any]
+    content: bytes | None = None
+
+    @property
+    def recorded(self) -> str | None:
+        """The name ``hybrid.json`` and ``config.json`` record."""
+        return self.overrides.get(OPTION)
+
+    def place(self, out: Path) -> None:
+        """Write the calibration into the run folder ``out`` (atomically), when there is a new one."""
+        if self.content is not None:
+            write_bytes(Path(out) / RAYSIM_CALIBRATION_FILE, self.content)
+
+
+@contextmanager
+def run_calibration(run_dir: Path, overrides: dict[str, Any], calibrate_from: Path | None, preset: str,
+                    force: bool = False, registry: Registry | None = None) -> Iterator[RunCalibration]:
+    """The calibration of a training session into ``run_dir``, fitted on ``calibrate_from`` with
+    raysim's ``preset`` for a new run; a resumed run keeps its own and refuses another."""
+    run_dir = Path(run_dir)
+    given = overrides.get(OPTION)
+    if calibrate_from is not None and given:
+        raise EusaugError(f"Both --calibrate-from {calibrate_from} and {OPTION}={given}: give one of them.")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not force:
+        yield _resumed(run_dir, overrides, calibrate_from, given)
+        return
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise EusaugError(f"{OPTION}={given}: no such file: pass a calibration file (eusaug synth "
+                              "--calibrate-from writes one), or use --calibrate-from FRAMES.")
+        yield RunCalibration(path, {**overrides, OPTION: RAYSIM_CALIBRATION_FILE}, path.read_bytes())
+        return
+    if calibrate_from is None:
+        yield RunCalibration(None, dict(overrides))
+        return
+    fit = (registry or Registry()).translator("raysim").calibrate  # type: ignore[attr-defined]
+    with tempfile.TemporaryDirectory(prefix="eusaug-calibration-") as tmp:
+        path = Path(fit(Path(calibrate_from), Path(tmp) / RAYSIM_CALIBRATION_FILE, preset))
+        yield RunCalibration(path, {**overrides, OPTION: RAYSIM_CALIBRATION_FILE}, path.read_bytes())
+
+
+def _resumed(run_dir: Path, overrides: dict[str, Any], calibrate_from: Path | None, given: str | None) -> RunCalibration:
+    """A resumed run simulates with the calibration it was trained with: the same one may be
+    named again (the command repeated), another is refused."""
+    recorded = read_run_config(run_dir)["config"].get(OPTION)
+    own = resolve_calibration(run_dir, recorded)
+    asked = f"--calibrate-from {calibrate_from}" if calibrate_from is not None else f"{OPTION}={given}"
+    if (calibrate_from is not None or given) and own is None:
+        raise EusaugError(f"{asked}: {run_dir} was trained on uncalibrated raysim images and a resumed run keeps "
+                          "them: leave it out, or pass --force to start over calibrated.")
+    if own is not None and (calibrate_from is not None or given):
+        mine = _read(own)
+        same = (mine.get("frames") == str(Path(calibrate_from).resolve()) if calibrate_from is not None
+                else _read(Path(str(given))).get("fitted") == mine.get("fitted"))
+        if not same:
+            raise EusaugError(f"{asked}: {run_dir} was trained with the calibration {own} (fitted on "
+                              f"{mine.get('frames')}) and a resumed run keeps it: leave {asked.split()[0]} out, or "
+                              "pass --force to start over with the new one.")
+    kept = {k: v for k, v in overrides.items() if k != OPTION}
+    return RunCalibration(own, {**kept, OPTION: recorded} if recorded else kept)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        raise EusaugError(f"raysim calibration {path} is missing or not JSON: restore it, or pass --force to "
+                          "start the run over.") from None
+    return record if isinstance(record, dict) else {}
