@@ -120,6 +120,36 @@ def test_train_calibrates_the_hybrid_records_it_and_synth_uses_it(inputs, tmp_pa
     assert old_style.raysim.params.white_db == pytest.approx(record["fitted"]["white_db"])
 
 
+def test_the_option_takes_a_calibration_file_and_the_run_keeps_a_copy(inputs, tmp_path) -> None:
+    given = RaySim.calibrate(inputs["other"], tmp_path / "mine.json", "eus")
+    run_dir = tmp_path / "run"
+    result = invoke(*train_args(inputs, run_dir, "--translator", "hybrid", "--preset", "fast", "--epochs", "1",
+                                "--option", f"raysim_calibration={given}", *TINY))
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "raysim_calibration.json").read_bytes() == given.read_bytes()
+    assert json.loads((run_dir / "config.json").read_text())["config"]["raysim_calibration"] == "raysim_calibration.json"
+    both = invoke(*train_args(inputs, tmp_path / "both", "--translator", "hybrid", "--calibrate-from", inputs["frames"],
+                              "--option", f"raysim_calibration={given}"))
+    assert_clean_error(both, "give one of them")
+
+
+def test_a_run_trained_uncalibrated_refuses_a_calibration_on_resume(inputs, tmp_path) -> None:
+    from eusaug_plugins.cyclegan.hybrid_calibration import run_calibration
+    from eusaug_plugins.cyclegan.runfolder import CONFIG_FILE, RUN_FORMAT, RUN_FORMAT_VERSION
+
+    from eusaug import EusaugError
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / CONFIG_FILE).write_text(json.dumps({"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION,
+                                                   "config": {"epochs": 3}}))
+    with pytest.raises(EusaugError, match="uncalibrated raysim images"):
+        with run_calibration(run_dir, {}, inputs["frames"], "eus"):
+            pass
+    with run_calibration(run_dir, {"epochs": 4}, None, "eus") as kept:
+        assert kept.source is None and kept.overrides == {"epochs": 4} and kept.recorded is None
+
+
 def test_calibrate_from_refuses_translators_without_raysim_and_bad_frames(inputs, tmp_path) -> None:
     cyclegan = invoke(*train_args(inputs, tmp_path / "a", "--calibrate-from", inputs["frames"], *TINY))
     assert_clean_error(cyclegan, "--calibrate-from", "cyclegan", "--translator hybrid")
