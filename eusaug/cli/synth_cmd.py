@@ -134,7 +134,7 @@ def _calibrate(frames: Path | None, translator: str, options: dict[str, Any], ou
                           "use --translator raysim, or leave --calibrate-from out.")
     from eusaug.plugin import Registry
 
-    fit = Registry().translator(translator).calibrate  # type: ignore[attr-defined]
+    fit = Registry().translator(translator).calibrate
     path = fit(frames, output_dir.parent / f".{output_dir.name}.{CALIBRATION_FILE}", str(options.get("preset", "eus")))
     options["calibration"] = str(path)
     return Path(path)

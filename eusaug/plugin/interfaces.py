@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from eusaug.ct.volume import CTCase
+from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.geometry.planes import Planes, SliceFilter
 
@@ -100,6 +101,14 @@ class Translator(Plugin):
     def get_config(self) -> dict[str, Any]:
         """Everything that shapes this translator's output, JSON-ready (recorded beside its images)."""
         return {"translator": self.name}
+
+    @classmethod
+    def calibrate(cls, frames: Path, path: Path, preset: str = "eus") -> Path:
+        """Fit the free parameters to the real frames in the folder ``frames`` (starting from the
+        named ``preset``), write the calibration file to ``path`` and return it; ``--calibrate-from
+        FRAMES`` calls it and hands the file back through the ``calibration`` option. Most
+        translators have nothing to fit, so the default refuses."""
+        raise EusaugError(f"Translator {cls.name!r} cannot be calibrated to frames: leave --calibrate-from out.")
 
     @abstractmethod
     def translate(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:

@@ -33,13 +33,9 @@ def calibration_path_for(poses_path: PathLike) -> Path:
 
 def fit_calibration(frames: PathLike, registry: Registry | None = None, preset: str = CALIBRATION_PRESET) -> bytes:
     """The calibration file (JSON bytes) of raysim fitted to the folder ``frames``."""
-    cls = (registry or Registry()).translator("raysim")
-    fit = getattr(cls, "calibrate", None)
-    if fit is None:
-        raise EusaugError(f"--calibrate-from {frames}: the installed raysim ({cls.__module__}) cannot calibrate: "
-                          "install eusaug's bundled plugins (pip install -e .).")
+    raysim = (registry or Registry()).translator("raysim")
     with tempfile.TemporaryDirectory(prefix="eusaug-calibration-") as tmp:
-        return Path(fit(Path(frames), Path(tmp) / "calibration.json", preset)).read_bytes()
+        return Path(raysim.calibrate(Path(frames), Path(tmp) / "calibration.json", preset)).read_bytes()
 
 
 def write_pose_calibration(poses_path: PathLike, content: bytes) -> Path:

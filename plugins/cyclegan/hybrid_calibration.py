@@ -77,7 +77,7 @@ def run_calibration(run_dir: Path, overrides: dict[str, Any], calibrate_from: Pa
     if calibrate_from is None:
         yield RunCalibration(None, dict(overrides))
         return
-    fit = (registry or Registry()).translator("raysim").calibrate  # type: ignore[attr-defined]
+    fit = (registry or Registry()).translator("raysim").calibrate
     with tempfile.TemporaryDirectory(prefix="eusaug-calibration-") as tmp:
         path = Path(fit(Path(calibrate_from), Path(tmp) / RAYSIM_CALIBRATION_FILE, preset))
         yield RunCalibration(path, {**overrides, OPTION: RAYSIM_CALIBRATION_FILE}, path.read_bytes())
