@@ -34,7 +34,8 @@ from eusaug.plugin.registry import DEFAULT_TRANSLATOR
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="Trained model (a run folder). Default: the newest in the model store for the landmark.")
 @click.option("--poses", type=click.Path(path_type=Path), default=None,
-              help="Use the first N poses of this file instead of sampling new ones (--ct only).")
+              help="Use the first N poses of this file instead of sampling new ones (--ct only); raysim uses "
+                   "the calibration it records (eusaug poses --calibrate-from) unless told otherwise.")
 @click.option("--epoch", default=None, metavar="best|last|N",
               help="Which epoch of the --model run: best (default: lowest validation KID), last, or a number.")
 @click.option("--translator", default=DEFAULT_TRANSLATOR, show_default=True, help="Translator plugin (eusaug plugins).")

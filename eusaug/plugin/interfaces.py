@@ -155,7 +155,9 @@ class TrainableTranslator(Translator):
         ``cases`` and ``pose_sets`` (:class:`eusaug.poses.PoseSet`) are paired; CT planes
         are cut with the slicer plugin ``slicer`` from ``registry``; ``eus_dir`` holds the
         real frames; ``overrides`` are typed ``training_config_class`` fields; ``inputs``
-        is the provenance to record in the run folder.
+        is the provenance to record in the run folder. A translator whose
+        ``training_config_class`` has a ``raysim_calibration`` field also gets
+        ``calibrate_from`` (a folder of frames) when ``eusaug train --calibrate-from`` is given.
         """
 
     @classmethod
