@@ -99,3 +99,4 @@ def test_cli_synth_calibrates_raysim_and_records_it(abdomen_ct, abdomen_labels, 
     text = json.dumps(settings)
     assert "calibration_record" in text and str(folder.resolve()) in text, translator
     assert not list(tmp_path.glob(".*calibration*"))  # the working copy is gone
+    assert str((out / "calibration.json").resolve()) in text  # synth.json names the kept file, not the working copy

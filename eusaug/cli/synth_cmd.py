@@ -117,8 +117,7 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
             accept_implausible_labels=accept),
         accept_labels, force, ACCEPT_LABELS_FLAG)
     if calibration is not None:
-        shutil.copyfile(calibration, output_dir / CALIBRATION_FILE)
-        calibration.unlink()
+        _keep_calibration(calibration, output_dir)
     console(stderr=False).print(f"wrote {len(rows)} sEUS images, label planes and manifest.csv to {output_dir}")
 
 
@@ -139,6 +138,22 @@ def _calibrate(frames: Path | None, translator: str, options: dict[str, Any], ou
     path = fit(frames, output_dir.parent / f".{output_dir.name}.{CALIBRATION_FILE}", str(options.get("preset", "eus")))
     options["calibration"] = str(path)
     return Path(path)
+
+
+def _keep_calibration(fitted: Path, output_dir: Path) -> None:
+    """Move the fitted calibration into ``output_dir`` and point ``synth.json`` at the kept file."""
+    import json
+
+    from eusaug.io import write_text
+    from eusaug.translate.synth import SETTINGS
+
+    kept = output_dir / CALIBRATION_FILE
+    shutil.copyfile(fitted, kept)
+    settings = output_dir / SETTINGS
+    if settings.is_file():
+        text = settings.read_text()
+        write_text(settings, text.replace(json.dumps(str(fitted)), json.dumps(str(kept.resolve()))))
+    fitted.unlink()
 
 
 def _synth_collection(ct_dir: Path, landmark: str, n: int, output_dir: Path, **settings: Any) -> None:
