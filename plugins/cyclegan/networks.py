@@ -95,7 +95,7 @@ class InstanceNormalization(layers.Layer):
             self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
 
     def call(self, inputs: Any) -> Any:
-        y = instance_norm(ops.cast(inputs, self.compute_dtype), self.epsilon)
+        y = instance_norm(inputs, self.epsilon)
         if self.affine:
             y = ops.cast(y, "float32") * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
         return ops.cast(y, self.compute_dtype)
