@@ -164,7 +164,7 @@ def test_calibrate_from_refuses_translators_without_raysim_and_bad_frames(inputs
     assert not list(tmp_path.glob("p*.json"))
 
 
-def test_poses_calibration_is_recorded_and_synth_uses_it(inputs, tmp_path) -> None:
+def test_poses_calibration_is_recorded_and_synth_uses_it(inputs, tmp_path, monkeypatch) -> None:
     poses = tmp_path / "views.json"
     made = invoke("--quiet", "poses", "--ct", sample_ct_path(), "--labels", sample_labels_path(), "--landmark",
                   "liver", "-n", 2, "--fov-size", "96x96", "-o", poses, "--calibrate-from", inputs["frames"])
@@ -174,6 +174,8 @@ def test_poses_calibration_is_recorded_and_synth_uses_it(inputs, tmp_path) -> No
     assert record["frames"] == str(inputs["frames"].resolve()) and record["preset"] == "eus"
     assert json.loads(poses.read_text())["raysim_calibration"] == "views.calibration.json"
     assert recorded_calibration(poses) == calibration
+    monkeypatch.chdir(tmp_path)  # a poses file named relative to the working folder still gives an absolute path
+    assert recorded_calibration(poses.name) == calibration.resolve()
 
     common = ["synth", "--poses", poses, "--landmark", "liver", "--translator", "raysim", "-n", 2, "--seed", 3]
     used = invoke(*common, "-o", tmp_path / "from_poses")

@@ -44,7 +44,9 @@ def write_pose_calibration(poses_path: PathLike, content: bytes) -> Path:
 
 
 def recorded_calibration(poses_path: PathLike, pose_set: PoseSet | None = None) -> Path | None:
-    """The raysim calibration the poses file records, resolved against its folder (None: none)."""
+    """The raysim calibration the poses file records, resolved against its folder (None: none).
+
+    An absolute path, so what synth records names the file wherever the command ran."""
     pose_set = pose_set or load_poses(poses_path)
     if not pose_set.raysim_calibration:
         return None
@@ -53,4 +55,4 @@ def recorded_calibration(poses_path: PathLike, pose_set: PoseSet | None = None) 
     if not path.is_file():
         raise EusaugError(f"Poses file {poses_path} names the raysim calibration {path}, which is missing: put it "
                           "back beside the poses file, or make both again with eusaug poses --calibrate-from FRAMES.")
-    return path
+    return path.resolve()
