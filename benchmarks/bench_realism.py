@@ -22,7 +22,9 @@ calibration, grey-level matching or validation; each use is checked (:func:`chec
 
 A row name may carry modifiers after ``+``: ``levels`` (match grey levels to the training
 frames), ``cal`` (raysim calibrated on the training subjects' frames only, never the
-held-out ones: ``SPLIT/raysim_calibration.json`` under ``--out``), ``views`` (poses through the
+held-out ones, simulating the CT planes of the first training poses:
+``SPLIT/raysim_calibration.json`` under ``--out``; a hybrid row trains on the calibrated images,
+in its own run ``ROW+cal``), ``views`` (poses through the
 gas filter and skin-surface's 2 % outside-the-CT limit; rows without it keep the earlier
 views: 20 % outside, no gas rule), ``smooth`` (CT pre-filtered by a Gaussian of
 :data:`SMOOTH_MM` in HU and label boundaries before slicing). Only rows naming
@@ -352,7 +354,11 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
 
         check_unseen(held_out, "raysim calibration", subjects_of(list(frames_dir.iterdir())))
         start = time.perf_counter()
-        record = calibrate(frames_dir, preset="abdominal", seed=args.seed)
+        from eusaug.poses import calibration_planes
+
+        # Fitted on the CT planes of the first training poses: the anatomy raysim renders.
+        record = calibrate(frames_dir, preset="abdominal", seed=args.seed,
+                           planes=calibration_planes(case, np.asarray(poses_train.poses), grid))
         calibration = write_calibration(out / "raysim_calibration.json", record)
         print(f"calibration ({len(train_frames)} training-subject frames, {record['count']} used, "
               f"{time.perf_counter() - start:.0f} s): fitted {record['fitted']}")
@@ -396,8 +402,12 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
         model = None
         kept = translator
         translator, options = TRAINABLE.get(kept, (translator, {}))
+        # A calibrated trainable row trains on calibrated raysim images (the hybrids) and keeps its own run.
+        run_name = f"{kept}+cal" if "cal" in mods else kept
+        if kept in TRAINABLE and "cal" in mods:
+            options = {**options, "raysim_calibration": str(calibration)}
         if kept in TRAINABLE and args.models is not None:
-            model = models_folder(args.models, tag, single=len(parse_splits(args.splits)) == 1) / kept
+            model = models_folder(args.models, tag, single=len(parse_splits(args.splits)) == 1) / run_name
             if not (model / TRAINED_FILE).is_file():
                 raise EusaugError(f"--models: {model} holds no {TRAINED_FILE}; pass the folder an earlier "
                                   "--keep-models run wrote (DIR/SPLIT/ROW), or leave --models out to train.")
@@ -408,7 +418,7 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
                     raise EusaugError(f"--models: {model} was trained with {','.join(extra['held_out'])} held out, "
                                       f"not {','.join(held_out)}: pass the matching split's folder.")
         elif kept in TRAINABLE:
-            model = work / kept
+            model = work / run_name
             shutil.rmtree(model, ignore_errors=True)
             epochs, seconds = train_for(translator, model, case, poses_train, frames_dir, args.minutes, args.seed,
                                         options)
@@ -420,7 +430,8 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
         extra = {k: v for k, v in extra.items() if k not in ("held_out", "training_subjects")}  # the row names its split
         row_poses = poses_views if "views" in mods else poses_synth
         row_case = smooth_case if "smooth" in mods else case
-        load_options: dict[str, object] = {"calibration": str(calibration)} if "cal" in mods else {}
+        # A trained run carries its calibration; raysim is told it.
+        load_options: dict[str, object] = {"calibration": str(calibration)} if "cal" in mods and model is None else {}
         if model is None:
             start = time.perf_counter()
             images, _ = images_of(translator, None, row_case, np.asarray(row_poses.poses), grid, args.seed,

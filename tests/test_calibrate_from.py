@@ -77,6 +77,7 @@ def test_train_calibrates_the_hybrid_records_it_and_synth_uses_it(inputs, tmp_pa
     record = json.loads(calibration.read_text())
     assert record["kind"] == "eusaug-raysim-calibration" and record["frames"] == str(inputs["frames"].resolve())
     assert record["preset"] == "eus"  # the hybrid's preset for a 60 mm fan
+    assert record["fitted_on"].endswith(" CT planes")  # the training poses' anatomy, not a phantom
     assert json.loads((run_dir / "hybrid.json").read_text())["raysim_calibration"] == "raysim_calibration.json"
     assert json.loads((run_dir / "config.json").read_text())["config"]["raysim_calibration"] == "raysim_calibration.json"
     assert seen == [calibration.read_bytes()]  # the training images were simulated with it
@@ -172,6 +173,7 @@ def test_poses_calibration_is_recorded_and_synth_uses_it(inputs, tmp_path, monke
     calibration = tmp_path / "views.calibration.json"
     record = json.loads(calibration.read_text())
     assert record["frames"] == str(inputs["frames"].resolve()) and record["preset"] == "eus"
+    assert record["fitted_on"] == "2 CT planes"  # the anatomy of the poses just sampled, not a phantom
     assert json.loads(poses.read_text())["raysim_calibration"] == "views.calibration.json"
     assert recorded_calibration(poses) == calibration
     monkeypatch.chdir(tmp_path)  # a poses file named relative to the working folder still gives an absolute path

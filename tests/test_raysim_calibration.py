@@ -94,9 +94,37 @@ def test_cli_synth_calibrates_raysim_and_records_it(abdomen_ct, abdomen_labels, 
     assert result.exit_code == 0, result.output
     record = json.loads((out / "calibration.json").read_text())
     assert record["count"] == 3 and record["frames"] == str(folder.resolve())
+    assert record["fitted_on"] == "16 CT planes"  # sampled on the CT with the seed, not a phantom
     settings = json.loads((out / "synth.json").read_text())
     translator = settings.get("translator_config") or settings.get("translator")
     text = json.dumps(settings)
     assert "calibration_record" in text and str(folder.resolve()) in text, translator
     assert not list(tmp_path.glob(".*calibration*"))  # the working copy is gone
     assert str((out / "calibration.json").resolve()) in text  # synth.json names the kept file, not the working copy
+
+
+def test_fit_on_ct_planes_recovers_known_parameters() -> None:
+    """Fitted on the CT anatomy itself (vessels, interfaces, shadows), the fit gives back the
+    scanner that made the frames, interface gain included, and its images show the frames' statistics."""
+    from eusaug_plugins.raysim.calibration import planes_statistics
+
+    from eusaug import load_case, sample_ct_path, sample_labels_path
+    from eusaug.poses import calibration_planes, sample_poses
+
+    case = load_case(sample_ct_path(), sample_labels_path())
+    poses = sample_poses(case, "liver", 4, seed=0, fov=FOV)
+    planes = calibration_planes(case, poses.poses, FOV)
+    scanner = replace(PRESETS["eus"], psf_axial_mm=0.6, psf_lateral_mm=1.4, dynamic_range_db=55.0, white_db=50.0,
+                      tgc_db_cm_mhz=0.9, reflection_gain=3000.0)
+    frames = RaySim(**scanner.to_dict()).translate(planes, np.random.default_rng(1))
+    target = measure_frames(np.stack([unit_to_uint8(u) for u in frames]), FOV)
+    fitted = fit_params(target, FOV, PRESETS["eus"], seed=7, planes=planes)
+    assert fitted.psf_lateral_mm == pytest.approx(scanner.psf_lateral_mm, rel=0.3)
+    assert fitted.dynamic_range_db == pytest.approx(scanner.dynamic_range_db, rel=0.2)
+    assert fitted.white_db == pytest.approx(scanner.white_db, abs=5.0)
+    assert fitted.tgc_db_cm_mhz == pytest.approx(scanner.tgc_db_cm_mhz, abs=0.2)
+    # The brightest 0.5 % of a few small planes pins the interface gain to within a factor of two.
+    assert scanner.reflection_gain / 2 < fitted.reflection_gain < scanner.reflection_gain * 2
+    got = planes_statistics(fitted, planes, seed=11)
+    assert got.interface_contrast == pytest.approx(target.interface_contrast, abs=0.1)
+    assert got.level == pytest.approx(target.level, abs=0.05)

@@ -20,10 +20,16 @@ from eusaug.ct.volume import BONE_RULES, BoneRule, load_case
 from eusaug.errors import EusaugError
 from eusaug.geometry.field_of_view import FieldOfView
 from eusaug.geometry.planes import SliceFilter
+from eusaug.io.images import list_images
 from eusaug.io.progress import console
 from eusaug.plugin.options import plugin_options
 from eusaug.plugin.registry import DEFAULT_SAMPLER, Registry
-from eusaug.poses.calibration import calibration_path_for, fit_calibration, write_pose_calibration
+from eusaug.poses.calibration import (
+    calibration_path_for,
+    calibration_planes,
+    fit_calibration,
+    write_pose_calibration,
+)
 from eusaug.poses.sampling import sample_poses, save_poses
 
 
@@ -100,8 +106,8 @@ def poses_command(
         lambda accept: load_case(ct, labels, label_preset, organs=[landmark], force=accept),
         accept_labels, force, ACCEPT_LABELS_FLAG,
     )
-    # Fitted before the sampling, so frames that cannot be fitted stop the command early.
-    calibration = None if calibrate_from is None else fit_calibration(calibrate_from)
+    if calibrate_from is not None:
+        list_images(calibrate_from)  # an empty or missing folder stops the command before the sampling
     slice_filter = SliceFilter(min_landmark_px=min_landmark_px, max_bone_px=max_bone_px, bone_hu=bone_hu,
                                bone_rule=bone_rule)
     pose_set = sample_poses(
@@ -110,8 +116,10 @@ def poses_command(
         sampler_options=plugin_options(options, Registry().sampler(sampler)),
     )
     out = console(stderr=False)
-    if calibration is not None:
-        written = write_pose_calibration(output, calibration)
+    if calibrate_from is not None:
+        # Fitted on the planes of the first poses: the anatomy raysim will render.
+        planes = calibration_planes(case, pose_set.poses, pose_set.fov)
+        written = write_pose_calibration(output, fit_calibration(calibrate_from, planes=planes))
         pose_set = dataclasses.replace(pose_set, raysim_calibration=written.name)
         out.print(f"Wrote the raysim calibration fitted on {calibrate_from} to {written}")
     save_poses(output, pose_set)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +22,10 @@ from eusaug.ct import ACCEPT_LABELS_FLAG
 from eusaug.errors import EusaugError
 from eusaug.io.progress import console
 from eusaug.plugin.registry import DEFAULT_TRANSLATOR
+
+if TYPE_CHECKING:
+    from eusaug.geometry.field_of_view import FieldOfView
+    from eusaug.geometry.planes import Planes
 
 
 @click.command("synth")
@@ -104,7 +109,8 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
     from eusaug.translate.synth import poses_calibration, synthesize
 
     assert ct is not None
-    calibration = _calibrate(calibrate_from, translator, translator_options, output_dir)
+    calibration = _calibrate(calibrate_from, translator, translator_options, output_dir,
+                             lambda: _calibration_planes(ct, labels, label_preset, landmark, poses, fov, seed, accept_labels))
     recorded = poses_calibration(translator, poses, translator_options, registry)
     if recorded is not None:
         console(stderr=False).print(f"{translator}: using the calibration recorded in {poses}: {recorded} "
@@ -125,19 +131,39 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
 CALIBRATION_FILE = "calibration.json"
 
 
-def _calibrate(frames: Path | None, translator: str, options: dict[str, Any], output_dir: Path) -> Path | None:
-    """Fit raysim to ``frames`` into a file beside ``output_dir`` and point ``options`` at it (None: no frames)."""
+def _calibrate(frames: Path | None, translator: str, options: dict[str, Any], output_dir: Path,
+               planes_of: Callable[[], Planes]) -> Path | None:
+    """Fit raysim to ``frames`` (simulating the planes ``planes_of`` gives) into a file beside
+    ``output_dir`` and point ``options`` at it (None: no frames)."""
     if frames is None:
         return None
     if translator != "raysim":
         raise EusaugError(f"--calibrate-from calibrates raysim, but the translator is {translator}: "
                           "use --translator raysim, or leave --calibrate-from out.")
+    from eusaug.io.images import list_images
     from eusaug.plugin import Registry
 
+    list_images(frames)  # an empty or missing folder stops before the CT is read
     fit = Registry().translator(translator).calibrate
-    path = fit(frames, output_dir.parent / f".{output_dir.name}.{CALIBRATION_FILE}", str(options.get("preset", "eus")))
+    path = fit(frames, output_dir.parent / f".{output_dir.name}.{CALIBRATION_FILE}", str(options.get("preset", "eus")),
+               planes_of())
     options["calibration"] = str(path)
     return Path(path)
+
+
+def _calibration_planes(ct: Path, labels: Path | None, label_preset: str, landmark: str, poses: Path | None,
+                        fov: FieldOfView | None, seed: int, accept_labels: bool) -> Planes:
+    """The CT planes a calibration simulates: the first poses of ``poses``, or as many sampled with ``seed``."""
+    from eusaug.ct.volume import load_case
+    from eusaug.geometry.field_of_view import FieldOfView
+    from eusaug.poses import CALIBRATION_PLANES, calibration_planes, load_poses, sample_poses
+
+    case = load_case(ct, labels, label_preset, organs=[landmark], force=accept_labels)
+    if poses is not None:
+        pose_set = load_poses(poses, case=case)
+    else:
+        pose_set = sample_poses(case, case.landmark(landmark), CALIBRATION_PLANES, seed=seed, fov=fov or FieldOfView())
+    return calibration_planes(case, pose_set.poses, fov or pose_set.fov)
 
 
 def _keep_calibration(fitted: Path, output_dir: Path) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from eusaug.poses.calibration import (
+    CALIBRATION_PLANES,
     CALIBRATION_SUFFIX,
     calibration_path_for,
+    calibration_planes,
     fit_calibration,
     recorded_calibration,
     write_pose_calibration,
@@ -40,6 +42,7 @@ from eusaug.poses.slicing import (
 __all__ = [
     "ABDOMINAL_WINDOW",
     "BATCH",
+    "CALIBRATION_PLANES",
     "CALIBRATION_SUFFIX",
     "FORMAT",
     "FORMAT_VERSION",
@@ -48,6 +51,7 @@ __all__ = [
     "PoseSet",
     "VIEWS",
     "calibration_path_for",
+    "calibration_planes",
     "case_sha256",
     "check_poses_landmark",
     "check_poses_match",

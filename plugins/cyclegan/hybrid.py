@@ -28,6 +28,8 @@ from eusaug_plugins.cyclegan.translator import CycleGANTranslator
 
 from eusaug import EusaugError, FieldOfView, Planes, Registry, Translator
 from eusaug.io import write_text
+from eusaug.plugin import DEFAULT_SLICER
+from eusaug.poses import calibration_planes
 
 #: The run folder's record of the simulator behind the CycleGAN.
 HYBRID_FILE = "hybrid.json"
@@ -90,7 +92,10 @@ class HybridTranslator(CycleGANTranslator):
         preset = raysim_preset_for(options["pose_sets"][0].fov)
         frames = options.pop("calibrate_from", None)
         with run_calibration(Path(run_dir), options.pop("overrides", None) or {}, frames, preset,
-                             bool(options.get("force")), options.get("registry")) as calibration:
+                             bool(options.get("force")), options.get("registry"),
+                             lambda: calibration_planes(options["cases"][0], options["pose_sets"][0].poses,
+                                                        options["pose_sets"][0].fov,
+                                                        options.get("slicer") or DEFAULT_SLICER)) as calibration:
             model = super().train(run_dir, kind=HYBRID, overrides=calibration.overrides, prepare_run=calibration.place,
                                   source_settings={"calibration": calibration.source}, **options)
         record: dict[str, Any] = {"raysim_preset": preset}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 
 from eusaug_plugins.cyclegan.runfolder import read_run_config
 
-from eusaug import EusaugError, Registry
+from eusaug import EusaugError, Planes, Registry
 from eusaug.io import write_bytes
 
 #: The run folder's copy of the calibration its training images were simulated with.
@@ -57,9 +57,11 @@ class RunCalibration:
 
 @contextmanager
 def run_calibration(run_dir: Path, overrides: dict[str, Any], calibrate_from: Path | None, preset: str,
-                    force: bool = False, registry: Registry | None = None) -> Iterator[RunCalibration]:
+                    force: bool = False, registry: Registry | None = None,
+                    planes_of: Callable[[], Planes] | None = None) -> Iterator[RunCalibration]:
     """The calibration of a training session into ``run_dir``, fitted on ``calibrate_from`` with
-    raysim's ``preset`` for a new run; a resumed run keeps its own and refuses another."""
+    raysim's ``preset`` (simulating the CT planes ``planes_of`` gives) for a new run; a resumed
+    run keeps its own and refuses another."""
     run_dir = Path(run_dir)
     given = overrides.get(OPTION)
     if calibrate_from is not None and given:
@@ -79,7 +81,8 @@ def run_calibration(run_dir: Path, overrides: dict[str, Any], calibrate_from: Pa
         return
     fit = (registry or Registry()).translator("raysim").calibrate
     with tempfile.TemporaryDirectory(prefix="eusaug-calibration-") as tmp:
-        path = Path(fit(Path(calibrate_from), Path(tmp) / RAYSIM_CALIBRATION_FILE, preset))
+        planes = None if planes_of is None else planes_of()
+        path = Path(fit(Path(calibrate_from), Path(tmp) / RAYSIM_CALIBRATION_FILE, preset, planes))
         yield RunCalibration(path, {**overrides, OPTION: RAYSIM_CALIBRATION_FILE}, path.read_bytes())
 
 

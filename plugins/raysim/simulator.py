@@ -144,11 +144,12 @@ class RaySim(Translator):
         return config
 
     @classmethod
-    def calibrate(cls, frames: Path, path: Path, preset: str = "eus") -> Path:
-        """Fit the simulator to the real ``frames`` (a folder) and write the calibration file to ``path``."""
+    def calibrate(cls, frames: Path, path: Path, preset: str = "eus", planes: Planes | None = None) -> Path:
+        """Fit the simulator to the real ``frames`` (a folder), simulating the CT ``planes`` when
+        given (else phantom tissue), and write the calibration file to ``path``."""
         from eusaug_plugins.raysim.calibration import calibrate, write_calibration
 
-        return write_calibration(path, calibrate(frames, preset=preset))
+        return write_calibration(path, calibrate(frames, preset=preset, planes=planes))
 
     def grid_for(self, fov: FieldOfView) -> BeamGrid:
         """The beam grid used for ``fov`` (kept per field of view)."""
