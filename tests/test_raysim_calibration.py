@@ -128,3 +128,21 @@ def test_fit_on_ct_planes_recovers_known_parameters() -> None:
     got = planes_statistics(fitted, planes, seed=11)
     assert got.interface_contrast == pytest.approx(target.interface_contrast, abs=0.1)
     assert got.level == pytest.approx(target.level, abs=0.05)
+
+
+def test_a_calibration_keeps_the_preset_it_was_fitted_with(tmp_path: Path) -> None:
+    """Fitted values are relative to their preset (TGC per MHz): raysim starts from the
+    calibration's preset, and refuses another rather than mixing them silently."""
+    import json
+
+    record = {"kind": "eusaug-raysim-calibration", "frames": "f", "count": 1, "preset": "abdominal",
+              "fitted": {"tgc_db_cm_mhz": 0.3, "white_db": 61.0}}
+    path = tmp_path / "abdominal.json"
+    path.write_text(json.dumps(record))
+    sim = RaySim(calibration=str(path))
+    assert sim.params.frequency_mhz == PRESETS["abdominal"].frequency_mhz
+    assert sim.params.tgc_db_cm_mhz == 0.3 and sim.params.white_db == 61.0
+    assert RaySim(calibration=str(path), preset="abdominal").params == sim.params
+    with pytest.raises(EusaugError, match="fitted with preset abdominal, not eus"):
+        RaySim(calibration=str(path), preset="eus")
+    assert RaySim().params.frequency_mhz == PRESETS["eus"].frequency_mhz  # no calibration: eus, as before

@@ -101,8 +101,9 @@ class RaySim(Translator):
     needs_model = False
     options_class = RaySimParams
 
-    def __init__(self, preset: str = "eus", **overrides: Any) -> None:
-        if preset not in PRESETS:
+    def __init__(self, preset: str | None = None, **overrides: Any) -> None:
+        """``preset``: the named settings to start from (default: the calibration's, else ``eus``)."""
+        if preset is not None and preset not in PRESETS:
             raise EusaugError(f"raysim: unknown preset {preset!r}: use one of {', '.join(PRESETS)}.")
         unknown = sorted(set(overrides) - set(RaySimParams.__dataclass_fields__))
         if unknown:
@@ -110,13 +111,21 @@ class RaySim(Translator):
                 f"raysim: unknown option(s) {', '.join(unknown)}: "
                 f"known ones are {', '.join(RaySimParams.__dataclass_fields__)}."
             )
-        base = PRESETS[preset]
         calibration = overrides.get("calibration")
         self._calibration_record: dict[str, Any] | None = None
         if calibration not in (None, "", "none", "None"):
             from eusaug_plugins.raysim.calibration import read_calibration_record
 
             self._calibration_record = read_calibration_record(calibration)
+            fitted_with = self._calibration_record.get("preset")
+            # Fitted values are relative to their preset (TGC per MHz, noise, interface width): never mix presets.
+            if preset is not None and fitted_with in PRESETS and fitted_with != preset:
+                raise EusaugError(
+                    f"raysim: the calibration {calibration} was fitted with preset {fitted_with}, not {preset}: leave "
+                    f"the preset out (or give preset={fitted_with}), or calibrate again with preset={preset}.")
+            preset = preset or (fitted_with if fitted_with in PRESETS else None)
+        base = PRESETS[preset or "eus"]
+        if self._calibration_record is not None:
             base = replace(base, **self._calibration_record["fitted"], calibration=str(calibration))
         self.params = replace(base, **{k: coerce_option(k, v, getattr(base, k)) for k, v in overrides.items()})
         self._default_preset = None if self.params.label_preset is None else get_preset(self.params.label_preset)
