@@ -146,3 +146,22 @@ def test_a_calibration_keeps_the_preset_it_was_fitted_with(tmp_path: Path) -> No
     with pytest.raises(EusaugError, match="fitted with preset abdominal, not eus"):
         RaySim(calibration=str(path), preset="eus")
     assert RaySim().params.frequency_mhz == PRESETS["eus"].frequency_mhz  # no calibration: eus, as before
+
+
+def test_calibrate_picks_the_preset_for_the_planes_fan(tmp_path: Path) -> None:
+    """No preset named (``poses``/``synth --calibrate-from``): a deep transabdominal fan is
+    fitted from ``abdominal``, an echoendoscope's from ``eus``; synth then simulates with it."""
+    import json
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, frame in enumerate(frames_of(TRUE, seed=3, n=2)):
+        Image.fromarray(frame).save(folder / f"f{k}.png")
+    deep = FieldOfView(kind="sector", depth_mm=150.0, opening_deg=60.0, probe_radius_mm=40.0, height_px=120,
+                       width_px=140)
+    presets = {}
+    for name, fan in (("deep", deep), ("eus", FOV)):
+        path = RaySim.calibrate(folder, tmp_path / f"{name}.json", planes=phantom_planes(fan, n=2))
+        presets[name] = json.loads(Path(path).read_text())["preset"]
+        assert RaySim(calibration=str(path)).params.frequency_mhz == PRESETS[presets[name]].frequency_mhz
+    assert presets == {"deep": "abdominal", "eus": "eus"}

@@ -145,8 +145,8 @@ def _calibrate(frames: Path | None, translator: str, options: dict[str, Any], ou
 
     list_images(frames)  # an empty or missing folder stops before the CT is read
     fit = Registry().translator(translator).calibrate
-    path = fit(frames, output_dir.parent / f".{output_dir.name}.{CALIBRATION_FILE}", str(options.get("preset", "eus")),
-               planes_of())
+    # No preset named: raysim picks the one for the fan, and synth then simulates with the calibration's.
+    path = fit(frames, output_dir.parent / f".{output_dir.name}.{CALIBRATION_FILE}", options.get("preset"), planes_of())
     options["calibration"] = str(path)
     return Path(path)
 

@@ -103,13 +103,13 @@ class Translator(Plugin):
         return {"translator": self.name}
 
     @classmethod
-    def calibrate(cls, frames: Path, path: Path, preset: str = "eus", planes: Planes | None = None) -> Path:
+    def calibrate(cls, frames: Path, path: Path, preset: str | None = None, planes: Planes | None = None) -> Path:
         """Fit the free parameters to the real frames in the folder ``frames`` (starting from the
-        named ``preset``), write the calibration file to ``path`` and return it; ``--calibrate-from
-        FRAMES`` calls it and hands the file back through the ``calibration`` option. ``planes``:
-        CT planes of the anatomy the translator will render, to fit on where it simulates (the
-        commands pass the first poses' planes). Most translators have nothing to fit, so the
-        default refuses."""
+        named ``preset``; None: the translator's choice for the planes' field of view), write the
+        calibration file to ``path`` and return it; ``--calibrate-from FRAMES`` calls it and hands
+        the file back through the ``calibration`` option. ``planes``: CT planes of the anatomy the
+        translator will render, to fit on where it simulates (the commands pass the first poses'
+        planes). Most translators have nothing to fit, so the default refuses."""
         raise EusaugError(f"Translator {cls.name!r} cannot be calibrated to frames: leave --calibrate-from out.")
 
     @abstractmethod

@@ -29,9 +29,6 @@ PathLike = str | os.PathLike[str]
 CALIBRATION_PLANES = 16
 #: What follows the poses file's stem in the name of its calibration.
 CALIBRATION_SUFFIX = ".calibration.json"
-#: The raysim preset a poses file's calibration is fitted with: raysim's default, the one
-#: ``synth --translator raysim`` uses unless told otherwise.
-CALIBRATION_PRESET = "eus"
 
 
 def calibration_path_for(poses_path: PathLike) -> Path:
@@ -50,10 +47,11 @@ def calibration_planes(case: CTCase, poses: np.ndarray, fov: FieldOfView, slicer
     return slice_case(case, chosen, fov, slicer=slicer)
 
 
-def fit_calibration(frames: PathLike, registry: Registry | None = None, preset: str = CALIBRATION_PRESET,
+def fit_calibration(frames: PathLike, registry: Registry | None = None, preset: str | None = None,
                     planes: Planes | None = None) -> bytes:
     """The calibration file (JSON bytes) of raysim fitted to the folder ``frames``, simulating
-    ``planes`` (:func:`calibration_planes`) when given."""
+    ``planes`` (:func:`calibration_planes`) when given. ``preset``: raysim's preset to start from
+    (None: raysim picks the one suited to the planes' fan; ``synth`` then simulates with it)."""
     raysim = (registry or Registry()).translator("raysim")
     with tempfile.TemporaryDirectory(prefix="eusaug-calibration-") as tmp:
         return Path(raysim.calibrate(Path(frames), Path(tmp) / "calibration.json", preset, planes)).read_bytes()

@@ -7,7 +7,7 @@ from typing import Any
 
 from eusaug_plugins.raysim.tissue import FLUID_LABELS
 
-from eusaug import EusaugError
+from eusaug import EusaugError, FieldOfView
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,15 @@ PRESETS: dict[str, RaySimParams] = {
     "eus": RaySimParams(),
     "abdominal": RaySimParams(frequency_mhz=3.5, psf_axial_mm=0.45, psf_lateral_mm=1.2, noise_db=-70.0),
 }
+
+
+#: Fans deeper than this (mm) are transabdominal: the ``abdominal`` preset suits them.
+DEEP_FOV_MM = 100.0
+
+
+def preset_for(fov: FieldOfView | None) -> str:
+    """The preset suited to a field of view: ``abdominal`` for deep fans, else ``eus``."""
+    return "abdominal" if fov is not None and fov.depth_mm > DEEP_FOV_MM else "eus"
 
 
 def coerce_option(name: str, value: Any, default: Any) -> Any:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from eusaug_plugins.raysim.params import PRESETS, RaySimParams, coerce_option
+from eusaug_plugins.raysim.params import PRESETS, RaySimParams, coerce_option, preset_for
 from eusaug_plugins.raysim.scan_convert import BeamGrid
 from eusaug_plugins.raysim.tissue import GEL_HU, tissue_lookup
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
@@ -153,12 +153,14 @@ class RaySim(Translator):
         return config
 
     @classmethod
-    def calibrate(cls, frames: Path, path: Path, preset: str = "eus", planes: Planes | None = None) -> Path:
+    def calibrate(cls, frames: Path, path: Path, preset: str | None = None, planes: Planes | None = None) -> Path:
         """Fit the simulator to the real ``frames`` (a folder), simulating the CT ``planes`` when
-        given (else phantom tissue), and write the calibration file to ``path``."""
+        given (else phantom tissue), and write the calibration file to ``path``. ``preset``:
+        the one to start from (default: the one suited to the planes' fan, ``eus`` without planes)."""
         from eusaug_plugins.raysim.calibration import calibrate, write_calibration
 
-        return write_calibration(path, calibrate(frames, preset=preset, planes=planes))
+        chosen = preset or preset_for(None if planes is None else planes.fov)
+        return write_calibration(path, calibrate(frames, preset=chosen, planes=planes))
 
     def grid_for(self, fov: FieldOfView) -> BeamGrid:
         """The beam grid used for ``fov`` (kept per field of view)."""
