@@ -406,6 +406,8 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
         run_name = f"{kept}+cal" if "cal" in mods else kept
         if kept in TRAINABLE and "cal" in mods:
             options = {**options, "raysim_calibration": str(calibration)}
+        elif translator == "hybrid":  # a hybrid calibrates itself by default: a row without +cal is uncalibrated
+            options = {**options, "raysim_calibration": "none"}
         if kept in TRAINABLE and args.models is not None:
             model = models_folder(args.models, tag, single=len(parse_splits(args.splits)) == 1) / run_name
             if not (model / TRAINED_FILE).is_file():

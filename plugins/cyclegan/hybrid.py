@@ -7,9 +7,10 @@ appearance, instead of redrawing CT as ultrasound. Training and synthesis are th
 CycleGAN's, with the raysim image of each plane as the source domain. raysim is found
 through the registry, like any translator; its preset follows the depth of the field of
 view (``abdominal`` beyond 100 mm, where the ``eus`` preset's time-gain compensation
-would brighten noise, else ``eus``) and is recorded in the run folder. A run may simulate
-with a raysim calibration (``--calibrate-from FRAMES`` or ``raysim_calibration=FILE``); it
-keeps a copy and synthesis uses the same (:mod:`.hybrid_calibration`).
+would brighten noise, else ``eus``) and is recorded in the run folder. A new run
+simulates with raysim calibrated to its own training frames unless told otherwise
+(``--calibrate-from FRAMES``, ``raysim_calibration=FILE``, or ``raysim_calibration=none``);
+it keeps a copy and synthesis uses the same (:mod:`.hybrid_calibration`).
 
 The learned stage is the CycleGAN (``learned=cyclegan``, the default) or CUT
 (``learned=cut``): both end in the same ResNet generator, so synthesis is the same.
@@ -23,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from eusaug_plugins.cyclegan.config import HYBRID_PRESETS, HybridConfig
-from eusaug_plugins.cyclegan.hybrid_calibration import resolve_calibration, run_calibration
+from eusaug_plugins.cyclegan.hybrid_calibration import default_calibration_frames, resolve_calibration, run_calibration
 from eusaug_plugins.cyclegan.translator import CycleGANTranslator
 
 from eusaug import EusaugError, FieldOfView, Planes, Registry, Translator
@@ -90,12 +91,16 @@ class HybridTranslator(CycleGANTranslator):
         from eusaug_plugins.cyclegan.kinds import HYBRID
 
         preset = raysim_preset_for(options["pose_sets"][0].fov)
-        frames = options.pop("calibrate_from", None)
-        with run_calibration(Path(run_dir), options.pop("overrides", None) or {}, frames, preset,
+        overrides = dict(options.pop("overrides", None) or {})
+        asked = options.pop("calibrate_from", None)
+        frames = default_calibration_frames(Path(run_dir), overrides, asked, options.get("eus_dir"),
+                                            bool(options.get("force")))
+        with run_calibration(Path(run_dir), overrides, frames, preset,
                              bool(options.get("force")), options.get("registry"),
                              lambda: calibration_planes(options["cases"][0], options["pose_sets"][0].poses,
                                                         options["pose_sets"][0].fov,
-                                                        options.get("slicer") or DEFAULT_SLICER)) as calibration:
+                                                        options.get("slicer") or DEFAULT_SLICER),
+                             optional=asked is None) as calibration:
             model = super().train(run_dir, kind=HYBRID, overrides=calibration.overrides, prepare_run=calibration.place,
                                   source_settings={"calibration": calibration.source}, **options)
         record: dict[str, Any] = {"raysim_preset": preset}

@@ -19,12 +19,44 @@ from typing import Any
 from eusaug_plugins.cyclegan.runfolder import read_run_config
 
 from eusaug import EusaugError, Planes, Registry
-from eusaug.io import write_bytes
+from eusaug.io import console, is_quiet, write_bytes
 
 #: The run folder's copy of the calibration its training images were simulated with.
 RAYSIM_CALIBRATION_FILE = "raysim_calibration.json"
 #: The training option (``HybridConfig`` field) that names it.
 OPTION = "raysim_calibration"
+
+
+#: ``raysim_calibration=none``: train on raysim's preset images, not calibrated ones.
+NO_CALIBRATION = "none"
+
+
+def default_calibration_frames(run_dir: Path, overrides: dict[str, Any], calibrate_from: Path | None,
+                               eus_dir: Any, force: bool) -> Path | None:
+    """The frames a session fits raysim to: ``calibrate_from`` when given, else a new run's own
+    training frames (``eus_dir``), unless a file or ``none`` is named in ``overrides`` (a
+    ``none`` is taken out of them, so the run records no calibration).
+
+    Calibrated raysim is the better source domain: on held-out subjects (bench_realism) it
+    scored FID 178.3 / 173.8 against 199.1 / 216.0 uncalibrated. Only training frames are
+    fitted: held-out test subjects never reach ``train``."""
+    given = overrides.get(OPTION)
+    if isinstance(given, str) and given.strip().lower() == NO_CALIBRATION:
+        if calibrate_from is not None:
+            raise EusaugError(f"Both --calibrate-from {calibrate_from} and {OPTION}=none: give one of them.")
+        del overrides[OPTION]
+        if _trained(run_dir, force) and read_run_config(run_dir)["config"].get(OPTION):
+            raise EusaugError(f"{OPTION}=none: {run_dir} was trained on calibrated raysim images and a resumed run "
+                              "keeps them: leave it out, or pass --force to start over uncalibrated.")
+        return None
+    if calibrate_from is not None or given or _trained(run_dir, force) or not isinstance(eus_dir, (str, Path)):
+        return None if calibrate_from is None else Path(calibrate_from)
+    return Path(eus_dir)
+
+
+def _trained(run_dir: Path, force: bool) -> bool:
+    """Whether ``run_dir`` holds a run this session resumes (not one ``force`` replaces)."""
+    return run_dir.is_dir() and any(run_dir.iterdir()) and not force
 
 
 def resolve_calibration(run_dir: Path, recorded: str | None) -> Path | None:
@@ -58,15 +90,17 @@ class RunCalibration:
 @contextmanager
 def run_calibration(run_dir: Path, overrides: dict[str, Any], calibrate_from: Path | None, preset: str,
                     force: bool = False, registry: Registry | None = None,
-                    planes_of: Callable[[], Planes] | None = None) -> Iterator[RunCalibration]:
+                    planes_of: Callable[[], Planes] | None = None, optional: bool = False
+                    ) -> Iterator[RunCalibration]:
     """The calibration of a training session into ``run_dir``, fitted on ``calibrate_from`` with
     raysim's ``preset`` (simulating the CT planes ``planes_of`` gives) for a new run; a resumed
-    run keeps its own and refuses another."""
+    run keeps its own and refuses another. ``optional``: a fit the frames cannot support (no
+    fan to fit, say) is reported and the run goes on uncalibrated (the default calibration)."""
     run_dir = Path(run_dir)
     given = overrides.get(OPTION)
     if calibrate_from is not None and given:
         raise EusaugError(f"Both --calibrate-from {calibrate_from} and {OPTION}={given}: give one of them.")
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not force:
+    if _trained(run_dir, force):
         yield _resumed(run_dir, overrides, calibrate_from, given)
         return
     if given:
@@ -82,8 +116,21 @@ def run_calibration(run_dir: Path, overrides: dict[str, Any], calibrate_from: Pa
     fit = (registry or Registry()).translator("raysim").calibrate
     with tempfile.TemporaryDirectory(prefix="eusaug-calibration-") as tmp:
         planes = None if planes_of is None else planes_of()
-        path = Path(fit(Path(calibrate_from), Path(tmp) / RAYSIM_CALIBRATION_FILE, preset, planes))
-        yield RunCalibration(path, {**overrides, OPTION: RAYSIM_CALIBRATION_FILE}, path.read_bytes())
+        try:
+            path = Path(fit(Path(calibrate_from), Path(tmp) / RAYSIM_CALIBRATION_FILE, preset, planes))
+        except EusaugError as error:
+            if not optional:
+                raise
+            # The default fit is a help, not a demand: frames it cannot read train as before.
+            if not is_quiet():
+                console().print(f"raysim not calibrated to {calibrate_from} ({error}); training on the {preset} "
+                                f"preset's images. Give --calibrate-from FRAMES of fan-shaped frames, or "
+                                f"--option {OPTION}=none to train uncalibrated on purpose.", markup=False)
+            path = None
+        if path is None:
+            yield RunCalibration(None, dict(overrides))
+        else:
+            yield RunCalibration(path, {**overrides, OPTION: RAYSIM_CALIBRATION_FILE}, path.read_bytes())
 
 
 def _resumed(run_dir: Path, overrides: dict[str, Any], calibrate_from: Path | None, given: str | None) -> RunCalibration:
