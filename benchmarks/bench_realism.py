@@ -24,7 +24,7 @@ A row name may carry modifiers after ``+``: ``levels`` (match grey levels to the
 frames), ``cal`` (raysim calibrated on the training subjects' frames only, never the
 held-out ones, simulating the CT planes of the first training poses:
 ``SPLIT/raysim_calibration.json`` under ``--out``; a hybrid row trains on the calibrated images,
-in its own run ``ROW+cal``), ``views`` (poses through the
+in its own run ``ROW+cal``; a hybrid row without it is told ``raysim_calibration=none``), ``views`` (poses through the
 gas filter and skin-surface's 2 % outside-the-CT limit; rows without it keep the earlier
 views: 20 % outside, no gas rule), ``smooth`` (CT pre-filtered by a Gaussian of
 :data:`SMOOTH_MM` in HU and label boundaries before slicing). Only rows naming

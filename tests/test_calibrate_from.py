@@ -134,6 +134,60 @@ def test_the_option_takes_a_calibration_file_and_the_run_keeps_a_copy(inputs, tm
     assert_clean_error(both, "give one of them")
 
 
+def test_a_new_hybrid_run_calibrates_to_its_own_frames_unless_told_none(inputs, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    result = invoke(*train_args(inputs, run_dir, "--translator", "hybrid", "--preset", "fast", "--epochs", "1", *TINY))
+    assert result.exit_code == 0, result.output
+    record = json.loads((run_dir / "raysim_calibration.json").read_text())
+    assert record["frames"] == str(inputs["frames"].resolve()) and record["fitted_on"].endswith(" CT planes")
+    assert json.loads((run_dir / "hybrid.json").read_text())["raysim_calibration"] == "raysim_calibration.json"
+    # The fit moved raysim to the frames' brightness: its images show their level and depth slope.
+    simulated, frames = record["simulated_statistics"], record["statistics"]
+    assert abs(simulated["level"] - frames["level"]) < 0.06
+    assert abs(simulated["depth_slope_per_cm"] - frames["depth_slope_per_cm"]) < 0.03
+    assert abs(record["fitted"]["white_db"] - PRESETS["eus"].white_db) > 5
+
+    plain = tmp_path / "plain"
+    result = invoke(*train_args(inputs, plain, "--translator", "hybrid", "--preset", "fast", "--epochs", "1",
+                                "--option", "raysim_calibration=none", *TINY))
+    assert result.exit_code == 0, result.output
+    assert not (plain / "raysim_calibration.json").exists()
+    assert "raysim_calibration" not in json.loads((plain / "hybrid.json").read_text())
+    assert json.loads((plain / "config.json").read_text())["config"]["raysim_calibration"] is None
+    assert Registry().translator("hybrid").load(plain).raysim.params.calibration is None
+
+    # A calibrated run cannot be resumed uncalibrated, nor none given beside frames.
+    refused = invoke(*train_args(inputs, run_dir, "--translator", "hybrid", "--option", "raysim_calibration=none"))
+    assert_clean_error(refused, "raysim_calibration=none", "calibrated raysim images", "--force")
+    both = invoke(*train_args(inputs, tmp_path / "both", "--translator", "hybrid", "--calibrate-from",
+                              inputs["frames"], "--option", "raysim_calibration=none"))
+    assert_clean_error(both, "give one of them")
+
+
+def test_the_fit_on_a_runs_own_frames_leaves_its_validation_subject_out(tmp_path) -> None:
+    from eusaug_plugins.cyclegan.hybrid import validation_left_out
+    from eusaug_plugins.cyclegan.hybrid_calibration import run_calibration
+    from eusaug_plugins.cyclegan.kinds import HYBRID
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for subject, seed in (("a", 5), ("b", 6)):
+        for k, unit in enumerate(RaySim(**SCANNER.to_dict()).translate(phantom_planes(FRAME_FOV, n=3),
+                                                                        np.random.default_rng(seed))):
+            Image.fromarray(unit_to_uint8(unit)).save(folder / f"{subject}{k}.png")
+    keep = validation_left_out(HYBRID.resolve("fast", val_subjects="b"))
+    kept, note = keep(sorted(folder.glob("*.png")))
+    assert [p.name for p in kept] == ["a0.png", "a1.png", "a2.png"] and "b" in note
+    with run_calibration(tmp_path / "run", {}, folder, "eus", keep=keep) as calibration:
+        record = json.loads(calibration.content)
+    assert record["count"] == 3 and record["frames"] == str(folder.resolve()) and "validation subject" in record["left_out"]
+    # Validation off: every frame is fitted, and the record says nothing was left out.
+    with run_calibration(tmp_path / "run", {}, folder, "eus",
+                         keep=validation_left_out(HYBRID.resolve("fast", val_planes=0))) as calibration:
+        record = json.loads(calibration.content)
+    assert record["count"] == 6 and "left_out" not in record
+
+
 def test_a_run_trained_uncalibrated_refuses_a_calibration_on_resume(inputs, tmp_path) -> None:
     from eusaug_plugins.cyclegan.hybrid_calibration import run_calibration
     from eusaug_plugins.cyclegan.runfolder import CONFIG_FILE, RUN_FORMAT, RUN_FORMAT_VERSION

@@ -114,6 +114,9 @@ def test_hybrid_translator_trains_on_raysim_images_and_synthesises(inputs, tmp_p
                  *TINY)
     assert result.exit_code == 0, result.output
     assert json.loads((run_dir / "hybrid.json").read_text())["raysim_preset"] == "eus"  # a 60 mm EUS fan
+    # Noise frames have no fan for the default calibration to fit: the run says so and trains uncalibrated.
+    assert "raysim not calibrated" in result.output and "raysim_calibration=none" in result.output
+    assert not (run_dir / "raysim_calibration.json").exists()
     hybrid = Registry().translator("hybrid").load(run_dir)
     case = load_case(sample_ct_path(), sample_labels_path())
     planes = reference_slice(case, load_poses(inputs["poses"]).poses[:2], FieldOfView(height_px=32, width_px=32))

@@ -76,8 +76,9 @@ class TranslatorOptionsCommand(click.Command):
 @click.option("--stop-after", type=int, default=None, help="Train at most this many epochs now; resume later.")
 @click.option("--calibrate-from", "calibrate_from", type=click.Path(path_type=Path, file_okay=False), default=None,
               metavar="FRAMES",
-              help="hybrid: fit raysim to these real frames first and train on calibrated raysim images; the run "
-                   "keeps the calibration (raysim_calibration.json) and synth uses it. A resumed run keeps its own.")
+              help="hybrid: fit raysim to these real frames first (default: the --eus frames, less the validation "
+                   "subject's; --option raysim_calibration=none: no fit) and train on calibrated raysim images; the "
+                   "run keeps the calibration (raysim_calibration.json) and synth uses it. A resumed run keeps its own.")
 @fov_options
 @click.pass_context
 def train_command(ctx: click.Context, ct: tuple[Path, ...], labels: tuple[Path, ...], label_preset: str,

@@ -43,6 +43,21 @@ def raysim_preset_for(fov: FieldOfView) -> str:
     return "abdominal" if fov.depth_mm > DEEP_FOV_MM else "eus"
 
 
+def validation_left_out(config: Any) -> Any:
+    """The frames a run's calibration fits on: all but the validation frames ``config`` sets
+    aside (the same split the run makes), so validation scores frames nothing was fitted to."""
+
+    def keep(paths: list[Path]) -> tuple[list[Path], str]:
+        from eusaug_plugins.cyclegan.validation import split_validation_frames
+
+        split = split_validation_frames(paths, config.val_subjects, config.seed, config.val_planes > 0)
+        if not split.enabled:
+            return paths, ""
+        return [paths[i] for i in split.train], split.note
+
+    return keep
+
+
 class HybridTranslator(CycleGANTranslator):
     """CT planes -> raysim images -> sEUS through a CycleGAN or CUT trained from raysim images to real frames."""
 
@@ -94,13 +109,18 @@ class HybridTranslator(CycleGANTranslator):
         overrides = dict(options.pop("overrides", None) or {})
         asked = options.pop("calibrate_from", None)
         frames = default_calibration_frames(Path(run_dir), overrides, asked, options.get("eus_dir"),
-                                            bool(options.get("force")))
+                                            bool(options.get("force")), bool(options.get("resume")))
+        eus_dir = options.get("eus_dir")
+        # Fitted on the run's own frames, the validation frames are left out of the fit.
+        own = frames is not None and isinstance(eus_dir, (str, Path)) and Path(frames).resolve() == Path(eus_dir).resolve()
+        config = HYBRID.resolve(options.get("preset") or "fast", **overrides) if own else None
         with run_calibration(Path(run_dir), overrides, frames, preset,
                              bool(options.get("force")), options.get("registry"),
                              lambda: calibration_planes(options["cases"][0], options["pose_sets"][0].poses,
                                                         options["pose_sets"][0].fov,
                                                         options.get("slicer") or DEFAULT_SLICER),
-                             optional=asked is None) as calibration:
+                             optional=asked is None,
+                             keep=None if config is None else validation_left_out(config)) as calibration:
             model = super().train(run_dir, kind=HYBRID, overrides=calibration.overrides, prepare_run=calibration.place,
                                   source_settings={"calibration": calibration.source}, **options)
         record: dict[str, Any] = {"raysim_preset": preset}

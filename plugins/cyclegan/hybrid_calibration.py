@@ -9,6 +9,7 @@ copied run folder still finds it; older runs recorded an absolute path, still re
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from typing import Any
 from eusaug_plugins.cyclegan.runfolder import read_run_config
 
 from eusaug import EusaugError, Planes, Registry
-from eusaug.io import console, is_quiet, write_bytes
+from eusaug.io import console, list_images, write_bytes, write_text
 
 #: The run folder's copy of the calibration its training images were simulated with.
 RAYSIM_CALIBRATION_FILE = "raysim_calibration.json"
@@ -27,12 +28,14 @@ RAYSIM_CALIBRATION_FILE = "raysim_calibration.json"
 OPTION = "raysim_calibration"
 
 
+#: Which frames a calibration fits on: ``paths -> (kept, note of what was left out)``.
+FrameFilter = Callable[[list[Path]], tuple[list[Path], str]]
 #: ``raysim_calibration=none``: train on raysim's preset images, not calibrated ones.
 NO_CALIBRATION = "none"
 
 
 def default_calibration_frames(run_dir: Path, overrides: dict[str, Any], calibrate_from: Path | None,
-                               eus_dir: Any, force: bool) -> Path | None:
+                               eus_dir: Any, force: bool, resume: bool = False) -> Path | None:
     """The frames a session fits raysim to: ``calibrate_from`` when given, else a new run's own
     training frames (``eus_dir``), unless a file or ``none`` is named in ``overrides`` (a
     ``none`` is taken out of them, so the run records no calibration).
@@ -41,7 +44,8 @@ def default_calibration_frames(run_dir: Path, overrides: dict[str, Any], calibra
     scored FID 178.3 / 173.8 against 199.1 / 216.0 uncalibrated. Only training frames are
     fitted: held-out test subjects never reach ``train``."""
     given = overrides.get(OPTION)
-    if isinstance(given, str) and given.strip().lower() == NO_CALIBRATION:
+    # ``--option raysim_calibration=none`` arrives as None (the option parser's word for it).
+    if OPTION in overrides and (given is None or (isinstance(given, str) and given.strip().lower() == NO_CALIBRATION)):
         if calibrate_from is not None:
             raise EusaugError(f"Both --calibrate-from {calibrate_from} and {OPTION}=none: give one of them.")
         del overrides[OPTION]
@@ -49,7 +53,8 @@ def default_calibration_frames(run_dir: Path, overrides: dict[str, Any], calibra
             raise EusaugError(f"{OPTION}=none: {run_dir} was trained on calibrated raysim images and a resumed run "
                               "keeps them: leave it out, or pass --force to start over uncalibrated.")
         return None
-    if calibrate_from is not None or given or _trained(run_dir, force) or not isinstance(eus_dir, (str, Path)):
+    # --resume of a run that is not there stops later; a default fit before that would be wasted.
+    if calibrate_from is not None or given or resume or _trained(run_dir, force) or not isinstance(eus_dir, (str, Path)):
         return None if calibrate_from is None else Path(calibrate_from)
     return Path(eus_dir)
 
@@ -90,12 +95,13 @@ class RunCalibration:
 @contextmanager
 def run_calibration(run_dir: Path, overrides: dict[str, Any], calibrate_from: Path | None, preset: str,
                     force: bool = False, registry: Registry | None = None,
-                    planes_of: Callable[[], Planes] | None = None, optional: bool = False
-                    ) -> Iterator[RunCalibration]:
+                    planes_of: Callable[[], Planes] | None = None, optional: bool = False,
+                    keep: FrameFilter | None = None) -> Iterator[RunCalibration]:
     """The calibration of a training session into ``run_dir``, fitted on ``calibrate_from`` with
     raysim's ``preset`` (simulating the CT planes ``planes_of`` gives) for a new run; a resumed
     run keeps its own and refuses another. ``optional``: a fit the frames cannot support (no
-    fan to fit, say) is reported and the run goes on uncalibrated (the default calibration)."""
+    fan to fit, say) is reported and the run goes on uncalibrated (the default calibration).
+    ``keep``: which of the frames to fit on (the run's validation frames are left out)."""
     run_dir = Path(run_dir)
     given = overrides.get(OPTION)
     if calibrate_from is not None and given:
@@ -117,20 +123,44 @@ def run_calibration(run_dir: Path, overrides: dict[str, Any], calibrate_from: Pa
     with tempfile.TemporaryDirectory(prefix="eusaug-calibration-") as tmp:
         planes = None if planes_of is None else planes_of()
         try:
-            path = Path(fit(Path(calibrate_from), Path(tmp) / RAYSIM_CALIBRATION_FILE, preset, planes))
+            source, left_out = _fit_folder(Path(calibrate_from), Path(tmp), keep)
+            path = Path(fit(source, Path(tmp) / RAYSIM_CALIBRATION_FILE, preset, planes))
+            if left_out:  # the file names the folder the user gave, and what of it was not fitted
+                record = json.loads(path.read_text())
+                write_text(path, json.dumps({**record, "frames": str(Path(calibrate_from).resolve()),
+                                             "left_out": left_out}, indent=2))
         except EusaugError as error:
             if not optional:
                 raise
             # The default fit is a help, not a demand: frames it cannot read train as before.
-            if not is_quiet():
-                console().print(f"raysim not calibrated to {calibrate_from} ({error}); training on the {preset} "
-                                f"preset's images. Give --calibrate-from FRAMES of fan-shaped frames, or "
-                                f"--option {OPTION}=none to train uncalibrated on purpose.", markup=False)
+            console().print(f"raysim not calibrated to {calibrate_from} ({error}); training on the {preset} "
+                            f"preset's images. Give --calibrate-from FRAMES of fan-shaped frames, or "
+                            f"--option {OPTION}=none to train uncalibrated on purpose.", markup=False)
             path = None
         if path is None:
             yield RunCalibration(None, dict(overrides))
         else:
             yield RunCalibration(path, {**overrides, OPTION: RAYSIM_CALIBRATION_FILE}, path.read_bytes())
+
+
+def _fit_folder(frames: Path, tmp: Path, keep: FrameFilter | None) -> tuple[Path, str]:
+    """The folder to fit on: ``frames``, or a folder of links to the frames ``keep`` keeps, and
+    a note of what it left out ("" when nothing)."""
+    if keep is None or not frames.is_dir():
+        return frames, ""
+    paths = list_images(frames)
+    kept, left_out = keep(paths)
+    if not left_out or not kept:
+        return frames, ""
+    folder = tmp / "frames"
+    folder.mkdir()
+    for k, path in enumerate(kept):
+        target = folder / f"{k:06d}{path.suffix}"
+        try:
+            target.symlink_to(path.resolve())
+        except OSError:  # no symlinks here (some Windows set-ups): a copy
+            shutil.copyfile(path, target)
+    return folder, left_out
 
 
 def _resumed(run_dir: Path, overrides: dict[str, Any], calibrate_from: Path | None, given: str | None) -> RunCalibration:
