@@ -24,7 +24,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 from eusaug_plugins.cyclegan.config import HYBRID_PRESETS, HybridConfig
-from eusaug_plugins.cyclegan.hybrid_calibration import default_calibration_frames, resolve_calibration, run_calibration
+from eusaug_plugins.cyclegan.hybrid_calibration import (
+    FrameFilter,
+    default_calibration_frames,
+    resolve_calibration,
+    run_calibration,
+)
 from eusaug_plugins.cyclegan.translator import CycleGANTranslator
 
 from eusaug import EusaugError, FieldOfView, Planes, Registry, Translator
@@ -43,7 +48,7 @@ def raysim_preset_for(fov: FieldOfView) -> str:
     return "abdominal" if fov.depth_mm > DEEP_FOV_MM else "eus"
 
 
-def validation_left_out(config: Any) -> Any:
+def validation_left_out(config: HybridConfig) -> FrameFilter:
     """The frames a run's calibration fits on: all but the validation frames ``config`` sets
     aside (the same split the run makes), so validation scores frames nothing was fitted to."""
 
