@@ -164,6 +164,12 @@ def test_a_new_hybrid_run_calibrates_to_its_own_frames_unless_told_none(inputs, 
     assert_clean_error(both, "give one of them")
 
 
+def test_resume_of_a_missing_run_stops_before_any_default_fit(inputs, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(RaySim, "calibrate", classmethod(lambda cls, *a, **k: pytest.fail("fitted before the error")))
+    missing = invoke(*train_args(inputs, tmp_path / "none", "--translator", "hybrid", "--resume", *TINY))
+    assert_clean_error(missing, "no run to resume")
+
+
 def test_the_fit_on_a_runs_own_frames_leaves_its_validation_subject_out(tmp_path) -> None:
     from eusaug_plugins.cyclegan.hybrid import validation_left_out
     from eusaug_plugins.cyclegan.hybrid_calibration import run_calibration
