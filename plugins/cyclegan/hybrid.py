@@ -113,9 +113,9 @@ class HybridTranslator(CycleGANTranslator):
         preset = raysim_preset_for(options["pose_sets"][0].fov)
         overrides = dict(options.pop("overrides", None) or {})
         asked = options.pop("calibrate_from", None)
-        frames = default_calibration_frames(Path(run_dir), overrides, asked, options.get("eus_dir"),
-                                            bool(options.get("force")), bool(options.get("resume")))
         eus_dir = options.get("eus_dir")
+        frames = default_calibration_frames(Path(run_dir), overrides, asked, eus_dir, bool(options.get("force")),
+                                            bool(options.get("resume")))
         # Fitted on the run's own frames, the validation frames are left out of the fit.
         own = frames is not None and isinstance(eus_dir, (str, Path)) and Path(frames).resolve() == Path(eus_dir).resolve()
         config = HYBRID.resolve(options.get("preset") or "fast", **overrides) if own else None
