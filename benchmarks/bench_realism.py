@@ -25,8 +25,9 @@ frames), ``cal`` (raysim calibrated on the training subjects' frames only, never
 held-out ones, simulating the CT planes of the first training poses:
 ``SPLIT/raysim_calibration.json`` under ``--out``; a hybrid row trains on the calibrated images,
 in its own run ``ROW+cal``; a hybrid row without it is told ``raysim_calibration=none``), ``views`` (poses through the
-gas filter and skin-surface's 2 % outside-the-CT limit; rows without it keep the earlier
-views: 20 % outside, no gas rule), ``smooth`` (CT pre-filtered by a Gaussian of
+skin-surface's 1 % gas-shadow and 2 % outside-the-CT limits, as ``eusaug poses`` samples them
+by default; a trainable row also trains on such views, in its own run ``ROW+views``; rows
+without it keep the earlier views: 20 % outside, no gas rule), ``smooth`` (CT pre-filtered by a Gaussian of
 :data:`SMOOTH_MM` in HU and label boundaries before slicing). Only rows naming
 ``cyclegan``, ``cut`` or ``hybrid`` train; ``--translators raysim,raysim+cal`` runs untrained rows only.
 
@@ -220,30 +221,46 @@ def train_for(translator: str, run_dir: Path, case: object, pose_set: object, fr
               seed: int, options: dict[str, object] | None = None) -> tuple[int, float]:
     """Train ``translator`` (``fast``, patch training, ``options``) for about ``minutes``; return (epochs, seconds).
 
-    Two single epochs measure an epoch's cost; the rest of the budget is then one run whose
-    schedule (constant, then linear decay to zero) spans exactly the epochs that fit, as a
-    user who knows their budget would set ``--epochs``.
+    The schedule (constant, then linear decay to zero from half the epochs) spans exactly
+    the epochs that fit, as a user who knows their budget would set ``--epochs``. A first
+    epoch pays the start-up; two more in one call give a first plan; the first half of that
+    plan (still at the constant rate under any longer plan) gives, against the two-epoch call,
+    the steady cost of an epoch (validation and snapshot included) and of a call's start-up,
+    and so the final plan. Timing one epoch per call counted a start-up in every epoch and
+    left a third of the budget unused.
     """
     from eusaug import Registry
 
     cls = Registry().translator(translator)
     start = time.perf_counter()
+    budget = minutes * 60.0
 
-    def run(epochs: int, stop_after: int | None, resume: bool) -> None:
+    def run(epochs: int, stop_after: int | None, resume: bool) -> float:
+        began = time.perf_counter()
         cls.train(run_dir, cases=[case], pose_sets=[pose_set], eus_dir=frames_dir, landmark="liver",
                   preset="fast", overrides={**(options or {}), "epochs": epochs, "seed": seed,
                                             "patch_training": True},
                   resume=resume, force=False, slicer="plane", registry=None, stop_after=stop_after, inputs={})
+        return time.perf_counter() - began
+
+    def fit(done: int, epoch_s: float, start_up_s: float = 0.0) -> int:
+        left = budget - (time.perf_counter() - start) - start_up_s
+        return done + max(int(left // epoch_s), 0)
 
     run(1000, 1, resume=False)
-    began = time.perf_counter()
-    run(1000, 1, resume=True)
-    epoch_s = time.perf_counter() - began
-    left = minutes * 60.0 - (time.perf_counter() - start)
-    epochs = 2 + max(int(left // epoch_s), 0)
-    if epochs > 2:
-        run(epochs, None, resume=True)
-    return epochs, time.perf_counter() - start
+    done = 3
+    two = run(1000, 2, resume=True)
+    planned = fit(done, two / 2)
+    stretch = max(planned // 2 - done, 0)
+    if stretch:
+        many = run(planned, stretch, resume=True)
+        done += stretch
+        # Two calls of 2 and ``stretch`` epochs each pay one start-up: their difference is the epochs' cost.
+        epoch_s = (many - two) / (stretch - 2) if stretch > 2 and many > two else many / stretch
+        planned = fit(done, epoch_s, max(many - stretch * epoch_s, 0.0))
+    if planned > done:
+        run(planned, None, resume=True)
+    return max(planned, done), time.perf_counter() - start
 
 
 def images_of(translator: str, model: Path | None, case: object, poses: np.ndarray, fov: object,
@@ -328,7 +345,7 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
     case = load_case(CT, LABELS)
     grid = fov  # the frames' own grid: translators work at full resolution (CycleGANs by patch training)
     old_views = {"slice_filter": SliceFilter(max_gas_shadow_fraction=1.0),
-                 "sampler_options": {"max_outside_fraction": OLD_OUTSIDE}}
+                 "sampler_options": {"max_outside_fraction": OLD_OUTSIDE, "max_gas_shadow_fraction": 1.0}}
     poses_train = sample_poses(case, args.landmark, 300, seed=args.seed, fov=grid, sampler="skin-surface", **old_views)
     poses_synth = sample_poses(case, args.landmark, args.n, seed=args.seed + 1, fov=grid, sampler="skin-surface",
                                **old_views)
@@ -339,6 +356,10 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
         start = time.perf_counter()
         poses_views = sample_poses(case, args.landmark, args.n, seed=args.seed + 1, fov=grid, sampler="skin-surface")
         print(f"views_poses_s: {time.perf_counter() - start:.0f}")
+    # A trainable row with views trains on them too, as `eusaug poses` with its defaults gives a user.
+    train_views = None
+    if any("views" in row.split("+")[1:] and row.split("+")[0] in TRAINABLE for row in rows_wanted):
+        train_views = sample_poses(case, args.landmark, 300, seed=args.seed, fov=grid, sampler="skin-surface")
     smooth_case = None
     if "smooth" in mods_wanted:
         from eusaug.ct.volume import CTCase, CTVolume, LabelMap
@@ -403,7 +424,7 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
         kept = translator
         translator, options = TRAINABLE.get(kept, (translator, {}))
         # A calibrated trainable row trains on calibrated raysim images (the hybrids) and keeps its own run.
-        run_name = f"{kept}+cal" if "cal" in mods else kept
+        run_name = kept + "".join(f"+{m}" for m in ("cal", "views") if m in mods)
         if kept in TRAINABLE and "cal" in mods:
             options = {**options, "raysim_calibration": str(calibration)}
         elif translator == "hybrid":  # a hybrid calibrates itself by default: a row without +cal is uncalibrated
@@ -422,7 +443,8 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
         elif kept in TRAINABLE:
             model = work / run_name
             shutil.rmtree(model, ignore_errors=True)
-            epochs, seconds = train_for(translator, model, case, poses_train, frames_dir, args.minutes, args.seed,
+            epochs, seconds = train_for(translator, model, case, train_views if "views" in mods else poses_train,
+                                        frames_dir, args.minutes, args.seed,
                                         options)
             extra = {"budget_min": args.minutes, "epochs_trained": epochs, "train_s": round(seconds),
                      "held_out": list(held_out), "training_subjects": sorted(subjects_of(train_frames))}

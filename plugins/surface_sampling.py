@@ -149,6 +149,8 @@ class SurfaceConeSampler(PoseSampler):
     options_class: ClassVar[type | None] = SurfaceConeOptions
     #: When set, the sampler's own outside-the-CT limit replaces the slice filter's (see skin-surface).
     max_outside_fraction: float | None = None
+    #: When set, the sampler's own gas-shadow limit replaces the slice filter's (see skin-surface).
+    max_gas_shadow_fraction: float | None = None
 
     def __init__(self, options: SurfaceConeOptions | None = None, *, on_progress: ProgressCallback | None = None,
                  **values: Any) -> None:
@@ -207,8 +209,10 @@ class SurfaceConeSampler(PoseSampler):
             raise EusaugError(f"Number of poses n={n} must be at least 1.")
         # The caller passes a checked Landmark (eusaug.poses.sample_poses does); a plain name is checked here once.
         landmark_id = (landmark if isinstance(landmark, Landmark) else case.landmark(landmark)).label_id
-        if slice_filter is not None and self.max_outside_fraction is not None:
-            slice_filter = dataclasses.replace(slice_filter, max_outside_fraction=self.max_outside_fraction)
+        if slice_filter is not None:
+            own = {name: getattr(self, name) for name in ("max_outside_fraction", "max_gas_shadow_fraction")
+                   if getattr(self, name) is not None}
+            slice_filter = dataclasses.replace(slice_filter, **own)
         surface = self.candidate_surface(case, landmark, fov)
         budget = self.max_draws or self.default_max_draws(n)
         volume = PlaneSampler(case.ct.hu, case.labels.ids, fill_value=AIR_HU, label_fill=0)

@@ -69,3 +69,42 @@ def test_mean_over_splits_pairs_best_with_best_and_drops_rows_of_one_split() -> 
     table = bench.format_table("mean", list(means.values()))
     assert "| cut (best epoch) | 130.0 | 2.25 | 0.150 | 30 min, epoch d-e: 3, c-j: 2 |" in table
     assert "| ideal | 60.0 | 1.00 | 0.030 | - |" in table
+
+
+class _Clock:
+    """A stand-in for ``time.perf_counter`` that only moves when a fake training call runs."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_training_plan_fills_the_budget_despite_each_calls_start_up(monkeypatch) -> None:
+    """Each call pays a 60 s start-up and an epoch costs 40 s: the plan must spend the budget on epochs."""
+    import eusaug
+
+    clock, calls = _Clock(), []
+
+    class FakeTranslator:
+        @staticmethod
+        def train(run_dir, *, overrides, resume, stop_after, **_):
+            done = sum(n for _, n in calls)
+            epochs = min(overrides["epochs"], done + stop_after) if stop_after else overrides["epochs"]
+            calls.append((overrides["epochs"], epochs - done))
+            clock.now += 60.0 + 40.0 * (epochs - done)
+
+    class FakeRegistry:
+        def translator(self, name):
+            return FakeTranslator
+
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+    monkeypatch.setattr(eusaug, "Registry", FakeRegistry)
+    epochs, seconds = bench.train_for("cut", Path("run"), None, None, Path("frames"), 30.0, 0)
+    assert sum(n for _, n in calls) == epochs
+    assert 1800.0 - 40.0 <= seconds <= 1800.0  # within an epoch of the budget, never over it
+    assert epochs == 39  # 4 start-ups (240 s) leave 39 epochs of 40 s; timing one epoch per call planned 27
+    # The decay starts at half the final plan: every earlier call ran before it, at the constant rate.
+    assert sum(n for _, n in calls[:-1]) <= epochs // 2
+    assert calls[-1][0] == epochs
