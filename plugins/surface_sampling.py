@@ -196,6 +196,14 @@ class SurfaceConeSampler(PoseSampler):
         return poses_from(origins, beams, roll)
 
     # -- the sampler ------------------------------------------------------------------------
+    def applied_filter(self, slice_filter: SliceFilter | None) -> SliceFilter | None:
+        """``slice_filter`` with this sampler's own outside and gas limits, where it has them."""
+        if slice_filter is None:
+            return None
+        own = {name: getattr(self, name) for name in ("max_outside_fraction", "max_gas_shadow_fraction")
+               if getattr(self, name) is not None}
+        return dataclasses.replace(slice_filter, **own)
+
     def sample(
         self,
         case: CTCase,
@@ -209,10 +217,7 @@ class SurfaceConeSampler(PoseSampler):
             raise EusaugError(f"Number of poses n={n} must be at least 1.")
         # The caller passes a checked Landmark (eusaug.poses.sample_poses does); a plain name is checked here once.
         landmark_id = (landmark if isinstance(landmark, Landmark) else case.landmark(landmark)).label_id
-        if slice_filter is not None:
-            own = {name: getattr(self, name) for name in ("max_outside_fraction", "max_gas_shadow_fraction")
-                   if getattr(self, name) is not None}
-            slice_filter = dataclasses.replace(slice_filter, **own)
+        slice_filter = self.applied_filter(slice_filter)
         surface = self.candidate_surface(case, landmark, fov)
         budget = self.max_draws or self.default_max_draws(n)
         volume = PlaneSampler(case.ct.hu, case.labels.ids, fill_value=AIR_HU, label_fill=0)

@@ -53,9 +53,12 @@ def test_the_skin_sampler_keeps_only_views_with_little_gas_shadow() -> None:
     shadows = slice_case(case, kept.poses, FOV).gas_shadow_fraction()
     # skin-surface's own 1 % limit replaces the slice filter's tenth.
     assert shadows.max() <= 0.01 < FILTER.max_gas_shadow_fraction
+    # The poses file records the limits the views were held to, not the filter handed in.
+    assert (kept.slice_filter.max_gas_shadow_fraction, kept.slice_filter.max_outside_fraction) == (0.01, 0.02)
     anyway = sample_poses(case, "liver", 12, seed=0, fov=FOV, sampler="skin-surface", slice_filter=FILTER,
                           sampler_options={"max_from_anterior_deg": 180.0, "max_gas_shadow_fraction": 1.0})
     assert slice_case(case, anyway.poses, FOV).gas_shadow_fraction().max() > FILTER.max_gas_shadow_fraction
+    assert anyway.slice_filter.max_gas_shadow_fraction == 1.0
 
 
 def test_a_skin_sampler_gas_limit_outside_zero_to_one_is_refused() -> None:

@@ -64,6 +64,14 @@ class PoseSampler(Plugin):
         :class:`~eusaug.errors.EusaugError` with the counts rejected for each reason.
         """
 
+    def applied_filter(self, slice_filter: SliceFilter | None) -> SliceFilter | None:
+        """The filter :meth:`sample` holds its poses to, which the poses file records.
+
+        ``slice_filter`` itself unless the sampler applies limits of its own in its place
+        (``skin-surface``'s gas-shadow and outside-the-CT shares).
+        """
+        return slice_filter
+
 
 class Slicer(Plugin):
     """Cuts the field of view out of a CT along poses (pipeline stage 2)."""
