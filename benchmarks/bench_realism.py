@@ -227,7 +227,7 @@ def train_for(translator: str, run_dir: Path, case: object, pose_set: object, fr
     plan (still at the constant rate under any longer plan) gives, against the two-epoch call,
     the steady cost of an epoch (validation and snapshot included) and of a call's start-up,
     and so the final plan. Timing one epoch per call counted a start-up in every epoch and
-    left a third of the budget unused.
+    left over a quarter of the budget unused.
     """
     from eusaug import Registry
 
