@@ -110,13 +110,12 @@ class SkinSurfaceOptions(SurfaceConeOptions):
                 f"max_from_anterior_deg={self.max_from_anterior_deg} must be in (0, 180]: 90 allows the front "
                 "half of the skin, 110 (default) adds the flanks, 180 all of it."
             )
-        if not 0.0 <= self.max_outside_fraction <= 1.0:
-            raise EusaugError(f"max_outside_fraction={self.max_outside_fraction} must be in [0, 1] (a share of the fan).")
-        if not 0.0 <= self.max_gas_shadow_fraction <= 1.0:
-            raise EusaugError(f"max_gas_shadow_fraction={self.max_gas_shadow_fraction} must be in [0, 1] (a share of "
-                              "the fan; 1 turns the gas rule off).")
-        object.__setattr__(self, "max_outside_fraction", float(self.max_outside_fraction))
-        object.__setattr__(self, "max_gas_shadow_fraction", float(self.max_gas_shadow_fraction))
+        for name, meaning in (("max_outside_fraction", "a share of the fan"),
+                              ("max_gas_shadow_fraction", "a share of the fan; 1 turns the gas rule off")):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise EusaugError(f"{name}={value} must be in [0, 1] ({meaning}).")
+            object.__setattr__(self, name, float(value))
         object.__setattr__(self, "threshold_hu", float(self.threshold_hu))
         object.__setattr__(self, "max_from_anterior_deg", float(self.max_from_anterior_deg))
 

@@ -189,7 +189,7 @@ def sample_poses(
         labels_sha256=labels_sha,
         label_preset=case.label_preset.name,
         fov=fov,
-        slice_filter=instance.applied_filter(slice_filter) if hasattr(instance, "applied_filter") else slice_filter,
+        slice_filter=instance.applied_filter(slice_filter),
         cone_deg=float(cone_deg),
         roll_range_deg=(float(roll_range_deg[0]), float(roll_range_deg[1])),
         seed=seed,
