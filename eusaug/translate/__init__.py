@@ -18,6 +18,7 @@ from eusaug.translate.collection import (
     synthesize_collection,
 )
 from eusaug.translate.grey_levels import (
+    GREY_LEVELS_FILE,
     GreyLevels,
 )
 from eusaug.translate.model_store import (
@@ -61,6 +62,7 @@ __all__ = [
     "COLLECTION_JSON",
     "CaseJob",
     "CaseResult",
+    "GREY_LEVELS_FILE",
     "GreyLevels",
     "MANIFEST",
     "MANIFEST_FIELDS",
