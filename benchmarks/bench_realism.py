@@ -28,9 +28,7 @@ in its own run ``ROW+cal``; a hybrid row without it is told ``raysim_calibration
 skin-surface's 1 % gas-shadow and 2 % outside-the-CT limits, as ``eusaug poses`` samples them
 by default; a trainable row also trains on such views, in its own run ``ROW+views``; rows
 without it keep the earlier views: 20 % outside, no gas rule), ``smooth`` (CT pre-filtered by a Gaussian of
-:data:`SMOOTH_MM` in HU and label boundaries before slicing), ``raw`` (a trained row without the
-grey-level matching synth does by default: a hybrid run that keeps its training frames' levels
-is matched to them, as ``synth`` does; runs trained before that keep nothing and are not). Only rows naming
+:data:`SMOOTH_MM` in HU and label boundaries before slicing). Only rows naming
 ``cyclegan``, ``cut`` or ``hybrid`` train; ``--translators raysim,raysim+cal`` runs untrained rows only.
 
 Every row is at the frames' own grid (640x480): the CycleGANs are patch-trained
@@ -291,14 +289,12 @@ def train_for(translator: str, run_dir: Path, case: object, pose_set: object, fr
 
 
 def images_of(translator: str, model: Path | None, case: object, poses: np.ndarray, fov: object,
-              seed: int, levels: object = None, options: dict[str, object] | None = None, raw: bool = False
+              seed: int, levels: object = None, options: dict[str, object] | None = None
               ) -> tuple[np.ndarray, int | None]:
     """``(N, H, W)`` uint8 images of one row and the epoch whose generator made them (None untrained).
 
-    ``levels`` (a ``GreyLevels``) matches each batch of 8 as synth does; without it a translator
-    that keeps its frames' grey levels (a hybrid run) is matched to them, as synth does, unless
-    ``raw``; ``options`` go to the translator's ``load`` (``epoch`` for trained rows,
-    ``calibration`` for raysim).
+    ``levels`` (a ``GreyLevels``) matches each batch of 8 as synth does; ``options`` go to the
+    translator's ``load`` (``epoch`` for trained rows, ``calibration`` for raysim).
     """
     from eusaug import Registry
     from eusaug.geometry import HUWindow
@@ -314,8 +310,6 @@ def images_of(translator: str, model: Path | None, case: object, poses: np.ndarr
         instance = Registry().translator(translator).load(model, **options)
         epoch = getattr(instance, "epoch", {}).get("epoch") if model is not None else None
         unit = instance.translate(planes, np.random.default_rng(seed))
-        if levels is None and not raw:  # as synth: a run that keeps its frames' grey levels is matched to them
-            levels = getattr(instance, "grey_levels", None)
     if levels is not None:
         unit = np.concatenate([levels.match(unit[k : k + 8], planes.visible[k : k + 8])
                                for k in range(0, len(unit), 8)])
@@ -351,7 +345,7 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
     from eusaug.geometry import SliceFilter, fit_field_of_view
     from eusaug.io import read_grey_uint8
     from eusaug.poses import sample_poses
-    from eusaug.translate import GREY_LEVELS_FILE, GreyLevels
+    from eusaug.translate import GreyLevels
 
     tag = split_tag(held_out)
     train_frames, test_frames = split_frames(held_out, args.frames_per_subject, args.seed)
@@ -448,7 +442,7 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
         levels = GreyLevels.of_frames(train_frames)
     for row_name in rows_wanted:
         translator, *mods = row_name.split("+")
-        unknown = set(mods) - {"levels", "cal", "views", "smooth", "raw"}
+        unknown = set(mods) - {"levels", "cal", "views", "smooth"}
         if unknown:
             raise SystemExit(f"unknown row modifier(s) {', '.join(sorted(unknown))} in {row_name}")
         extra: dict[str, object] = {}
@@ -507,20 +501,16 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
             validation_subjects.update(val_record.get("subjects", []))
             extra["val_subjects"] = ",".join(val_record.get("subjects", []))
         made: dict[int | None, tuple[np.ndarray, float]] = {}
-        mods_matching = {"levels", "raw"} & set(mods)  # otherwise the run's own levels, when it keeps them
         for kind in ("best", "last"):
             start = time.perf_counter()
             # The epoch is known only once loaded; a best that is also the last is scored once, reused.
             images, epoch = images_of(translator, model, row_case, np.asarray(row_poses.poses), grid, args.seed,
-                                      levels if "levels" in mods else None, {**load_options, "epoch": kind},
-                                      raw="raw" in mods)
+                                      levels if "levels" in mods else None, {**load_options, "epoch": kind})
             seconds = round(time.perf_counter() - start, 1)
             made.setdefault(epoch, (images, seconds))
             label = f"{row_name} ({kind} epoch {epoch})"
             if kind == "best" and not validation.is_file():  # a run without validation: synth's best is its last
                 label = f"{row_name} (best epoch {epoch}: no validation, the last)"
-            if not mods_matching and (model / GREY_LEVELS_FILE).is_file():
-                label += ", matched to its training frames' grey levels"
             score(row_name, label, list(made[epoch][0]),
                   {**extra, "epoch_kind": kind, "epoch": epoch, "synth_s": made[epoch][1]})
 

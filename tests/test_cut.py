@@ -107,9 +107,9 @@ def train_args(inputs: dict[str, Path], run_dir: Path) -> list[str]:
             str(inputs["poses"]), "--eus", str(inputs["eus"]), "--landmark", "liver", "-o", str(run_dir)]
 
 
-def synth(run_dir: Path, out: Path, translator: str, *extra: str) -> list[np.ndarray]:
+def synth(run_dir: Path, out: Path, translator: str) -> list[np.ndarray]:
     made = run("synth", "--ct", str(sample_ct_path()), "--labels", str(sample_labels_path()), "--landmark", "liver",
-               "--translator", translator, "--model", str(run_dir), "-n", "2", "-o", str(out), *extra)
+               "--translator", translator, "--model", str(run_dir), "-n", "2", "-o", str(out))
     assert made.exit_code == 0, made.output
     return [read_grey_uint8(p) for p in sorted(out.glob("seus_*.png"))]
 
@@ -160,47 +160,7 @@ def test_hybrid_with_a_cut_stage_trains_and_synthesises(inputs, tmp_path) -> Non
     assert hybrid.config.learned == "cut" and hybrid.raysim is not None
     images = synth(run_dir, tmp_path / "seus", "hybrid")
     assert len(images) == 2 and all(image.shape == (32, 32) for image in images)
-    # The run keeps its training frames' grey levels (validation frames left out); synth matches to them.
-    kept = json.loads((run_dir / "grey_levels.json").read_text())
-    assert kept["frames"] == len(list(inputs["eus"].glob("*.png")))  # too few frames to set any aside
-    settings = json.loads((tmp_path / "seus" / "synth.json").read_text())
-    assert str(run_dir / "grey_levels.json") in settings["grey_levels_matched_to"]
-    fan = FieldOfView.from_dict(settings["field_of_view"]).mask()
-    frames_median = int(np.searchsorted(np.asarray(kept["cdf"]), 0.5))
-    matched = np.concatenate([image[fan] for image in images])
-    assert abs(float(np.median(matched)) - frames_median) <= 6
-    plain = synth(run_dir, tmp_path / "plain", "hybrid", "--match-grey-levels", "none")
-    assert json.loads((tmp_path / "plain" / "synth.json").read_text())["grey_levels_matched_to"] is None
-    assert any(np.abs(a.astype(int) - b).max() > 0 for a, b in zip(images, plain, strict=True))
-    broken = run_dir / "grey_levels.json"
-    broken.write_text("{}")
-    refused = run("synth", "--ct", str(sample_ct_path()), "--landmark", "liver", "--translator", "hybrid",
-                  "--model", str(run_dir), "-n", "1", "-o", str(tmp_path / "broken"))
-    assert refused.exit_code != 0 and "grey_levels.json is not a grey-levels file" in refused.output
 
-
-
-def test_a_hybrid_keeps_the_grey_levels_of_its_training_frames_only(inputs, tmp_path) -> None:
-    from eusaug_plugins.cyclegan.hybrid import keep_frame_levels
-
-    from eusaug.translate import GreyLevels
-
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for k, path in enumerate(sorted(inputs["eus"].glob("*.png"))):  # subjects a (training) and b (validation)
-        (frames / f"{'ab'[k % 2]}{k}.png").write_bytes(path.read_bytes())
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    config = HybridConfig(val_subjects="b")
-    path = keep_frame_levels(run_dir, frames, config)
-    record = json.loads(path.read_text())
-    assert record["frames"] == 5 and "validation frames left out" in record["source"]
-    training_only = GreyLevels.of_frames(sorted(frames.glob("a*.png")))
-    np.testing.assert_allclose(GreyLevels.read(path).cdf, training_only.cdf, atol=1e-7)
-    assert not np.allclose(GreyLevels.of_frames(frames).cdf, training_only.cdf, atol=1e-3)
-    # A resumed run keeps the levels it started with.
-    before = path.read_bytes()
-    assert keep_frame_levels(run_dir, inputs["eus"], config) == path and path.read_bytes() == before
 
 
 # -- the run loop with CUT (the ball phantom: fast) ---------------------------------------------------

@@ -55,10 +55,9 @@ if TYPE_CHECKING:
                    "and the CT's name).")
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Planes translated at once.")
 @click.option("--match-grey-levels", "match_grey_levels", type=click.Path(path_type=Path, file_okay=False),
-              default=None, metavar="FRAMES|none",
+              default=None, metavar="FRAMES",
               help="Map each batch's in-fan grey levels onto those of these real frames (the scanner's gain and "
-                   "contrast; helps raysim, --ct only). A hybrid run is matched to its own training frames "
-                   "unless this names other frames or says none.")
+                   "contrast; helps raysim, --ct only).")
 @click.option("--calibrate-from", "calibrate_from", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Fit raysim to these real frames first (speckle, brightness with depth, grey levels); the "
                    "calibration is used, recorded in synth.json and written to OUTPUT/calibration.json.")

@@ -18,7 +18,6 @@ from eusaug.translate.collection import (
     synthesize_collection,
 )
 from eusaug.translate.grey_levels import (
-    GREY_LEVELS_FILE,
     GreyLevels,
 )
 from eusaug.translate.model_store import (
@@ -62,7 +61,6 @@ __all__ = [
     "COLLECTION_JSON",
     "CaseJob",
     "CaseResult",
-    "GREY_LEVELS_FILE",
     "GreyLevels",
     "MANIFEST",
     "MANIFEST_FIELDS",

@@ -6,14 +6,13 @@ in-fan grey-level histogram of each batch onto the one of the user's real frames
 the fan fitted to them) removes that global difference without touching structure: one
 monotone look-up table per batch, so brighter and darker images stay brighter and darker.
 On the realism benchmark of the shared frames it lowers raysim's FID against unseen subjects
-from 224 to 196 (batches of 8, as synth runs it; docs/evaluation.md). A hybrid run keeps its
-training frames' levels (:data:`GREY_LEVELS_FILE`) and synth matches to them by default: its
-GAN, briefly trained, darkens (held out c, j: 179.7 -> 161.1 FID).
+from 224 to 196 (batches of 8, as synth runs it; docs/evaluation.md); it did not help the
+trained hybrid (172 -> 179, one table over all 200 images), whose GAN already learned the
+grey levels, so it is an option, not a default.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,11 +22,7 @@ import numpy as np
 
 from eusaug.errors import EusaugError
 from eusaug.geometry.fov_fit import fit_field_of_view
-from eusaug.io.atomic import write_text
 from eusaug.io.images import list_images, read_grey_uint8, uint8_to_unit, unit_to_uint8
-
-#: A run folder's record of its training frames' grey levels (written by translators that keep them).
-GREY_LEVELS_FILE = "grey_levels.json"
 
 
 @dataclass(frozen=True)
@@ -48,24 +43,6 @@ class GreyLevels:
         fan = fit_field_of_view(images).mask()
         counts = sum(np.bincount(image[fan], minlength=256) for image in images)
         return cls(np.cumsum(counts) / counts.sum(), str(frames))
-
-    def write(self, path: str | os.PathLike[str], frames: int | None = None) -> Path:
-        """Keep these levels as JSON at ``path`` (atomically), with how many ``frames`` gave them."""
-        record = {"source": self.source, "frames": frames, "cdf": [round(float(c), 8) for c in self.cdf]}
-        write_text(Path(path), json.dumps(record, indent=1))
-        return Path(path)
-
-    @classmethod
-    def read(cls, path: str | os.PathLike[str]) -> GreyLevels:
-        """Levels kept by :meth:`write`; a file that is not one is a clear error naming it."""
-        try:
-            record = json.loads(Path(path).read_text())
-            cdf = np.asarray(record["cdf"], np.float64)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise EusaugError(f"{path} is not a grey-levels file ({error}): delete it, or train the run again.") from None
-        if cdf.shape != (256,) or np.any(np.diff(cdf) < 0) or not 0.99 <= cdf[-1] <= 1.01:
-            raise EusaugError(f"{path} holds no 256-level cumulative histogram: delete it, or train the run again.")
-        return cls(cdf, f"{path} (the levels of {record.get('source', 'unrecorded frames')})")
 
     def match(self, images: np.ndarray, inside: np.ndarray) -> np.ndarray:
         """``(N, H, W)`` images in [-1, 1] with their pixels ``inside`` mapped onto these grey levels.

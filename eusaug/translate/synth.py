@@ -34,9 +34,6 @@ from eusaug.poses.slicing import slice_case
 from eusaug.translate.grey_levels import GreyLevels
 from eusaug.version import __version__
 
-#: ``match_grey_levels`` that turns matching off, even to a translator's own levels.
-NO_MATCH = "none"
-
 MANIFEST = "manifest.csv"
 SETTINGS = "synth.json"
 #: The columns of ``manifest.csv`` after :data:`eusaug.io.manifest.MANIFEST_HEAD` (``source`` is the CT).
@@ -241,8 +238,7 @@ def synthesize(
     the preset (None: as ``force``, its old double meaning). ``translator_options``: keyword options of the
     translator's ``load`` (e.g. raysim's ``frequency_mhz``). ``match_grey_levels``: a folder
     of real frames whose in-fan grey levels each batch is mapped onto
-    (:class:`eusaug.translate.grey_levels.GreyLevels`), or ``"none"``; None: the translator's own
-    (``grey_levels``, e.g. a hybrid run's training frames), else no matching.
+    (:class:`eusaug.translate.grey_levels.GreyLevels`).
     """
     from eusaug.poses.sampling import check_poses_landmark, load_poses, sample_poses
 
@@ -252,8 +248,7 @@ def synthesize(
 
     if n < 1:
         raise EusaugError(f"-n {n}: ask for at least one image.")
-    off = match_grey_levels is None or str(match_grey_levels) == NO_MATCH
-    asked_levels = None if off else GreyLevels.of_frames(match_grey_levels)  # type: ignore[arg-type]
+    levels = None if match_grey_levels is None else GreyLevels.of_frames(match_grey_levels)
     output_dir = Path(output_dir)  # the batch size and output folder are checked once, by synthesize_case
     registry = registry or Registry()
     from_poses = None if isinstance(translator, Translator) else poses_calibration(translator, poses, translator_options,
@@ -265,8 +260,6 @@ def synthesize(
         instance, model_path = translator, (Path(model) if model is not None else None)
     else:
         instance, model_path = load_translator(translator, landmark, model, registry, translator_options)
-    # A translator that keeps its training frames' grey levels (a hybrid run) is matched to them by default.
-    levels = asked_levels if match_grey_levels is not None else getattr(instance, "grey_levels", None)
     if isinstance(ct, CTCase):
         if labels is not None:
             raise EusaugError(f"labels={labels} is for a CT file: a loaded case carries its label map already.")

@@ -10,9 +10,7 @@ view (``abdominal`` beyond 100 mm, where the ``eus`` preset's time-gain compensa
 would brighten noise, else ``eus``) and is recorded in the run folder. A new run
 simulates with raysim calibrated to its own training frames unless told otherwise
 (``--calibrate-from FRAMES``, ``raysim_calibration=FILE``, or ``raysim_calibration=none``);
-it keeps a copy and synthesis uses the same (:mod:`.hybrid_calibration`). It also keeps its
-training frames' grey levels (``grey_levels.json``, validation frames left out), which synth
-matches its images to unless told ``--match-grey-levels none``: a briefly trained GAN darkens.
+it keeps a copy and synthesis uses the same (:mod:`.hybrid_calibration`).
 
 The learned stage is the CycleGAN (``learned=cyclegan``, the default) or CUT
 (``learned=cut``): both end in the same ResNet generator, so synthesis is the same.
@@ -20,7 +18,6 @@ The learned stage is the CycleGAN (``learned=cyclegan``, the default) or CUT
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,10 +33,9 @@ from eusaug_plugins.cyclegan.hybrid_calibration import (
 from eusaug_plugins.cyclegan.translator import CycleGANTranslator
 
 from eusaug import EusaugError, FieldOfView, Planes, Registry, Translator
-from eusaug.io import console, list_images, write_text
+from eusaug.io import write_text
 from eusaug.plugin import DEFAULT_SLICER
 from eusaug.poses import calibration_planes
-from eusaug.translate import GREY_LEVELS_FILE, GreyLevels
 
 #: The run folder's record of the simulator behind the CycleGAN.
 HYBRID_FILE = "hybrid.json"
@@ -67,26 +63,6 @@ def validation_left_out(config: HybridConfig) -> FrameFilter:
     return keep
 
 
-def keep_frame_levels(run_dir: Path, eus_dir: object, config: HybridConfig) -> Path | None:
-    """Write the grey levels of the run's training frames (validation frames left out) into
-    ``run_dir``, once: a resumed run keeps its file. None when the frames are not one folder of
-    frames of one size (then synth does not match by default, and says nothing)."""
-    path = Path(run_dir) / GREY_LEVELS_FILE
-    if path.is_file():
-        return path
-    if not isinstance(eus_dir, (str, Path)) or not Path(eus_dir).is_dir():
-        return None
-    kept, _ = validation_left_out(config)(list_images(eus_dir))
-    try:
-        levels = GreyLevels.of_frames(kept)
-    except EusaugError as error:
-        console().print(f"hybrid: the training frames' grey levels are not kept ({error}); synth will not "
-                        "match to them (--match-grey-levels FRAMES does).")
-        return None
-    source = f"{len(kept)} training frames of {eus_dir}, validation frames left out"
-    return dataclasses.replace(levels, source=source).write(path, frames=len(kept))
-
-
 class HybridTranslator(CycleGANTranslator):
     """CT planes -> raysim images -> sEUS through a CycleGAN or CUT trained from raysim images to real frames."""
 
@@ -99,8 +75,6 @@ class HybridTranslator(CycleGANTranslator):
     def __init__(self, *args: Any, raysim: Translator | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.raysim = raysim
-        #: The training frames' grey levels (from the run folder): synth matches to them by default.
-        self.grey_levels: GreyLevels | None = None
 
     @classmethod
     def load(cls, model: Path | None = None, **options: Any) -> HybridTranslator:
@@ -116,8 +90,6 @@ class HybridTranslator(CycleGANTranslator):
         path = resolve_calibration(run, record.get("raysim_calibration"))
         calibration = {} if path is None else {"calibration": str(path)}
         translator.raysim = Registry().translator("raysim").load(None, preset=record["raysim_preset"], **calibration)
-        levels = run / GREY_LEVELS_FILE
-        translator.grey_levels = GreyLevels.read(levels) if levels.is_file() else None
         return translator
 
     def source_images(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
@@ -156,7 +128,6 @@ class HybridTranslator(CycleGANTranslator):
                              keep=None if config is None else validation_left_out(config)) as calibration:
             model = super().train(run_dir, kind=HYBRID, overrides=calibration.overrides, prepare_run=calibration.place,
                                   source_settings={"calibration": calibration.source}, **options)
-        keep_frame_levels(Path(run_dir), eus_dir, config or HYBRID.resolve(options.get("preset") or "fast", **overrides))
         record: dict[str, Any] = {"raysim_preset": preset}
         if calibration.recorded:
             record["raysim_calibration"] = calibration.recorded
