@@ -119,24 +119,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def parse_train_options(pairs: list[str]) -> dict[str, object]:
-    """``["denoiser=false", "ngf=32"]`` -> ``{"denoiser": False, "ngf": 32}`` (numbers and booleans read as such)."""
-    options: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key.strip():
-            raise EusaugError(f"--train-option {pair!r}: give KEY=VALUE, e.g. denoiser=false.")
-        value: object = text.strip()
-        if text.strip().lower() in ("true", "false"):
-            value = text.strip().lower() == "true"
-        else:
-            for kind in (int, float):
-                try:
-                    value = kind(text)
-                    break
-                except ValueError:
-                    continue
-        options[key.strip()] = value
-    return options
+    """``["denoiser=false", "ngf=32"]`` -> ``{"denoiser": False, "ngf": 32}``, typed as ``eusaug train --option``
+    types them (by the hybrid's config, which holds every trainable row's fields); unknown keys stop the bench."""
+    from eusaug_plugins.cyclegan.config import HybridConfig
+
+    from eusaug.plugin import parse_assignments
+
+    return parse_assignments(pairs, HybridConfig)
 
 
 def parse_splits(text: str) -> list[tuple[str, ...]]:

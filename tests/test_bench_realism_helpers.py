@@ -51,6 +51,17 @@ def _row(name: str, fid: float, ideal: float, kid: float, kind: str | None = Non
     return row
 
 
+def test_training_options_are_typed_as_train_types_them_and_unknown_ones_stop() -> None:
+    args = bench.parse_args(["--train-option", "denoiser=false", "--train-option", "learning_rate=4e-4",
+                             "--train-option", "ngf=16"])
+    assert args.train_options == {"denoiser": False, "learning_rate": 4e-4, "ngf": 16}
+    assert bench.parse_args([]).train_options == {}
+    with pytest.raises(EusaugError, match="denoizer"):
+        bench.parse_args(["--train-option", "denoizer=false"])
+    with pytest.raises(EusaugError, match="KEY=VALUE"):
+        bench.parse_args(["--train-option", "denoiser"])
+
+
 def test_mean_over_splits_pairs_best_with_best_and_drops_rows_of_one_split() -> None:
     tables = {
         "d-e": [_row("ideal", 80.0, 80.0, 0.02), _row("cut", 160.0, 80.0, 0.2, "best", 3),
