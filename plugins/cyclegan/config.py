@@ -394,7 +394,7 @@ CUT_PRESETS: dict[str, CUTConfig] = {
 
 HYBRID_PRESETS: dict[str, HybridConfig] = {name: HybridConfig(**config.to_dict()) for name, config in PRESETS.items()}
 # The hybrid's learned stage starts from raysim's calibrated speckle: a discriminator that sees it
-# undenoised holds the generator to the frames' texture. Measured with CUT on held-out subjects
+# undenoised can hold the generator to the frames' texture. Measured with CUT on held-out subjects
 # (realism bench, 30 minutes): 143.5 -> 132.0 FID (d, e) and 179.7 -> 166.6 (c, j) at the last epoch.
 # The paper preset keeps the paper's denoiser.
 HYBRID_PRESETS["fast"] = dataclasses.replace(HYBRID_PRESETS["fast"], denoiser=False)
