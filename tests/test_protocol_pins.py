@@ -64,7 +64,7 @@ def test_cyclegan_paper_hyperparameters():
 def test_the_hybrid_drops_the_denoiser_only_in_its_fast_preset() -> None:
     from eusaug_plugins.cyclegan.config import HYBRID_PRESETS
 
-    # Measured on held-out subjects (README, "Realism"): behind raysim the denoiser hid the speckle.
+    # Measured on held-out subjects (README, "Realism"): the hybrid scored better without it.
     assert not HYBRID_PRESETS["fast"].denoiser and PRESETS["fast"].denoiser
     assert HYBRID_PRESETS["paper"].denoiser  # the paper's method keeps it
     rest = {k: v for k, v in HYBRID_PRESETS["fast"].to_dict().items() if k != "denoiser"}
