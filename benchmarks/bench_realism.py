@@ -28,7 +28,8 @@ in its own run ``ROW+cal``; a hybrid row without it is told ``raysim_calibration
 skin-surface's 1 % gas-shadow and 2 % outside-the-CT limits, as ``eusaug poses`` samples them
 by default; a trainable row also trains on such views, in its own run ``ROW+views``; rows
 without it keep the earlier views: 20 % outside, no gas rule), ``smooth`` (CT pre-filtered by a Gaussian of
-:data:`SMOOTH_MM` in HU and label boundaries before slicing). Only rows naming
+:data:`SMOOTH_MM` in HU and label boundaries before slicing; a trainable row also trains on it, in its own run
+``ROW+smooth``). Only rows naming
 ``cyclegan``, ``cut`` or ``hybrid`` train; ``--translators raysim,raysim+cal`` runs untrained rows only.
 
 Every row is at the frames' own grid (640x480): the CycleGANs are patch-trained
@@ -404,6 +405,7 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
     examples: list[tuple[str, list[np.ndarray]]] = []
     validation_subjects: set[str] = set()
     trained: dict[str, dict[str, object]] = {}  # runs trained in this call: a +levels row reuses its plain row's
+    run_options: dict[str, object] = {}  # each scored run's --train-option, trained now or read back (--models)
 
     def score(key: str, label: str, images: list[np.ndarray], extra: dict[str, object]) -> None:
         examples.append((f"{label} [held out {','.join(held_out)}]", images[:3]))
@@ -439,7 +441,8 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
         kept = translator
         translator, options = TRAINABLE.get(kept, (translator, {}))
         # A calibrated trainable row trains on calibrated raysim images (the hybrids) and keeps its own run.
-        run_name = kept + "".join(f"+{m}" for m in ("cal", "views") if m in mods)
+        run_name = kept + "".join(f"+{m}" for m in ("cal", "views", "smooth") if m in mods)
+        row_case = smooth_case if "smooth" in mods else case  # a trainable row trains on the CT it renders
         if kept in TRAINABLE and "cal" in mods:
             options = {**options, "raysim_calibration": str(calibration)}
         elif translator == "hybrid":  # a hybrid calibrates itself by default: a row without +cal is uncalibrated
@@ -460,7 +463,7 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
         elif kept in TRAINABLE:
             model = work / run_name
             shutil.rmtree(model, ignore_errors=True)
-            epochs, seconds = train_for(translator, model, case, train_views if "views" in mods else poses_train,
+            epochs, seconds = train_for(translator, model, row_case, train_views if "views" in mods else poses_train,
                                         frames_dir, args.minutes, args.seed,
                                         {**options, **args.train_options})
             extra = {"budget_min": args.minutes, "epochs_trained": epochs, "train_s": round(seconds),
@@ -472,9 +475,10 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
         if "epochs" in extra and "epochs_trained" not in extra:  # a run kept before the best/last rows
             extra["epochs_trained"] = extra.pop("epochs")
         # The row names its split; the training options head the table.
+        if extra.get("train_options"):
+            run_options[run_name] = extra["train_options"]
         extra = {k: v for k, v in extra.items() if k not in ("held_out", "training_subjects", "train_options")}
         row_poses = poses_views if "views" in mods else poses_synth
-        row_case = smooth_case if "smooth" in mods else case
         # A trained run carries its calibration; raysim is told it.
         load_options: dict[str, object] = {"calibration": str(calibration)} if "cal" in mods and model is None else {}
         if model is None:
@@ -505,7 +509,8 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
 
     record = {"held_out": list(held_out), "held_out_frames": len(test_frames),
               "training_subjects": sorted(subjects_of(train_frames)), "training_frames": len(train_frames),
-              "validation_subjects": sorted(validation_subjects), "fov": fov.to_dict()}
+              "validation_subjects": sorted(validation_subjects), "fov": fov.to_dict(),
+              "train_options": run_options}
     if not args.keep_models:
         shutil.rmtree(work, ignore_errors=True)
     return rows, examples, record
@@ -547,19 +552,19 @@ def main(argv: list[str] | None = None) -> int:
     budget = f"budget {args.minutes:g} min per trainable row" if args.models is None else f"runs from {args.models}"
     if args.frames_per_subject:
         budget += f"; at most {args.frames_per_subject} frames per training subject (a smoke run)"
-    if args.train_options and args.models is None:
-        budget += f"; training options {args.train_options}"
     for held_out in splits:
         tag = split_tag(held_out)
         record = records[tag]
         print(f"\nsplit {','.join(held_out)} held out ({record['held_out_frames']} frames); training subjects "
               f"{','.join(record['training_subjects'])}; validation subject(s) "
-              f"{','.join(record['validation_subjects']) or '-'}; {budget}")
+              f"{','.join(record['validation_subjects']) or '-'}; {budget}"
+              + "".join(f"; {run} trained with {opts}" for run, opts in record["train_options"].items()))
         print(format_table(f"images (n = {args.n}) against held-out {','.join(held_out)}", tables[tag]))
     means = mean_over_splits(tables)
     if len(splits) > 1:
         print(f"\nmean over splits {'; '.join(','.join(s) for s in splits)} (x ideal: the mean of each split's "
-              f"own ratio); {budget}")
+              f"own ratio); {budget}" + "".join(f"; {run} trained with {opts}" for run, opts in sorted(
+                  {run: opts for r in records.values() for run, opts in r["train_options"].items()}.items())))
         print(format_table(f"images (n = {args.n}), mean over {len(splits)} splits", means))
 
     all_rows = [row for tag in tables for row in tables[tag]]
