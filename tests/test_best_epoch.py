@@ -123,6 +123,23 @@ def test_a_worse_later_epoch_keeps_the_better_one_across_a_resume_and_synth_uses
         resolve_epoch(run, "worst")
 
 
+def test_a_patch_trained_run_is_validated_on_whole_planes_as_synth_draws_them(tmp_path) -> None:
+    frames = write_subject_frames(tmp_path / "eus", size=48)
+    run = tmp_path / "run"
+    sources = phantom_sources()
+    whole = FieldOfView(depth_mm=40, opening_deg=70, height_px=42, width_px=46)  # neither a multiple of 4
+    sources = [PlaneSource(s.case, s.poses, whole) for s in sources]
+    scorer = Scripted([0.3, 0.2])
+    train_run(run, sources, frames, "liver", reference_slice, preset="fast", val_scorer=scorer,
+              overrides={**TINY, "epochs": 2, "val_planes": 3, "val_subjects": "b", "patch_training": True})
+    # The crops trained on are 32 px; validation saw the whole 42x46 planes, black outside the fan.
+    assert [s.shape for s in scorer.shown] == [(3, 42, 46), (3, 42, 46)]
+    outside = ~whole.mask()
+    assert np.all(scorer.shown[1][:, outside] == -1.0)
+    assert np.ptp(scorer.shown[1][:, ~outside]) > 0.01  # the generator drew something inside the fan
+    assert json.loads((run / "validation.json").read_text())["best_epoch"] == 2
+
+
 # -- the real scorer, and synth through the CLI ---------------------------------------------
 def test_real_training_writes_finite_kids_and_synth_records_the_epoch(tmp_path) -> None:
     case = load_case(sample_ct_path(), sample_labels_path())

@@ -5,7 +5,10 @@ which snapshot looks most real, so ``eusaug train`` sets aside the frames of one
 *training* subjects (never a held-out test subject: the pipeline only ever hands training
 subjects' frames to ``train``), translates a fixed, seeded set of CT planes after each
 epoch and scores them against those frames with KID. KID rather than FID because it is
-unbiased on a few dozen images. The frames' features are computed once per run.
+unbiased on a few dozen images. The frames' features are computed once per run. A
+patch-trained run is scored on whole planes against whole frames, as ``synth`` draws them
+and the realism bench scores them: a 128 px centre crop picked epochs whose whole images
+were worse (README, "Realism").
 
 Files in the run folder (all written atomically)::
 
@@ -258,7 +261,8 @@ class EpochValidator:
 
     def __init__(self, run_dir: Path, planes: np.ndarray, visible: np.ndarray, make_scorer: Callable[[], Scorer],
                  start_epoch: int, subjects: Sequence[str] = (), batch_size: int = 8,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 adapt: Callable[[Any], Any] | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.planes = np.asarray(planes, np.float32)
         self.visible = np.asarray(visible, bool)
@@ -267,6 +271,9 @@ class EpochValidator:
         self.subjects = tuple(subjects)
         self.batch_size = int(batch_size)
         self.log = log
+        #: Turns the training generator into the one that translates ``planes`` (an any-size copy
+        #: when they are whole planes and training used crops).
+        self.adapt = adapt
         old = read_validation(self.run_dir)
         self.rows = [r for r in old if r["epoch"] <= start_epoch]
         if len(self.rows) != len(old):
@@ -280,7 +287,7 @@ class EpochValidator:
             self.scorer = self.make_scorer()
             if self.log is not None and getattr(self.scorer, "note", ""):
                 self.log(f"validation KID: {self.scorer.note}")
-        fake = self.translate(generator)
+        fake = self.translate(generator if self.adapt is None else self.adapt(generator))
         kid, kid_std = self.scorer(fake)
         row = {"epoch": int(epoch), "kid": float(kid), "kid_std": float(kid_std), "n_fake": len(fake),
                "n_real": int(getattr(self.scorer, "n_real", 0)),
@@ -294,11 +301,15 @@ class EpochValidator:
         return row
 
     def translate(self, generator: Any) -> np.ndarray:
-        """The generator's ``(N, S, S)`` sEUS of the validation planes, black outside the fan."""
-        out = np.empty_like(self.planes)
-        for start in range(0, len(self.planes), self.batch_size):
-            batch = self.planes[start : start + self.batch_size, ..., None]
+        """The generator's ``(N, H, W)`` sEUS of the validation planes, black outside the fan."""
+        n, h, w = self.planes.shape
+        # The generator halves the grid twice: whole planes are padded to multiples of 4, cropped after.
+        planes = np.pad(self.planes, ((0, 0), (0, -h % 4), (0, -w % 4)), constant_values=-1.0)
+        out = np.empty_like(planes)
+        for start in range(0, n, self.batch_size):
+            batch = planes[start : start + self.batch_size, ..., None]
             out[start : start + len(batch)] = np.asarray(generator(batch, training=False), np.float32)[..., 0]
+        out = out[:, :h, :w]
         return np.where(self.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32)
 
     def _write(self) -> None:
@@ -341,28 +352,36 @@ def plot_validation(rows: Sequence[dict[str, Any]], best: int | None) -> bytes:
 
 
 def validation_planes(data: Any, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` seeded poses of the training cases as ``(planes, visible)``, each ``(N, S, S)``.
+    """``count`` seeded poses of the training cases as ``(planes, visible)``, each ``(N, H, W)``.
 
-    The same unaugmented crop the training data would take (``data.centre_crop``), so the
-    generator sees what it was trained on; ``visible`` is the field of view's fan there.
+    Whole planes for a patch-trained run (what synth translates); otherwise the same
+    unaugmented crop the training data would take (``data.centre_crop``), so the generator
+    sees what it was trained on. ``visible`` is the field of view's fan there.
     """
-    size = data.config.image_size_px
     index = data.pose_index
     rng = np.random.default_rng([seed, 18, 1])
     picks = index[np.sort(rng.choice(len(index), min(count, len(index)), replace=False))]
-    y, x = data.centre_crop()
+    rows, cols = _validation_window(data)
     planes, visible = [], []
     for source, pose in picks:
-        planes.append(data.ct_plane(int(source), int(pose))[y : y + size, x : x + size])
-        visible.append(data.sources[int(source)].fov.mask()[y : y + size, x : x + size])
+        planes.append(data.ct_plane(int(source), int(pose))[rows, cols])
+        visible.append(data.sources[int(source)].fov.mask()[rows, cols])
     return np.asarray(planes, np.float32), np.asarray(visible, bool)
 
 
 def validation_frames(images: np.ndarray, data: Any) -> np.ndarray:
-    """The validation frames' same unaugmented crop, ``(N, S, S)`` uint8."""
+    """The validation frames, cut as :func:`validation_planes` cuts the planes: ``(N, H, W)`` uint8."""
+    rows, cols = _validation_window(data)
+    return np.ascontiguousarray(images[:, rows, cols])
+
+
+def _validation_window(data: Any) -> tuple[slice, slice]:
+    """Where validation looks: everything for patch training, else the unaugmented crop."""
+    if data.config.patch_training:
+        return slice(None), slice(None)
     size = data.config.image_size_px
     y, x = data.centre_crop()
-    return np.ascontiguousarray(images[:, y : y + size, x : x + size])
+    return slice(y, y + size), slice(x, x + size)
 
 
 def open_validator(run_dir: Path, config: Any, data: Any, frames: np.ndarray, split: ValidationSplit,
@@ -390,7 +409,14 @@ def open_validator(run_dir: Path, config: Any, data: Any, frames: np.ndarray, sp
         return scorer if scorer is not None else KIDScorer(real, backbone, seed)
 
     planes, visible = validation_planes(data, count, seed)
-    return EpochValidator(run_dir, planes, visible, make_scorer, start_epoch, split.subjects, log=log)
+    adapt = None
+    if config.patch_training:
+        from eusaug_plugins.cyclegan.translator import any_size_copy
+
+        def adapt(generator: Any) -> Any:
+            return any_size_copy(generator, config)
+
+    return EpochValidator(run_dir, planes, visible, make_scorer, start_epoch, split.subjects, log=log, adapt=adapt)
 
 
 __all__ = [
