@@ -140,6 +140,26 @@ def test_a_patch_trained_run_is_validated_on_whole_planes_as_synth_draws_them(tm
     assert json.loads((run / "validation.json").read_text())["best_epoch"] == 2
 
 
+def test_the_whole_plane_generator_follows_each_epochs_weights() -> None:
+    from eusaug_plugins.cyclegan.config import resolve_config
+    from eusaug_plugins.cyclegan.networks import build_generator
+    from eusaug_plugins.cyclegan.translator import any_size_copy
+    from eusaug_plugins.cyclegan.validation import WholePlaneGenerator
+
+    config = resolve_config("fast", image_size_px=32, ngf=8, n_blocks=1, precision="fp32", patch_training=True)
+    generator = build_generator(32, 8, 1, dtype="float32", seed=0, upsample=config.upsample)
+    planes = np.random.default_rng(0).uniform(-1, 1, (2, 44, 48, 1)).astype(np.float32)
+    whole = WholePlaneGenerator(config)
+    first = np.asarray(whole(generator)(planes))
+    assert first.shape == (2, 44, 48, 1)
+    np.testing.assert_allclose(first, np.asarray(any_size_copy(generator, config)(planes)), atol=1e-5)
+    # The next epoch's weights reach the compiled copy.
+    generator.set_weights([w * 0.5 for w in generator.get_weights()])
+    second = np.asarray(whole(generator)(planes))
+    np.testing.assert_allclose(second, np.asarray(any_size_copy(generator, config)(planes)), atol=1e-5)
+    assert not np.allclose(first, second, atol=1e-3)
+
+
 # -- the real scorer, and synth through the CLI ---------------------------------------------
 def test_real_training_writes_finite_kids_and_synth_records_the_epoch(tmp_path) -> None:
     case = load_case(sample_ct_path(), sample_labels_path())
