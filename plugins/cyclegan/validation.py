@@ -443,6 +443,7 @@ __all__ = [
     "KIDScorer",
     "Scorer",
     "ValidationSplit",
+    "WholePlaneGenerator",
     "best_epoch",
     "open_validator",
     "read_validation",
