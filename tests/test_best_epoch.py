@@ -143,8 +143,7 @@ def test_a_patch_trained_run_is_validated_on_whole_planes_as_synth_draws_them(tm
 def test_the_whole_plane_generator_follows_each_epochs_weights() -> None:
     from eusaug_plugins.cyclegan.config import resolve_config
     from eusaug_plugins.cyclegan.networks import build_generator
-    from eusaug_plugins.cyclegan.translator import any_size_copy
-    from eusaug_plugins.cyclegan.validation import WholePlaneGenerator
+    from eusaug_plugins.cyclegan.translator import WholePlaneGenerator, any_size_copy
 
     config = resolve_config("fast", image_size_px=32, ngf=8, n_blocks=1, precision="fp32", patch_training=True)
     generator = build_generator(32, 8, 1, dtype="float32", seed=0, upsample=config.upsample)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +30,29 @@ def any_size_copy(generator: Any, config: CycleGANConfig) -> Any:
                            name=generator.name, upsample=config.upsample)
     free.set_weights(generator.get_weights())
     return free
+
+
+class WholePlaneGenerator:
+    """The training generator, made to translate whole planes: an any-size copy built once,
+    its weights refreshed each epoch, run as one compiled function (as synth runs it) rather
+    than layer by layer."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.copy: Any = None
+        self.forward: Any = None
+
+    def __call__(self, generator: Any) -> Callable[..., Any]:
+        import tensorflow as tf
+
+        if self.copy is None:
+            self.copy = any_size_copy(generator, self.config)
+            copy = self.copy
+            spec = tf.TensorSpec((None, None, None, 1), tf.float32)
+            self.forward = tf.function(lambda x: copy(x, training=False), input_signature=[spec])
+        else:
+            self.copy.set_weights(generator.get_weights())
+        return lambda batch, training=False: self.forward(tf.constant(batch, tf.float32))
 
 
 def _last_epoch(run_dir: Path) -> int | None:

@@ -409,33 +409,10 @@ def open_validator(run_dir: Path, config: Any, data: Any, frames: np.ndarray, sp
         return scorer if scorer is not None else KIDScorer(real, backbone, seed)
 
     planes, visible = validation_planes(data, count, seed)
+    from eusaug_plugins.cyclegan.translator import WholePlaneGenerator
+
     adapt = WholePlaneGenerator(config) if config.patch_training else None
     return EpochValidator(run_dir, planes, visible, make_scorer, start_epoch, split.subjects, log=log, adapt=adapt)
-
-
-class WholePlaneGenerator:
-    """The training generator, made to translate whole planes: an any-size copy built once,
-    its weights refreshed each epoch, run as one compiled function (as synth runs it) rather
-    than layer by layer."""
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-        self.copy: Any = None
-        self.forward: Any = None
-
-    def __call__(self, generator: Any) -> Callable[..., Any]:
-        import tensorflow as tf
-
-        if self.copy is None:
-            from eusaug_plugins.cyclegan.translator import any_size_copy
-
-            self.copy = any_size_copy(generator, self.config)
-            copy = self.copy
-            spec = tf.TensorSpec((None, None, None, 1), tf.float32)
-            self.forward = tf.function(lambda x: copy(x, training=False), input_signature=[spec])
-        else:
-            self.copy.set_weights(generator.get_weights())
-        return lambda batch, training=False: self.forward(tf.constant(batch, tf.float32))
 
 
 __all__ = [
@@ -443,7 +420,6 @@ __all__ = [
     "KIDScorer",
     "Scorer",
     "ValidationSplit",
-    "WholePlaneGenerator",
     "best_epoch",
     "open_validator",
     "read_validation",
