@@ -32,6 +32,20 @@ def any_size_copy(generator: Any, config: CycleGANConfig) -> Any:
     return free
 
 
+def translate_in_batches(images: np.ndarray, forward: Callable[[np.ndarray], Any], batch_size: int) -> np.ndarray:
+    """``(N, H, W)`` images through ``forward`` (``(B, H', W', 1)`` -> same) in batches, as float32.
+
+    The generator halves the grid twice: images are padded to multiples of 4 with black and
+    cropped back after.
+    """
+    n, h, w = images.shape
+    padded = np.pad(images, ((0, 0), (0, -h % 4), (0, -w % 4)), constant_values=-1.0).astype(np.float32, copy=False)
+    out = np.empty(padded.shape, np.float32)
+    for start in range(0, n, batch_size):
+        batch = padded[start : start + batch_size, ..., None]
+        out[start : start + len(batch)] = np.asarray(forward(batch), np.float32)[..., 0]
+    return out[:, :h, :w]
+
 class WholePlaneGenerator:
     """The training generator, made to translate whole planes: an any-size copy built once,
     its weights refreshed each epoch, run as one compiled function (as synth runs it) rather
@@ -167,16 +181,7 @@ class CycleGANTranslator(TrainableTranslator):
         import tensorflow as tf
 
         images = self.source_images(planes, rng)
-        n, h, w = images.shape
-        # The generator halves the grid twice: pad to multiples of 4 with black, crop after.
-        pad_h, pad_w = -h % 4, -w % 4
-        if pad_h or pad_w:
-            images = np.pad(images, ((0, 0), (0, pad_h), (0, pad_w)), constant_values=-1.0)
-        out = np.empty(images.shape, np.float32)
-        for start in range(0, n, self.batch_size):
-            batch = images[start : start + self.batch_size]
-            out[start : start + len(batch)] = np.asarray(self._forward(tf.constant(batch[..., None])))[..., 0]
-        out = out[:, :h, :w]
+        out = translate_in_batches(images, lambda batch: self._forward(tf.constant(batch)), self.batch_size)
         # Outside the fan and the CT volume there is no echo: the generator would draw the
         # volume's edge as a bright line, so those pixels are set to black.
         return np.where(planes.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32, copy=False)

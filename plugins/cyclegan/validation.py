@@ -302,14 +302,9 @@ class EpochValidator:
 
     def translate(self, generator: Any) -> np.ndarray:
         """The generator's ``(N, H, W)`` sEUS of the validation planes, black outside the fan."""
-        n, h, w = self.planes.shape
-        # The generator halves the grid twice: whole planes are padded to multiples of 4, cropped after.
-        planes = np.pad(self.planes, ((0, 0), (0, -h % 4), (0, -w % 4)), constant_values=-1.0)
-        out = np.empty_like(planes)
-        for start in range(0, n, self.batch_size):
-            batch = planes[start : start + self.batch_size, ..., None]
-            out[start : start + len(batch)] = np.asarray(generator(batch, training=False), np.float32)[..., 0]
-        out = out[:, :h, :w]
+        from eusaug_plugins.cyclegan.translator import translate_in_batches
+
+        out = translate_in_batches(self.planes, lambda batch: generator(batch, training=False), self.batch_size)
         return np.where(self.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32)
 
     def _write(self) -> None:
