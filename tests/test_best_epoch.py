@@ -22,8 +22,9 @@ from eusaug.io.images import write_png
 from eusaug.poses.sampling import sample_poses, save_poses
 from eusaug.translate import load_translator
 
+#: Every epoch scored (``fast`` scores every second), so the scripted scores line up with epochs.
 TINY = dict(image_size_px=32, ngf=8, ndf=8, n_blocks=1, n_disc_layers=2, pool_size=3, crop_margin_px=4,
-            denoiser=False, precision="fp32")
+            denoiser=False, precision="fp32", val_every=1)
 
 
 def write_subject_frames(folder: Path, subjects: str = "abc", per_subject: int = 4, size: int = 40) -> Path:
@@ -123,6 +124,22 @@ def test_a_worse_later_epoch_keeps_the_better_one_across_a_resume_and_synth_uses
         resolve_epoch(run, "worst")
 
 
+def test_val_every_scores_every_nth_epoch_and_the_last_and_keeps_every_snapshot(tmp_path) -> None:
+    frames = write_subject_frames(tmp_path / "eus")
+    run = tmp_path / "run"
+    options = dict(preset="fast", overrides={**TINY, "epochs": 5, "val_planes": 3, "val_subjects": "b",
+                                             "val_every": 2})
+    first = Scripted([0.4, 0.3])
+    train_run(run, phantom_sources(), frames, "liver", reference_slice, stop_after=3, val_scorer=first, **options)
+    assert [r["epoch"] for r in read_validation(run)] == [2] and len(first.shown) == 1
+    # A resumed run may score more often: validation does not touch training.
+    resumed = dict(options, overrides={**options["overrides"], "val_every": 4})
+    train_run(run, phantom_sources(), frames, "liver", reference_slice, val_scorer=Scripted([0.2, 0.5]), **resumed)
+    assert [(r["epoch"], r["kid"]) for r in read_validation(run)] == [(2, 0.4), (4, 0.2), (5, 0.5)]
+    assert json.loads((run / "validation.json").read_text())["best_epoch"] == 4
+    assert all(snapshot_path(run, epoch).is_file() for epoch in range(1, 6))
+
+
 def test_a_patch_trained_run_is_validated_on_whole_planes_as_synth_draws_them(tmp_path) -> None:
     frames = write_subject_frames(tmp_path / "eus", size=48)
     run = tmp_path / "run"
@@ -167,14 +184,15 @@ def test_real_training_writes_finite_kids_and_synth_records_the_epoch(tmp_path) 
     frames = write_subject_frames(tmp_path / "eus", "cdf", per_subject=3)
     run_dir = tmp_path / "run"
     tiny = ["--image-size-px", "32", "--ngf", "8", "--n-blocks", "1", "--precision", "fp32", "--no-denoiser",
-            "--set", "ndf=8", "--set", "n_disc_layers=2", "--set", "crop_margin_px=4", "--set", "pool_size=2"]
+            "--option", "ndf=8", "--option", "n_disc_layers=2", "--option", "crop_margin_px=4", "--option", "pool_size=2"]
     trained = CliRunner().invoke(main, [
         "--quiet", "train", "--ct", str(sample_ct_path()), "--labels", str(sample_labels_path()), "--poses", str(poses),
-        "--eus", str(frames), "--landmark", "liver", "-o", str(run_dir), "--epochs", "2", "--val-subjects", "d",
+        "--eus", str(frames), "--landmark", "liver", "-o", str(run_dir), "--epochs", "3", "--val-subjects", "d",
         "--val-planes", "6", *tiny])
     assert trained.exit_code == 0, trained.output
     rows = list(csv.DictReader(open(run_dir / "validation.csv")))
-    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert [r["epoch"] for r in rows] == ["2", "3"]  # fast scores every second epoch and the last
+    assert snapshot_path(run_dir, 1).is_file()
     assert all(np.isfinite(float(r["kid"])) and r["backbone"] for r in rows)
     assert {r["n_real"] for r in rows} == {"3"} and {r["n_fake"] for r in rows} == {"6"}
     best = json.loads((run_dir / "validation.json").read_text())["best_epoch"]

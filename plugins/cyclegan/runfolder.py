@@ -24,8 +24,9 @@ VALIDATION_PNG = "validation.png"
 VALIDATION_JSON = "validation.json"
 GENERATORS = "generators"
 DENOISER_FILES = {"ct": "denoiser_ct.keras", "eus": "denoiser_eus.keras"}
-#: Fields a resumed run may change (the learning-rate schedule follows ``epochs``).
-RESUMABLE_FIELDS = ("epochs", "distribute", "devices", "tensorboard")
+#: Fields a resumed run may change (the learning-rate schedule follows ``epochs``; how often
+#: validation scores does not touch training).
+RESUMABLE_FIELDS = ("epochs", "distribute", "devices", "tensorboard", "val_every")
 
 
 def snapshot_path(run_dir: Path, epoch: int) -> Path:

@@ -256,13 +256,14 @@ class EpochValidator:
     ``visible``: ``(N, S, S)`` bool, where the fan shows tissue (black elsewhere, as synth
     draws it); ``make_scorer``: builds the scorer on first use (the frames' features are
     computed then, once). Rows after ``start_epoch`` (a run killed between validation and
-    checkpoint) are dropped: those epochs are trained again.
+    checkpoint) are dropped: those epochs are trained again. ``every``: score every Nth epoch
+    and always ``final_epoch``; every epoch's snapshot is written either way.
     """
 
     def __init__(self, run_dir: Path, planes: np.ndarray, visible: np.ndarray, make_scorer: Callable[[], Scorer],
                  start_epoch: int, subjects: Sequence[str] = (), batch_size: int = 8,
                  log: Callable[[str], None] | None = None,
-                 adapt: Callable[[Any], Any] | None = None) -> None:
+                 adapt: Callable[[Any], Any] | None = None, every: int = 1, final_epoch: int | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.planes = np.asarray(planes, np.float32)
         self.visible = np.asarray(visible, bool)
@@ -274,15 +275,24 @@ class EpochValidator:
         #: Turns the training generator into the one that translates ``planes`` (an any-size copy
         #: when they are whole planes and training used crops).
         self.adapt = adapt
+        self.every = max(int(every), 1)
+        self.final_epoch = final_epoch
         old = read_validation(self.run_dir)
         self.rows = [r for r in old if r["epoch"] <= start_epoch]
         if len(self.rows) != len(old):
             self._write()
 
-    def end_epoch(self, epoch: int, generator: Any) -> dict[str, Any]:
-        """Snapshot ``generator`` for ``epoch`` (1-based), score it, rewrite the curve; returns the row."""
+    def due(self, epoch: int) -> bool:
+        """Whether ``epoch`` (1-based) is scored."""
+        return epoch % self.every == 0 or epoch == self.final_epoch
+
+    def end_epoch(self, epoch: int, generator: Any) -> dict[str, Any] | None:
+        """Snapshot ``generator`` for ``epoch`` (1-based); when it is due, score it, rewrite the
+        curve and return the row."""
         began = time.perf_counter()
         save_keras_model(generator, snapshot_path(self.run_dir, epoch))
+        if not self.due(epoch):
+            return None
         if self.scorer is None:
             self.scorer = self.make_scorer()
             if self.log is not None and getattr(self.scorer, "note", ""):
@@ -407,7 +417,8 @@ def open_validator(run_dir: Path, config: Any, data: Any, frames: np.ndarray, sp
     from eusaug_plugins.cyclegan.translator import WholePlaneGenerator
 
     adapt = WholePlaneGenerator(config) if config.patch_training else None
-    return EpochValidator(run_dir, planes, visible, make_scorer, start_epoch, split.subjects, log=log, adapt=adapt)
+    return EpochValidator(run_dir, planes, visible, make_scorer, start_epoch, split.subjects, log=log, adapt=adapt,
+                          every=int(getattr(config, "val_every", 1)), final_epoch=int(config.epochs))
 
 
 __all__ = [
