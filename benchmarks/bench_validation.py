@@ -1,8 +1,10 @@
-"""What the end-of-epoch validation costs, against the training epoch it follows (``fast`` preset).
+"""What the end-of-epoch validation costs, against the training epoch it follows (the hybrid's ``fast``).
 
 Prints ``name: value`` lines: the validation frames' features (once per run), one
-epoch's validation (snapshot + 32 planes translated + KID), one training step, and the
-epoch that 404 shared frames make at batch 1, for the share. Needs ../shared/data.
+epoch's validation (snapshot + 32 planes translated + KID) on 128 px crops (a run without
+patch training) and on whole planes of the frames' size (a patch-trained run, as synth
+draws them), one training step, and the share of an epoch of the training frames at
+batch 1 that each takes when every ``--every``-th epoch is scored. Needs ../shared/data.
 
     python benchmarks/bench_validation.py [--frames ../shared/data/us/abdominal_rus_train] [--subject c]
 """
@@ -24,41 +26,49 @@ def main() -> None:
     parser.add_argument("--subject", default="c")
     parser.add_argument("--planes", type=int, default=32)
     parser.add_argument("--backbone", default="auto")
-    parser.add_argument("--epoch-frames", type=int, default=404)
+    parser.add_argument("--epoch-frames", type=int, default=267,
+                        help="Training frames an epoch passes (267: the realism bench's d, e split, less validation).")
+    parser.add_argument("--every", type=int, default=None, help="Score every Nth epoch (default: the fast preset's).")
     args = parser.parse_args()
 
     import tensorflow as tf
-    from eusaug_plugins.cyclegan.config import resolve_config
-    from eusaug_plugins.cyclegan.training import CycleGAN
+    from eusaug_plugins.cyclegan.config import HYBRID_PRESETS, resolve_config
+    from eusaug_plugins.cyclegan.cut_model import CUT
+    from eusaug_plugins.cyclegan.translator import WholePlaneGenerator
     from eusaug_plugins.cyclegan.validation import EpochValidator, KIDScorer
-    from PIL import Image
 
     from eusaug.io import list_images, read_grey_uint8
 
-    config = resolve_config("fast", denoiser=False)
-    side, size = config.load_size_px, config.image_size_px
-    m = config.crop_margin_px // 2
+    # The realism bench's default translator: the hybrid's learned stage, CUT, on 128 px patches.
+    config = resolve_config("fast", HYBRID_PRESETS, patch_training=True)
+    every = args.every or config.val_every
+    size = config.image_size_px
     paths = [p for p in list_images(args.frames) if p.name.startswith(args.subject)]
-    frames = np.stack([np.asarray(Image.fromarray(read_grey_uint8(p)).resize((side, side), Image.Resampling.BILINEAR))
-                       for p in paths])[:, m:m + size, m:m + size]
-    print(f"validation_frames: {len(frames)}")
-    began = time.perf_counter()
-    scorer = KIDScorer(frames, args.backbone)
-    print(f"validation_backbone: {scorer.backbone}")
-    print(f"validation_features_once_s: {time.perf_counter() - began:.2f}")
-
-    model = CycleGAN(config)
+    whole = np.stack([read_grey_uint8(p) for p in paths])
+    height, width = whole.shape[1:]
+    y, x = (height - size) // 2, (width - size) // 2
+    print(f"validation_frames: {len(whole)} of {height}x{width} px (subject {args.subject})")
+    model = CUT(config)
     rng = np.random.default_rng(0)
-    planes = rng.uniform(-1, 1, (args.planes, size, size)).astype(np.float32)
-    with tempfile.TemporaryDirectory() as tmp:
-        validator = EpochValidator(Path(tmp), planes, np.ones_like(planes, bool), lambda: scorer, 0)
-        times = []
-        for epoch in (1, 2, 3):
-            began = time.perf_counter()
-            validator.end_epoch(epoch, model.g_ct2eus)
-            times.append(time.perf_counter() - began)
-        snapshot = (Path(tmp) / "generators" / "epoch-0001.keras").stat().st_size
-    print(f"validation_per_epoch_s: {min(times[1:]):.2f} (first {times[0]:.2f})")
+    per_epoch = {}
+    for name, frames, shape, adapt in (("crop", whole[:, y:y + size, x:x + size], (size, size), None),
+                                       ("whole", whole, (height, width), WholePlaneGenerator(config))):
+        began = time.perf_counter()
+        scorer = KIDScorer(frames, args.backbone)
+        print(f"validation_features_once_s ({name}, {scorer.backbone}): {time.perf_counter() - began:.2f}")
+        planes = rng.uniform(-1, 1, (args.planes, *shape)).astype(np.float32)
+        with tempfile.TemporaryDirectory() as tmp:
+            validator = EpochValidator(Path(tmp), planes, np.ones_like(planes, bool), lambda s=scorer: s, 0,
+                                       adapt=adapt)
+            times = []
+            for epoch in (1, 2, 3):
+                began = time.perf_counter()
+                validator.end_epoch(epoch, model.g_ct2eus)
+                times.append(time.perf_counter() - began)
+            snapshot = (Path(tmp) / "generators" / "epoch-0001.keras").stat().st_size
+        per_epoch[name] = min(times[1:])
+        print(f"validation_per_scored_epoch_s ({name} {shape[0]}x{shape[1]}): {per_epoch[name]:.2f} "
+              f"(first {times[0]:.2f})")
     print(f"generator_snapshot_mb: {snapshot / 2**20:.1f}")
 
     ct = tf.constant(rng.uniform(-1, 1, (1, size, size, 1)).astype(np.float32))
@@ -70,9 +80,11 @@ def main() -> None:
         model.train_step(ct, eus, draws, slots)
     step = (time.perf_counter() - began) / steps
     epoch_s = step * args.epoch_frames * (1 - config.validation_fraction)
-    print(f"train_step_s: {step:.3f}")
+    print(f"train_step_s (the hybrid's CUT, {size} px patches): {step:.3f}")
     print(f"train_epoch_s ({args.epoch_frames} frames): {epoch_s:.1f}")
-    print(f"validation_share_of_epoch: {min(times[1:]) / epoch_s:.1%}")
+    for name, seconds in per_epoch.items():
+        print(f"validation_share_of_epoch ({name}, every epoch): {seconds / epoch_s:.1%}")
+        print(f"validation_share_of_epoch ({name}, every {every}): {seconds / every / epoch_s:.1%}")
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ class CycleGANConfig:
                    "Without GPUs, N logical CPU devices (EUSAUG_CPU_DEVICES=N splits the CPU; a test aid).",
         "val_subjects": "Training subjects whose frames are set aside to pick the best epoch, e.g. c,f "
                         "(default: one drawn with the seed; a seeded 10% of frames when names give no subjects).",
-        "val_planes": "CT planes translated and scored by KID after each epoch (0: no validation; synth uses the last).",
+        "val_planes": "CT planes translated and scored by KID after a scored epoch (0: no validation; synth uses the last).",
         "val_every": "Score every Nth epoch (and always the last); each epoch's snapshot is kept either way.",
         "tensorboard": "Also write each epoch's losses and learning rate as TensorBoard scalars into this folder "
                        "(TensorFlow's own summary writer; `tensorboard --logdir FOLDER` shows them).",
