@@ -252,8 +252,8 @@ PRESETS: dict[str, CycleGANConfig] = {
         denoiser_depth=5,
         denoiser_filters=16,
         denoiser_steps=200,
-        # A fast epoch is short: scoring whole planes after each would take a third of the
-        # budget's epochs (README, "Realism").
+        # A fast epoch is short: scoring whole planes after each took a quarter of a 30-minute
+        # budget's epochs (docs/cyclegan.md, "Validation").
         val_every=2,
     ),
 }

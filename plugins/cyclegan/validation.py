@@ -5,10 +5,10 @@ which snapshot looks most real, so ``eusaug train`` sets aside the frames of one
 *training* subjects (never a held-out test subject: the pipeline only ever hands training
 subjects' frames to ``train``), translates a fixed, seeded set of CT planes after every
 ``val_every``-th epoch and the last, and scores them against those frames with KID. KID
-rather than FID because it is unbiased on a few dozen images. The frames' features are computed once per run. A
-patch-trained run is scored on whole planes against whole frames, as ``synth`` draws them
-and the realism bench scores them: a 128 px centre crop picked epochs whose whole images
-were worse (README, "Realism").
+rather than FID because it is unbiased on a few dozen images. The frames' features are
+computed once per run. A patch-trained run is scored on whole planes against whole frames,
+as ``synth`` draws them and the realism bench scores them: a 128 px centre crop picked
+epochs whose whole images were worse (README, "Realism").
 
 Files in the run folder (all written atomically)::
 
@@ -250,7 +250,7 @@ def resolve_epoch(run_dir: Path, epoch: str | int | None) -> int | None:
 
 
 class EpochValidator:
-    """Snapshots each epoch's generator, scores the due ones, and keeps the curve and the best epoch across resumes.
+    """Snapshots each epoch's generator, scores the due ones, keeps the curve and the best epoch across resumes.
 
     ``planes``: ``(N, S, S)`` float32 source images in [-1, 1] the generator translates;
     ``visible``: ``(N, S, S)`` bool, where the fan shows tissue (black elsewhere, as synth
