@@ -232,6 +232,11 @@ def format_table(title: str, rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def options_note(train_options: dict[str, object]) -> str:
+    """``; RUN trained with {...}`` for each run's training options, in their order, for a table's header."""
+    return "".join(f"; {run} trained with {opts}" for run, opts in train_options.items())
+
+
 def train_for(translator: str, run_dir: Path, case: object, pose_set: object, frames_dir: Path, minutes: float,
               seed: int, options: dict[str, object] | None = None) -> tuple[int, float]:
     """Train ``translator`` (``fast``, patch training, ``options``) for about ``minutes``; return (epochs, seconds).
@@ -557,14 +562,13 @@ def main(argv: list[str] | None = None) -> int:
         record = records[tag]
         print(f"\nsplit {','.join(held_out)} held out ({record['held_out_frames']} frames); training subjects "
               f"{','.join(record['training_subjects'])}; validation subject(s) "
-              f"{','.join(record['validation_subjects']) or '-'}; {budget}"
-              + "".join(f"; {run} trained with {opts}" for run, opts in record["train_options"].items()))
+              f"{','.join(record['validation_subjects']) or '-'}; {budget}{options_note(record['train_options'])}")
         print(format_table(f"images (n = {args.n}) against held-out {','.join(held_out)}", tables[tag]))
     means = mean_over_splits(tables)
     if len(splits) > 1:
+        all_options = dict(sorted({k: v for r in records.values() for k, v in r["train_options"].items()}.items()))
         print(f"\nmean over splits {'; '.join(','.join(s) for s in splits)} (x ideal: the mean of each split's "
-              f"own ratio); {budget}" + "".join(f"; {run} trained with {opts}" for run, opts in sorted(
-                  {run: opts for r in records.values() for run, opts in r["train_options"].items()}.items())))
+              f"own ratio); {budget}{options_note(all_options)}")
         print(format_table(f"images (n = {args.n}), mean over {len(splits)} splits", means))
 
     all_rows = [row for tag in tables for row in tables[tag]]

@@ -46,6 +46,17 @@ def translate_in_batches(images: np.ndarray, forward: Callable[[np.ndarray], Any
         out[start : start + len(batch)] = np.asarray(forward(batch), np.float32)[..., 0]
     return out[:, :h, :w]
 
+
+def compiled_forward(generator: Any) -> Callable[[np.ndarray], Any]:
+    """``generator`` in inference mode as one compiled function of any-size ``(B, H, W, 1)``
+    float32 batches (traced once, not per shape), as synth and validation run it."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, None, None, 1), tf.float32)
+    forward = tf.function(lambda x: generator(x, training=False), input_signature=[spec])
+    return lambda batch: forward(tf.constant(batch, tf.float32))
+
+
 class WholePlaneGenerator:
     """The training generator, made to translate whole planes: an any-size copy built once,
     its weights refreshed each epoch, run as one compiled function (as synth runs it) rather
@@ -57,16 +68,12 @@ class WholePlaneGenerator:
         self.forward: Any = None
 
     def __call__(self, generator: Any) -> Callable[..., Any]:
-        import tensorflow as tf
-
         if self.copy is None:
             self.copy = any_size_copy(generator, self.config)
-            copy = self.copy
-            spec = tf.TensorSpec((None, None, None, 1), tf.float32)
-            self.forward = tf.function(lambda x: copy(x, training=False), input_signature=[spec])
+            self.forward = compiled_forward(self.copy)
         else:
             self.copy.set_weights(generator.get_weights())
-        return lambda batch, training=False: self.forward(tf.constant(batch, tf.float32))
+        return lambda batch, training=False: self.forward(batch)
 
 
 def _last_epoch(run_dir: Path) -> int | None:
@@ -92,8 +99,6 @@ class CycleGANTranslator(TrainableTranslator):
 
     def __init__(self, generator: Any, config: CycleGANConfig, batch_size: int = 8,
                  source: Path | None = None, field_of_view: FieldOfView | None = None) -> None:
-        import tensorflow as tf
-
         if batch_size < 1:
             raise EusaugError(f"batch_size={batch_size} must be >= 1.")
         self.generator = generator
@@ -106,8 +111,7 @@ class CycleGANTranslator(TrainableTranslator):
         #: Which of the run's epochs this generator is: ``{"asked": "best", "epoch": 7}``
         #: (epoch None: the exported last one, or a model file given directly).
         self.epoch: dict[str, Any] = {"asked": "last", "epoch": None}
-        spec = tf.TensorSpec((None, None, None, 1), tf.float32)
-        self._forward = tf.function(lambda x: generator(x, training=False), input_signature=[spec])
+        self._forward = compiled_forward(generator)
 
     @property
     def image_size_px(self) -> int | None:
@@ -178,10 +182,8 @@ class CycleGANTranslator(TrainableTranslator):
 
     def translate(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
         """``(N, H, W)`` float32 sEUS in [-1, 1], -1 outside the fan and the CT; deterministic (no ``rng``)."""
-        import tensorflow as tf
-
         images = self.source_images(planes, rng)
-        out = translate_in_batches(images, lambda batch: self._forward(tf.constant(batch)), self.batch_size)
+        out = translate_in_batches(images, self._forward, self.batch_size)
         # Outside the fan and the CT volume there is no echo: the generator would draw the
         # volume's edge as a bright line, so those pixels are set to black.
         return np.where(planes.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32, copy=False)
