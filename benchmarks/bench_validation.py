@@ -2,7 +2,8 @@
 
 Prints ``name: value`` lines: the validation frames' features (once per run), one
 epoch's validation (snapshot + 32 planes translated + KID) on 128 px crops (a run without
-patch training) and on whole planes of the frames' size (a patch-trained run, as synth
+patch training), on whole planes of the frames' size translated whole, and on the same
+planes translated over the fitted fan's bounding box only (a patch-trained run, as synth
 draws them), one training step, and the share of an epoch of the training frames at
 batch 1 that each takes when every ``--every``-th epoch is scored. Needs ../shared/data.
 
@@ -34,9 +35,10 @@ def main() -> None:
     import tensorflow as tf
     from eusaug_plugins.cyclegan.config import HYBRID_PRESETS, resolve_config
     from eusaug_plugins.cyclegan.cut_model import CUT
-    from eusaug_plugins.cyclegan.translator import WholePlaneGenerator
+    from eusaug_plugins.cyclegan.translator import WholePlaneGenerator, fan_box
     from eusaug_plugins.cyclegan.validation import EpochValidator, KIDScorer
 
+    from eusaug.geometry import fit_field_of_view
     from eusaug.io import list_images, read_grey_uint8
 
     # The realism bench's default translator: the hybrid's learned stage, CUT, on 128 px patches.
@@ -48,18 +50,24 @@ def main() -> None:
     height, width = whole.shape[1:]
     y, x = (height - size) // 2, (width - size) // 2
     print(f"validation_frames: {len(whole)} of {height}x{width} px (subject {args.subject})")
+    fan = fit_field_of_view(paths).mask()
+    rows, cols = box = fan_box(fan)
+    print(f"fan_box_px: {rows.stop - rows.start}x{cols.stop - cols.start} ({fan.mean():.0%} of the plane is fan, "
+          f"{fan[box].mean():.0%} of the box)")
     model = CUT(config)
     rng = np.random.default_rng(0)
     per_epoch = {}
-    for name, frames, shape, adapt in (("crop", whole[:, y:y + size, x:x + size], (size, size), None),
-                                       ("whole", whole, (height, width), WholePlaneGenerator(config))):
+    for name, frames, shape, adapt, window in (
+            ("crop", whole[:, y:y + size, x:x + size], (size, size), None, None),
+            ("whole", whole, (height, width), WholePlaneGenerator(config), None),
+            ("fan box", whole, (height, width), WholePlaneGenerator(config), box)):
         began = time.perf_counter()
         scorer = KIDScorer(frames, args.backbone)
         print(f"validation_features_once_s ({name}, {scorer.backbone}): {time.perf_counter() - began:.2f}")
         planes = rng.uniform(-1, 1, (args.planes, *shape)).astype(np.float32)
+        visible = np.broadcast_to(fan, planes.shape) if window else np.ones_like(planes, bool)
         with tempfile.TemporaryDirectory() as tmp:
-            validator = EpochValidator(Path(tmp), planes, np.ones_like(planes, bool), lambda s=scorer: s, 0,
-                                       adapt=adapt)
+            validator = EpochValidator(Path(tmp), planes, visible, lambda s=scorer: s, 0, adapt=adapt, box=window)
             times = []
             for epoch in (1, 2, 3):
                 began = time.perf_counter()

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from eusaug_plugins.cyclegan.data import PlaneSource
 from eusaug_plugins.cyclegan.run import train_run
 from eusaug_plugins.cyclegan.runfolder import snapshot_path
+from eusaug_plugins.cyclegan.translator import fan_box
 from eusaug_plugins.cyclegan.validation import best_epoch, read_validation, resolve_epoch, split_validation_frames
 
 from eusaug import FieldOfView, load_case, pose_from_axes, reference_slice, sample_ct_path, sample_labels_path
@@ -140,17 +141,28 @@ def test_val_every_scores_every_nth_epoch_and_the_last_and_keeps_every_snapshot(
     assert all(snapshot_path(run, epoch).is_file() for epoch in range(1, 6))
 
 
-def test_a_patch_trained_run_is_validated_on_whole_planes_as_synth_draws_them(tmp_path) -> None:
+def test_a_patch_trained_run_is_validated_on_whole_planes_as_synth_draws_them(tmp_path, monkeypatch) -> None:
     frames = write_subject_frames(tmp_path / "eus", size=48)
     run = tmp_path / "run"
     sources = phantom_sources()
     whole = FieldOfView(depth_mm=40, opening_deg=70, height_px=42, width_px=46)  # neither a multiple of 4
     sources = [PlaneSource(s.case, s.poses, whole) for s in sources]
     scorer = Scripted([0.3, 0.2])
+    import eusaug_plugins.cyclegan.translator as translator
+
+    boxes, translate = [], translator.translate_in_batches
+
+    def spy(images, forward, batch_size, box=None):
+        boxes.append(box)
+        return translate(images, forward, batch_size, box)
+
+    monkeypatch.setattr(translator, "translate_in_batches", spy)
     train_run(run, sources, frames, "liver", reference_slice, preset="fast", val_scorer=scorer,
               overrides={**TINY, "epochs": 2, "val_planes": 3, "val_subjects": "b", "patch_training": True})
-    # The crops trained on are 32 px; validation saw the whole 42x46 planes, black outside the fan.
+    # The crops trained on are 32 px; validation saw the whole 42x46 planes, black outside the fan,
+    # of which the generator translated the fan's box, as synth does.
     assert [s.shape for s in scorer.shown] == [(3, 42, 46), (3, 42, 46)]
+    assert [b for b in boxes if b is not None] == [fan_box(whole.mask())] * 2  # (None: the box's own pass)
     outside = ~whole.mask()
     assert np.all(scorer.shown[1][:, outside] == -1.0)
     assert np.ptp(scorer.shown[1][:, ~outside]) > 0.01  # the generator drew something inside the fan

@@ -9,8 +9,9 @@ import pytest
 from ball_phantom import ball_liver_case
 from eusaug_plugins.cyclegan.config import resolve_config
 from eusaug_plugins.cyclegan.data import PlaneSource, TrainingData, crop_corners, load_eus_frames
+from eusaug_plugins.cyclegan.networks import build_generator
 from eusaug_plugins.cyclegan.run import train_run
-from eusaug_plugins.cyclegan.translator import CycleGANTranslator
+from eusaug_plugins.cyclegan.translator import CycleGANTranslator, any_size_copy, fan_box, translate_in_batches
 
 from eusaug import FieldOfView, pose_from_axes, reference_slice
 from eusaug.ct.volume import CTCase
@@ -88,3 +89,31 @@ def test_patch_trained_generator_translates_whole_planes_at_their_grid(case, tmp
     assert np.all(out[:, ~FOV.mask()] == -1.0)  # black outside the fan
     assert out[:, FOV.mask()].std() > 0  # and an image inside it
     assert "full-resolution patches" in CycleGANTranslator.summary(run)
+
+
+def test_fan_box_bounds_the_mask() -> None:
+    mask = np.zeros((10, 12), bool)
+    mask[2:5, 3:9] = True
+    mask[7, 4] = True
+    assert fan_box(mask) == (slice(2, 8), slice(3, 9))
+    assert fan_box(np.zeros((4, 4), bool)) == (slice(None), slice(None))
+
+
+def test_a_patch_trained_generator_translates_only_the_fans_box(case) -> None:
+    narrow = FieldOfView(depth_mm=40, opening_deg=40, height_px=36, width_px=50)
+    rows, cols = fan_box(narrow.mask())
+    height, width = rows.stop - rows.start, cols.stop - cols.start
+    assert width < 40  # the box leaves columns of the grid out
+    config = resolve_config("fast", **PATCHES)
+    generator = build_generator(16, 4, 1, dtype="float32", seed=0, upsample=config.upsample)
+    translator = CycleGANTranslator(any_size_copy(generator, config), config, field_of_view=narrow)
+    forward, seen = translator._forward, []
+    translator._forward = lambda batch: (seen.append(batch.shape), forward(batch))[1]
+    planes = reference_slice(case, sources(case)[0].poses[:2], narrow)
+    out = translator.translate(planes, np.random.default_rng(0))
+    assert seen == [(2, height + -height % 4, width + -width % 4, 1)]  # the box, padded to multiples of 4
+    alone = translate_in_batches(planes.windowed(translator.window)[:, rows, cols], forward, 8)
+    inside = planes.visible[:, rows, cols]
+    np.testing.assert_allclose(out[:, rows, cols], np.where(inside, np.clip(alone, -1, 1), -1.0), atol=1e-6)
+    assert np.all(out[:, ~narrow.mask()] == -1.0)
+    assert out[:, narrow.mask()].std() > 0

@@ -32,12 +32,25 @@ def any_size_copy(generator: Any, config: CycleGANConfig) -> Any:
     return free
 
 
-def translate_in_batches(images: np.ndarray, forward: Callable[[np.ndarray], Any], batch_size: int) -> np.ndarray:
+def fan_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns of a ``(H, W)`` fan mask's bounding box (everything when it is empty)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return slice(None), slice(None)
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
+def translate_in_batches(images: np.ndarray, forward: Callable[[np.ndarray], Any], batch_size: int,
+                         box: tuple[slice, slice] | None = None) -> np.ndarray:
     """``(N, H, W)`` images through ``forward`` (``(B, H', W', 1)`` -> same) in batches, as float32.
 
     The generator halves the grid twice: images are padded to multiples of 4 with black and
-    cropped back after.
+    cropped back after. ``box`` (rows, columns): translate only that window, black elsewhere.
     """
+    if box is not None:
+        out = np.full(images.shape, -1.0, np.float32)
+        out[:, box[0], box[1]] = translate_in_batches(images[:, box[0], box[1]], forward, batch_size)
+        return out
     n, h, w = images.shape
     padded = np.pad(images, ((0, 0), (0, -h % 4), (0, -w % 4)), constant_values=-1.0).astype(np.float32, copy=False)
     out = np.empty(padded.shape, np.float32)
@@ -183,10 +196,22 @@ class CycleGANTranslator(TrainableTranslator):
     def translate(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
         """``(N, H, W)`` float32 sEUS in [-1, 1], -1 outside the fan and the CT; deterministic (no ``rng``)."""
         images = self.source_images(planes, rng)
-        out = translate_in_batches(images, self._forward, self.batch_size)
+        out = translate_in_batches(images, self._forward, self.batch_size, self.window_of(planes))
         # Outside the fan and the CT volume there is no echo: the generator would draw the
         # volume's edge as a bright line, so those pixels are set to black.
         return np.where(planes.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32, copy=False)
+
+    def window_of(self, planes: Planes) -> tuple[slice, slice] | None:
+        """What a patch-trained generator translates of a whole plane: the fan's bounding box.
+
+        Instance normalisation takes its statistics over the whole input: the box is ~65 % fan
+        where the whole plane is ~38 % (the 128 px training crops ~83 %), and it costs ~40 %
+        less to translate. None (the whole image) for generators trained on whole images.
+        """
+        if not self.config.patch_training:
+            return None
+        mask = planes.fov.mask()
+        return fan_box(mask) if mask.shape == planes.hu.shape[1:] else None
 
     def source_images(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
         """What the generator translates: the windowed CT planes, ``(N, H, W)`` in [-1, 1]."""

@@ -263,7 +263,8 @@ class EpochValidator:
     def __init__(self, run_dir: Path, planes: np.ndarray, visible: np.ndarray, make_scorer: Callable[[], Scorer],
                  start_epoch: int, subjects: Sequence[str] = (), batch_size: int = 8,
                  log: Callable[[str], None] | None = None,
-                 adapt: Callable[[Any], Any] | None = None, every: int = 1, final_epoch: int | None = None) -> None:
+                 adapt: Callable[[Any], Any] | None = None, every: int = 1, final_epoch: int | None = None,
+                 box: tuple[slice, slice] | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.planes = np.asarray(planes, np.float32)
         self.visible = np.asarray(visible, bool)
@@ -275,6 +276,8 @@ class EpochValidator:
         #: Turns the training generator into the one that translates ``planes`` (an any-size copy
         #: when they are whole planes and training used crops).
         self.adapt = adapt
+        #: The window of the planes translated (synth's: the fan's box for whole planes); None: all.
+        self.box = box
         self.every = max(int(every), 1)
         self.final_epoch = final_epoch
         old = read_validation(self.run_dir)
@@ -314,7 +317,8 @@ class EpochValidator:
         """The generator's ``(N, H, W)`` sEUS of the validation planes, black outside the fan."""
         from eusaug_plugins.cyclegan.translator import translate_in_batches
 
-        out = translate_in_batches(self.planes, lambda batch: generator(batch, training=False), self.batch_size)
+        out = translate_in_batches(self.planes, lambda batch: generator(batch, training=False), self.batch_size,
+                                   self.box)
         return np.where(self.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32)
 
     def _write(self) -> None:
@@ -414,11 +418,12 @@ def open_validator(run_dir: Path, config: Any, data: Any, frames: np.ndarray, sp
         return scorer if scorer is not None else KIDScorer(real, backbone, seed)
 
     planes, visible = validation_planes(data, count, seed)
-    from eusaug_plugins.cyclegan.translator import WholePlaneGenerator
+    from eusaug_plugins.cyclegan.translator import WholePlaneGenerator, fan_box
 
     adapt = WholePlaneGenerator(config) if config.patch_training else None
+    box = fan_box(visible.any(axis=0)) if config.patch_training else None
     return EpochValidator(run_dir, planes, visible, make_scorer, start_epoch, split.subjects, log=log, adapt=adapt,
-                          every=int(getattr(config, "val_every", 1)), final_epoch=int(config.epochs))
+                          every=int(getattr(config, "val_every", 1)), final_epoch=int(config.epochs), box=box)
 
 
 __all__ = [
