@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import eusaug_plugins.cyclegan.translator as translator_module
 import numpy as np
 import pytest
 from ball_phantom import ball_liver_case
@@ -148,15 +149,13 @@ def test_a_patch_trained_run_is_validated_on_whole_planes_as_synth_draws_them(tm
     whole = FieldOfView(depth_mm=40, opening_deg=70, height_px=42, width_px=46)  # neither a multiple of 4
     sources = [PlaneSource(s.case, s.poses, whole) for s in sources]
     scorer = Scripted([0.3, 0.2])
-    import eusaug_plugins.cyclegan.translator as translator
-
-    boxes, translate = [], translator.translate_in_batches
+    boxes, translate = [], translator_module.translate_in_batches
 
     def spy(images, forward, batch_size, box=None):
         boxes.append(box)
         return translate(images, forward, batch_size, box)
 
-    monkeypatch.setattr(translator, "translate_in_batches", spy)
+    monkeypatch.setattr(translator_module, "translate_in_batches", spy)
     train_run(run, sources, frames, "liver", reference_slice, preset="fast", val_scorer=scorer,
               overrides={**TINY, "epochs": 2, "val_planes": 3, "val_subjects": "b", "patch_training": True})
     # The crops trained on are 32 px; validation saw the whole 42x46 planes, black outside the fan,
