@@ -65,7 +65,7 @@ def main() -> None:
         scorer = KIDScorer(frames, args.backbone)
         print(f"validation_features_once_s ({name}, {scorer.backbone}): {time.perf_counter() - began:.2f}")
         planes = rng.uniform(-1, 1, (args.planes, *shape)).astype(np.float32)
-        visible = np.broadcast_to(fan, planes.shape) if window else np.ones_like(planes, bool)
+        visible = np.broadcast_to(fan, planes.shape) if window is not None else np.ones_like(planes, bool)
         with tempfile.TemporaryDirectory() as tmp:
             validator = EpochValidator(Path(tmp), planes, visible, lambda s=scorer: s, 0, adapt=adapt, box=window)
             times = []

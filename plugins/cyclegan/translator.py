@@ -60,6 +60,15 @@ def translate_in_batches(images: np.ndarray, forward: Callable[[np.ndarray], Any
     return out[:, :h, :w]
 
 
+def draw_in_fan(images: np.ndarray, forward: Callable[[np.ndarray], Any], batch_size: int, visible: np.ndarray,
+                box: tuple[slice, slice] | None = None) -> np.ndarray:
+    """``(N, H, W)`` sEUS in [-1, 1] of ``images`` (:func:`translate_in_batches`), black where
+    ``visible`` is False: outside the fan and the CT there is no echo, and the generator would
+    draw the volume's edge as a bright line. Synth and validation both draw through this."""
+    out = translate_in_batches(images, forward, batch_size, box)
+    return np.where(visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32, copy=False)
+
+
 def compiled_forward(generator: Any) -> Callable[[np.ndarray], Any]:
     """``generator`` in inference mode as one compiled function of any-size ``(B, H, W, 1)``
     float32 batches (traced once, not per shape), as synth and validation run it."""
@@ -196,10 +205,7 @@ class CycleGANTranslator(TrainableTranslator):
     def translate(self, planes: Planes, rng: np.random.Generator) -> np.ndarray:
         """``(N, H, W)`` float32 sEUS in [-1, 1], -1 outside the fan and the CT; deterministic (no ``rng``)."""
         images = self.source_images(planes, rng)
-        out = translate_in_batches(images, self._forward, self.batch_size, self.window_of(planes))
-        # Outside the fan and the CT volume there is no echo: the generator would draw the
-        # volume's edge as a bright line, so those pixels are set to black.
-        return np.where(planes.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32, copy=False)
+        return draw_in_fan(images, self._forward, self.batch_size, planes.visible, self.window_of(planes))
 
     def window_of(self, planes: Planes) -> tuple[slice, slice] | None:
         """What a patch-trained generator translates of a whole plane: the fan's bounding box.

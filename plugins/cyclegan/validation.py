@@ -315,11 +315,10 @@ class EpochValidator:
 
     def translate(self, generator: Any) -> np.ndarray:
         """The generator's ``(N, H, W)`` sEUS of the validation planes, black outside the fan."""
-        from eusaug_plugins.cyclegan.translator import translate_in_batches
+        from eusaug_plugins.cyclegan.translator import draw_in_fan
 
-        out = translate_in_batches(self.planes, lambda batch: generator(batch, training=False), self.batch_size,
-                                   self.box)
-        return np.where(self.visible, np.clip(out, -1.0, 1.0), np.float32(-1.0)).astype(np.float32)
+        return draw_in_fan(self.planes, lambda batch: generator(batch, training=False), self.batch_size,
+                           self.visible, self.box)
 
     def _write(self) -> None:
         buffer = io.StringIO()
