@@ -243,6 +243,33 @@ def test_resume_after_one_epoch_equals_two_epochs_in_one_go(phantom_case, tmp_pa
     assert len(list(csv.DictReader(open(tmp_path / "split/losses.csv")))) == 3
 
 
+def test_a_diverged_run_stops_at_once_and_keeps_its_last_good_epoch(phantom_case, tmp_path, monkeypatch) -> None:
+    frames = write_frames(tmp_path / "eus", 10)
+    steps = []
+    build = CycleGAN.__init__
+
+    def build_failing(self, *args, **kwargs):  # epoch 2's third step gives nan, as an overflowing step does
+        build(self, *args, **kwargs)
+        healthy = self.train_step
+
+        def failing(*step_args):
+            steps.append(1)
+            losses = healthy(*step_args)
+            return {k: (float("nan") if len(steps) == 9 + 3 else v) for k, v in losses.items()}
+
+        self.train_step = failing
+
+    monkeypatch.setattr(CycleGAN, "__init__", build_failing)
+    run = tmp_path / "run"
+    with pytest.raises(EusaugError, match="diverged in epoch 2: the .* loss") as caught:
+        _run(run, phantom_case, frames, preset="fast", overrides={**TINY, "epochs": 3, "precision": "fp32"})
+    assert "keeps epochs 1-1" in str(caught.value) and "new folder" in str(caught.value)
+    assert len(steps) == 12  # not one step more
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["epoch-0001"]
+    rows = list(csv.DictReader(open(run / "losses.csv")))
+    assert len(rows) == 1 and np.isfinite(float(rows[0]["train_cycle"]))
+
+
 def test_run_folder_errors_are_clear(phantom_case, tmp_path) -> None:
     frames = write_frames(tmp_path / "eus", 4)
     run = tmp_path / "run"

@@ -109,6 +109,8 @@ class InstanceNormalization(layers.Layer):
 
 #: Inputs at or below this are black (no echo: outside the fan, shadows): half a grey level above -1.
 BLACK_BELOW = -1.0 + 1.0 / 255.0
+#: Masked instance norm falls back to every pixel of an image with less than this share masked.
+MIN_MASKED_SHARE = 0.1
 
 
 @keras.saving.register_keras_serializable(package="eusaug")
@@ -129,7 +131,7 @@ class MaskedInstanceNormalization(layers.Layer):
     Called on ``[x, mask]`` with ``mask`` ``(B, H, W, 1)`` in {0, 1} at ``x``'s resolution.
     A patch-trained generator sees 128 px crops that are mostly fan but translates planes
     that are mostly black around it; over the fan alone the statistics of the two agree.
-    An image with no masked pixel is normalised over all of them.
+    An image less than :data:`MIN_MASKED_SHARE` masked is normalised over all its pixels.
     """
 
     def __init__(self, epsilon: float = 1e-5, **kwargs: Any) -> None:
@@ -142,15 +144,17 @@ class MaskedInstanceNormalization(layers.Layer):
         shape = ops.shape(x)
         batch, channels = shape[0], shape[3]
         mask = ops.reshape(ops.cast(mask, "float32"), (batch, -1, 1))
-        count = ops.sum(mask, axis=1, keepdims=True)
-        mask = mask + ops.cast(count < 0.5, "float32")  # nothing to see: every pixel counts
-        weights = mask / ops.sum(mask, axis=1, keepdims=True)
+        # Statistics of a few pixels are noise (and a near-zero variance blows the step up):
+        # an image less than MIN_MASKED_SHARE masked is normalised over all its pixels.
+        share = ops.mean(mask, axis=1, keepdims=True)
+        mask = ops.maximum(mask, ops.cast(share < MIN_MASKED_SHARE, "float32"))
+        weights = ops.transpose(mask / ops.sum(mask, axis=1, keepdims=True), (0, 2, 1))  # (B, 1, HW)
         flat = ops.reshape(x, (batch, -1, channels))
-        # Weighted means over the pixels as matrix products: (B, 1, HW) @ (B, HW, C).
-        weights = ops.transpose(weights, (0, 2, 1))
-        mean, square_mean = ops.matmul(weights, flat), ops.matmul(weights, ops.square(flat))
-        scale = ops.rsqrt(ops.maximum(square_mean - ops.square(mean), 0.0) + self.epsilon)
-        y = flat * scale - mean * scale
+        # Weighted means over the pixels as matrix products, (B, 1, HW) @ (B, HW, C); the variance
+        # from centred values (the difference of two large moments cancels in float32).
+        centred = flat - ops.matmul(weights, flat)
+        variance = ops.matmul(weights, ops.square(centred))
+        y = centred * ops.rsqrt(variance + self.epsilon)
         return ops.cast(ops.reshape(y, shape), self.compute_dtype)
 
     def compute_output_shape(self, input_shape: Any) -> Any:

@@ -298,6 +298,7 @@ def _train(run_dir: Path, out: Path, placement: Placement, config: CycleGANConfi
             for ct, eus, draws, slots in _feed(model, data, plan.train):
                 losses = model.train_step(ct, eus, draws, slots)
                 train_rows.append({k: float(v) for k, v in losses.items()})
+                _stop_if_diverged(train_rows[-1], epoch + 1, run_dir)
                 meter.step()
                 progress.update(task, completed=meter.done, info=_describe(train_rows[-1], meter))
             seconds = time.perf_counter() - began
@@ -331,6 +332,21 @@ def _train(run_dir: Path, out: Path, placement: Placement, config: CycleGANConfi
         save_keras_model(model.g_ct2eus, out / GENERATOR_FILE)
         write_losses(out, history)
     return run_dir / GENERATOR_FILE
+
+
+def _stop_if_diverged(losses: dict[str, float], epoch: int, run_dir: Path) -> None:
+    """Stop at the first step whose losses are not finite: every later step would be too, and
+    would overwrite the last good checkpoint and snapshots with them."""
+    bad = [name for name, value in losses.items() if not np.isfinite(value)]
+    if not bad:
+        return
+    kept = f"{run_dir} keeps epochs 1-{epoch - 1} as they were" if epoch > 1 else "no epoch was kept"
+    raise EusaugError(
+        f"Training diverged in epoch {epoch}: the {', '.join(bad)} loss{'es are' if len(bad) > 1 else ' is'} "
+        f"{losses[bad[0]]}. Nothing of epoch {epoch} was written ({kept}); resuming would repeat the same "
+        "steps, so train again in a new folder with a change: a lower --set learning_rate, "
+        "--set precision=fp32, or without the last option you added."
+    )
 
 
 def _info_column() -> Any:
