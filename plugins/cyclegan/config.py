@@ -40,9 +40,6 @@ class CycleGANConfig:
     ``upsample``: ``"transpose"`` (the reference's transposed convolutions) or
     ``"resize"`` (nearest-neighbour resize then convolution, Odena et al. 2016: no
     checkerboard artefacts, ~4x the FLOPs of the two upsampling layers).
-    ``masked_norm``: the generator's instance normalisations take their statistics over the
-    input's non-black pixels only, so a 128 px training crop (mostly fan) and a whole plane
-    (mostly black around the fan) are normalised alike.
     ``patch_training``: train on ``image_size_px`` crops of the frames and planes at their
     full resolution (the field of view's own grid, e.g. fitted with ``--fov-from``) instead
     of on whole images resized to a square; the generator is fully convolutional, so it then
@@ -62,7 +59,6 @@ class CycleGANConfig:
     n_blocks: int = 9
     n_disc_layers: int = 3
     upsample: str = "transpose"
-    masked_norm: bool = False
     patch_training: bool = False
     epochs: int = 200
     decay_start_epoch: int | None = None
@@ -105,8 +101,6 @@ class CycleGANConfig:
         "n_blocks": "Residual blocks in each generator (paper: 9).",
         "n_disc_layers": "Strided layers of the PatchGAN discriminator.",
         "upsample": "Generator upsampling: transpose (the reference's) or resize (nearest x2 + conv: no checkerboard).",
-        "masked_norm": "Generator instance norms take statistics over non-black pixels only (the fan), so crops "
-                       "and whole planes are normalised alike.",
         "patch_training": "Train on image_size_px crops at the frames' full resolution and translate whole planes.",
         "epochs": "Epochs in total (a resumed run may extend it).",
         "decay_start_epoch": "Epochs at the full learning rate before linear decay (default: half).",
@@ -234,7 +228,6 @@ class CycleGANConfig:
         return (
             f"{self.image_size_px}px ngf{self.ngf} {self.n_blocks} blocks"
             f"{', resize upsampling' if self.upsample == 'resize' else ''}"
-            f"{', masked norm' if self.masked_norm else ''}"
             f"{', full-resolution patches' if self.patch_training else ''}, {self.epochs} epochs, "
             f"{self.precision}, denoiser {'on' if self.denoiser else 'off'}"
         )

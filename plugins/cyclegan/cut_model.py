@@ -78,8 +78,7 @@ class CUT(CycleGAN):
         size, dtype, seed = config.image_size_px, config.dtype_policy, config.seed
         with self.strategy.scope():
             self.g_ct2eus = build_generator(size, config.ngf, config.n_blocks, dtype=dtype, seed=seed,
-                                            name="g_ct2eus", upsample=config.upsample,
-                                            masked_norm=config.masked_norm)
+                                            name="g_ct2eus", upsample=config.upsample)
             self.d_eus = build_discriminator(size, config.ndf, config.n_disc_layers, dtype=dtype, seed=seed,
                                              name="d_eus")
             features = [self.g_ct2eus.get_layer(n).output for n in config.nce_layer_names]

@@ -107,63 +107,6 @@ class InstanceNormalization(layers.Layer):
         return {**super().get_config(), "epsilon": self.epsilon, "affine": self.affine}
 
 
-#: Inputs at or below this are black (no echo: outside the fan, shadows): half a grey level above -1.
-BLACK_BELOW = -1.0 + 1.0 / 255.0
-#: Masked instance norm falls back to every pixel of an image with less than this share masked.
-MIN_MASKED_SHARE = 0.1
-
-
-@keras.saving.register_keras_serializable(package="eusaug")
-class TissueMask(layers.Layer):
-    """``(B, H, W, 1)`` float32: 1 where the input image shows something, 0 where it is black."""
-
-    def call(self, inputs: Any) -> Any:
-        return ops.cast(ops.cast(inputs, "float32") > BLACK_BELOW, "float32")
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return input_shape
-
-
-@keras.saving.register_keras_serializable(package="eusaug")
-class MaskedInstanceNormalization(layers.Layer):
-    """Instance normalisation whose statistics come from the masked pixels only.
-
-    Called on ``[x, mask]`` with ``mask`` ``(B, H, W, 1)`` in {0, 1} at ``x``'s resolution.
-    A patch-trained generator sees 128 px crops that are mostly fan but translates planes
-    that are mostly black around it; over the fan alone the statistics of the two agree.
-    An image less than :data:`MIN_MASKED_SHARE` masked is normalised over all its pixels.
-    """
-
-    def __init__(self, epsilon: float = 1e-5, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.epsilon = float(epsilon)
-
-    def call(self, inputs: Any) -> Any:
-        x, mask = inputs
-        x = ops.cast(x, "float32")
-        shape = ops.shape(x)
-        batch, channels = shape[0], shape[3]
-        mask = ops.reshape(ops.cast(mask, "float32"), (batch, -1, 1))
-        # Statistics of a few pixels are noise (and a near-zero variance blows the step up):
-        # an image less than MIN_MASKED_SHARE masked is normalised over all its pixels.
-        share = ops.mean(mask, axis=1, keepdims=True)
-        mask = ops.maximum(mask, ops.cast(share < MIN_MASKED_SHARE, "float32"))
-        weights = ops.transpose(mask / ops.sum(mask, axis=1, keepdims=True), (0, 2, 1))  # (B, 1, HW)
-        flat = ops.reshape(x, (batch, -1, channels))
-        # Weighted means over the pixels as matrix products, (B, 1, HW) @ (B, HW, C); the variance
-        # from centred values (the difference of two large moments cancels in float32).
-        centred = flat - ops.matmul(weights, flat)
-        variance = ops.matmul(weights, ops.square(centred))
-        y = centred * ops.rsqrt(variance + self.epsilon)
-        return ops.cast(ops.reshape(y, shape), self.compute_dtype)
-
-    def compute_output_shape(self, input_shape: Any) -> Any:
-        return input_shape[0]
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "epsilon": self.epsilon}
-
-
 @keras.saving.register_keras_serializable(package="eusaug")
 class MaxLeakyReLU(layers.Layer):
     """``max(x, slope * x)``: LeakyReLU written so TensorFlow does not fuse it into the conv.
@@ -204,14 +147,8 @@ def _conv(x: Any, filters: int, kernel: int, stride: int, seeds: _Seeds, dtype: 
                          dtype=dtype, name=name)(x)
 
 
-def _norm(x: Any, dtype: str, name: str, mask: Any = None) -> Any:
-    if mask is None:
-        return InstanceNormalization(dtype=dtype, name=name)(x)
-    return MaskedInstanceNormalization(dtype=dtype, name=name)([x, mask])
-
-
-def _norm_relu(x: Any, dtype: str, name: str, mask: Any = None) -> Any:
-    x = _norm(x, dtype, f"{name}_norm", mask)
+def _norm_relu(x: Any, dtype: str, name: str) -> Any:
+    x = InstanceNormalization(dtype=dtype, name=f"{name}_norm")(x)
     return layers.ReLU(dtype=dtype, name=f"{name}_relu")(x)
 
 
@@ -229,7 +166,6 @@ def build_generator(
     seed: int = 0,
     name: str = "generator",
     upsample: str = "transpose",
-    masked_norm: bool = False,
 ) -> keras.Model:
     """ResNet generator: ``(B, H, W, channels)`` in [-1, 1] -> same shape, float32 in [-1, 1].
 
@@ -238,32 +174,25 @@ def build_generator(
     ``"resize"`` (nearest-neighbour x2, reflection pad 1, 3x3 convolution): each output
     pixel of a stride-2 transposed 3x3 convolution sums 1, 2 or 4 kernel taps depending on
     its position, which paints a 2-pixel checkerboard; a resize-convolution treats every
-    pixel alike. ``masked_norm``: every instance normalisation takes its statistics over the
-    input's non-black pixels only (:class:`MaskedInstanceNormalization`), the mask halved
-    with the grid by max-pooling.
+    pixel alike.
     """
     if upsample not in ("transpose", "resize"):
         raise ValueError(f"upsample={upsample!r}: use 'transpose' or 'resize'")
     seeds = _Seeds(seed)
     inputs = keras.Input((image_size_px, image_size_px, channels), name="image")
-    masks: list[Any] = [None, None, None]  # at full, half and quarter resolution
-    if masked_norm:
-        masks[0] = TissueMask(dtype="float32", name="tissue_mask")(inputs)
-        for k in (1, 2):
-            masks[k] = layers.MaxPooling2D(2, padding="same", dtype="float32", name=f"tissue_mask_{k}")(masks[k - 1])
     x = ReflectionPadding2D(3, dtype=dtype, name="pad_in")(inputs)
     x = _conv(x, ngf, 7, 1, seeds, dtype, "conv_in")
-    x = _norm_relu(x, dtype, "conv_in", masks[0])
+    x = _norm_relu(x, dtype, "conv_in")
     for i, mult in enumerate((2, 4)):
         x = _conv(x, ngf * mult, 3, 2, seeds, dtype, f"down{i}", padding="same")
-        x = _norm_relu(x, dtype, f"down{i}", masks[i + 1])
+        x = _norm_relu(x, dtype, f"down{i}")
     for b in range(n_blocks):
         y = ReflectionPadding2D(1, dtype=dtype, name=f"block{b}_pad0")(x)
         y = _conv(y, ngf * 4, 3, 1, seeds, dtype, f"block{b}_conv0")
-        y = _norm_relu(y, dtype, f"block{b}_0", masks[2])
+        y = _norm_relu(y, dtype, f"block{b}_0")
         y = ReflectionPadding2D(1, dtype=dtype, name=f"block{b}_pad1")(y)
         y = _conv(y, ngf * 4, 3, 1, seeds, dtype, f"block{b}_conv1")
-        y = _norm(y, dtype, f"block{b}_1_norm", masks[2])
+        y = InstanceNormalization(dtype=dtype, name=f"block{b}_1_norm")(y)
         x = ResidualAdd(dtype=dtype, name=f"block{b}_add")([x, y])
     for i, mult in enumerate((2, 1)):
         if upsample == "resize":
@@ -273,7 +202,7 @@ def build_generator(
         else:
             x = layers.Conv2DTranspose(ngf * mult, 3, strides=2, padding="same", kernel_initializer=seeds.init(),
                                        dtype=dtype, name=f"up{i}")(x)
-        x = _norm_relu(x, dtype, f"up{i}", masks[1 - i])
+        x = _norm_relu(x, dtype, f"up{i}")
     x = ReflectionPadding2D(3, dtype=dtype, name="pad_out")(x)
     x = _conv(x, channels, 7, 1, seeds, dtype, "conv_out")
     outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)

@@ -27,7 +27,7 @@ def any_size_copy(generator: Any, config: CycleGANConfig) -> Any:
     from eusaug_plugins.cyclegan.networks import build_generator
 
     free = build_generator(None, config.ngf, config.n_blocks, dtype=config.dtype_policy, seed=config.seed,
-                           name=generator.name, upsample=config.upsample, masked_norm=config.masked_norm)
+                           name=generator.name, upsample=config.upsample)
     free.set_weights(generator.get_weights())
     return free
 
