@@ -263,7 +263,7 @@ def test_a_diverged_run_stops_at_once_and_keeps_its_last_good_epoch(phantom_case
     run = tmp_path / "run"
     with pytest.raises(EusaugError, match="diverged in epoch 2: the .* loss") as caught:
         _run(run, phantom_case, frames, preset="fast", overrides={**TINY, "epochs": 3, "precision": "fp32"})
-    assert "keeps epochs 1-1" in str(caught.value) and "new folder" in str(caught.value)
+    assert "keeps the run up to epoch 1)" in str(caught.value) and "new folder" in str(caught.value)
     assert len(steps) == 12  # not one step more
     assert [p.name for p in (run / "checkpoints").iterdir()] == ["epoch-0001"]
     rows = list(csv.DictReader(open(run / "losses.csv")))

@@ -340,7 +340,7 @@ def _stop_if_diverged(losses: dict[str, float], epoch: int, run_dir: Path) -> No
     bad = [name for name, value in losses.items() if not np.isfinite(value)]
     if not bad:
         return
-    kept = f"{run_dir} keeps epochs 1-{epoch - 1} as they were" if epoch > 1 else "no epoch was kept"
+    kept = f"{run_dir} keeps the run up to epoch {epoch - 1}" if epoch > 1 else "no epoch was kept"
     raise EusaugError(
         f"Training diverged in epoch {epoch}: the {', '.join(bad)} loss{'es are' if len(bad) > 1 else ' is'} "
         f"{losses[bad[0]]}. Nothing of epoch {epoch} was written ({kept}); resuming would repeat the same "
