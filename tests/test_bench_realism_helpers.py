@@ -119,3 +119,13 @@ def test_the_training_plan_fills_the_budget_despite_each_calls_start_up(monkeypa
     # The decay starts at half the final plan: every earlier call ran before it, at the constant rate.
     assert sum(n for _, n in calls[:-1]) <= epochs // 2
     assert calls[-1][0] == epochs
+
+
+def test_views_options_are_typed_and_range_checked_as_poses_checks_them() -> None:
+    args = bench.parse_args(["--views-option", "max_gas_shadow_fraction=0", "--views-option", "max_outside_fraction=0.05"])
+    assert args.views_options == {"max_gas_shadow_fraction": 0.0, "max_outside_fraction": 0.05}
+    assert bench.parse_args([]).views_options == {}
+    with pytest.raises(EusaugError, match=r"max_gas_shadow_fraction=1\.5 must be in \[0, 1\]"):
+        bench.parse_args(["--views-option", "max_gas_shadow_fraction=1.5"])
+    with pytest.raises(EusaugError, match="max_gas_shadow"):
+        bench.parse_args(["--views-option", "max_gas_shadow=0"])
