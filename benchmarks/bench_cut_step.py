@@ -1,6 +1,6 @@
 """Seconds per training step of CUT and FastCUT against the CycleGAN, at the same size.
 
-Builds each model of the ``fast`` preset (128 px, ngf 32, 6 blocks, bf16, untrained
+Builds each model of the ``fast`` preset (128 px, ngf 32, 6 blocks, ``precision=auto``, untrained
 denoisers of the preset's size in front of the discriminators), traces its step once,
 then times ``--steps`` steps on random images in one process, each model in turn, and
 prints ``name: value`` lines: s/step and its ratio to the CycleGAN's (the baseline,

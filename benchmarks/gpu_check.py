@@ -25,6 +25,7 @@ from eusaug_plugins.cyclegan.training import CycleGAN  # noqa: E402
 from eusaug_plugins.cyclegan.translator import CycleGANTranslator  # noqa: E402
 
 from eusaug import FieldOfView, Planes  # noqa: E402
+from eusaug.io import resolve_precision  # noqa: E402
 
 #: Tiny networks for ``--cpu-smoke``: the ``fast`` preset shrunk until a run takes seconds.
 SMOKE_OVERRIDES: dict[str, object] = {"image_size_px": 32, "ngf": 8, "ndf": 8, "n_blocks": 1, "crop_margin_px": 8,
@@ -38,8 +39,11 @@ SMOKE = {"step": ("fast", SMOKE_OVERRIDES, 2), "loop": ("fast", {**SMOKE_OVERRID
 
 
 def mixed_precision(on_gpu: bool) -> str:
-    """The CycleGAN ``precision`` the check trains with: float16 on a GPU when offered."""
-    return "fp16" if on_gpu and "fp16" in PRECISIONS else "bf16"
+    """The CycleGAN ``precision`` the check trains with: float16 on a GPU when offered, else
+    bfloat16; on a CPU what ``auto`` picks there (float32 where bfloat16 would be emulated)."""
+    if not on_gpu:
+        return resolve_precision("auto")
+    return "fp16" if "fp16" in PRECISIONS else "bf16"
 
 
 def synth_rate(cfg: object, images: int, batch: int) -> float:

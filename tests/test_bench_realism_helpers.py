@@ -129,3 +129,15 @@ def test_views_options_are_typed_and_range_checked_as_poses_checks_them() -> Non
         bench.parse_args(["--views-option", "max_gas_shadow_fraction=1.5"])
     with pytest.raises(EusaugError, match="max_gas_shadow"):
         bench.parse_args(["--views-option", "max_gas_shadow=0"])
+
+
+def test_a_landmark_mix_splits_the_poses_by_weight_and_bad_mixes_stop() -> None:
+    assert bench.parse_args([]).landmarks == [("liver", 1.0)]
+    mix = bench.parse_landmarks("liver=3, kidney_right=1")
+    assert mix == [("liver", 0.75), ("kidney_right", 0.25)]
+    assert bench.pose_counts(mix, 300) == [225, 75]
+    assert bench.pose_counts(bench.parse_landmarks("liver,kidney_right,spleen"), 200) == [68, 66, 66]
+    assert bench.pose_counts([("liver", 1.0)], 200) == [200]
+    for bad in ("", "liver=0", "liver=x", "liver,liver", "=2"):
+        with pytest.raises(EusaugError, match="--landmark"):
+            bench.parse_landmarks(bad)

@@ -76,6 +76,14 @@ from eusaug.io.manifest import (
     synthetic_cell,
     write_manifest,
 )
+from eusaug.io.precision import (
+    BF16_CPU_FLAGS,
+    PRECISION_CHOICES,
+    cpu_flags,
+    cpu_has_native_bf16,
+    cpu_kind,
+    resolve_precision,
+)
 from eusaug.io.progress import (
     LOG_EACH_UP_TO,
     LOG_EVERY_S,
@@ -150,6 +158,12 @@ __all__ = [
     "manifest_text",
     "on_terminal",
     "parse_devices",
+    "PRECISION_CHOICES",
+    "BF16_CPU_FLAGS",
+    "cpu_flags",
+    "cpu_has_native_bf16",
+    "cpu_kind",
+    "resolve_precision",
     "read_csv_rows",
     "read_grey_uint8",
     "read_image",

@@ -20,11 +20,19 @@ def environment_versions() -> dict[str, str]:
 
 
 def cpu_name() -> str:
-    """The CPU model (which matters for every timing: AMX vs AVX-512 BF16)."""
+    """The CPU model and what matters for every timing, e.g. ``AMD EPYC (AVX-512 BF16, no AMX)``.
+
+    The model name alone is not enough: virtual machines report "AMD EPYC" for CPUs with and
+    without AVX-512 BF16, whose training steps differ by 7x or more.
+    """
+    from eusaug.io import cpu_kind
+
+    name = platform.processor() or "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+                break
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return f"{name} ({cpu_kind()})"

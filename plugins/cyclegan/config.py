@@ -13,11 +13,12 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from eusaug import EusaugError
+from eusaug.io import PRECISION_CHOICES, resolve_precision
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self is Python 3.11+
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = PRECISION_CHOICES
 #: The generator's upsampling: ``transpose`` (stride-2 transposed convolutions, the
 #: reference) or ``resize`` (nearest-neighbour x2 then a 3x3 convolution, no checkerboard).
 UPSAMPLE = ("transpose", "resize")
@@ -79,7 +80,7 @@ class CycleGANConfig:
     denoiser_steps: int = 400
     denoiser_patch_px: int = 48
     denoise_sigma_max: float = 0.2
-    precision: str = "bf16"
+    precision: str = "auto"
     jit_compile: bool = False
     distribute: str = "auto"
     devices: str = "auto"
@@ -121,7 +122,8 @@ class CycleGANConfig:
         "denoiser_steps": "Pre-training steps of each denoiser.",
         "denoiser_patch_px": "Patch size the denoisers are pre-trained on.",
         "denoise_sigma_max": "Largest noise (in [-1, 1] units) the denoisers learn to remove.",
-        "precision": "bf16: mixed bfloat16 with float32 losses; fp32: plain float32.",
+        "precision": "auto: bf16 where the hardware computes bfloat16 natively (AVX-512 BF16, AMX, Ampere GPUs), "
+                     "else fp32; bf16: mixed bfloat16 with float32 losses; fp32: plain float32.",
         "jit_compile": "XLA compilation (helps on GPUs; far slower on CPUs).",
         "distribute": "auto: mirrored over several GPUs when present, multi-worker under TF_CONFIG or srun; "
                       "mirrored: always; none: never.",
@@ -194,7 +196,13 @@ class CycleGANConfig:
     @property
     def dtype_policy(self) -> str:
         """The Keras dtype policy of every layer: variables float32, compute as ``precision``."""
-        return "mixed_bfloat16" if self.precision == "bf16" else "float32"
+        return "mixed_bfloat16" if resolve_precision(self.precision) == "bf16" else "float32"
+
+    @property
+    def precision_label(self) -> str:
+        """``bf16``, ``fp32``, or what ``auto`` became on this machine (``auto: fp32``)."""
+        resolved = resolve_precision(self.precision)
+        return resolved if resolved == self.precision else f"{self.precision}: {resolved}"
 
     def learning_rate_at(self, epoch: int) -> float:
         """Learning rate during 0-based ``epoch``: constant, then linear decay towards zero.
@@ -229,7 +237,7 @@ class CycleGANConfig:
             f"{self.image_size_px}px ngf{self.ngf} {self.n_blocks} blocks"
             f"{', resize upsampling' if self.upsample == 'resize' else ''}"
             f"{', full-resolution patches' if self.patch_training else ''}, {self.epochs} epochs, "
-            f"{self.precision}, denoiser {'on' if self.denoiser else 'off'}"
+            f"{self.precision_label}, denoiser {'on' if self.denoiser else 'off'}"
         )
 
 

@@ -57,6 +57,7 @@ from eusaug.io import (
     load_checkpoint,
     load_keras_model,
     make_progress,
+    resolve_precision,
     save_checkpoint,
     save_keras_model,
     worker_folder,
@@ -117,7 +118,8 @@ def _write_config(run_dir: Path, config: CycleGANConfig, landmark: str, preset: 
             "created": now,
             "inputs": inputs,
         }
-    record = {**record, "config": config.to_dict(), "updated": now}
+    # The arithmetic this session trained in (``auto`` becomes bf16 or fp32 by the machine).
+    record = {**record, "config": config.to_dict(), "updated": now, "precision": resolve_precision(config.precision)}
     if placement is not None:  # where this session trained (a resumed run may train elsewhere)
         record["strategy"] = placement.to_dict()
     write_text(run_dir / CONFIG_FILE, json.dumps(record, indent=2))
