@@ -77,3 +77,17 @@ def test_a_run_folder_records_the_precision_it_trained_in(machine, tmp_path) -> 
     machine(ZEN4)
     _write_config(tmp_path, PRESETS["fast"], "liver", "fast", {}, record)  # a resumed session on another machine
     assert json.loads((tmp_path / "config.json").read_text())["precision"] == "bf16"
+
+
+def test_a_run_resumes_in_another_precision(tmp_path) -> None:
+    pytest.importorskip("tensorflow")
+    from eusaug_plugins.cyclegan.config import resolve_config
+    from eusaug_plugins.cyclegan.run import _resolve, _write_config
+
+    old = resolve_config("fast", precision="bf16")  # a run made before "auto", or where bf16 is native
+    _write_config(tmp_path, old, "liver", "fast", {}, None)
+    (tmp_path / "checkpoints").mkdir()
+    config, _ = _resolve(tmp_path, "liver", "fast", {}, resume=True, force=False)  # today's preset: auto
+    assert config.precision == "auto" and config.epochs == old.epochs
+    with pytest.raises(EusaugError, match="ngf"):  # what shapes the weights still may not change
+        _resolve(tmp_path, "liver", "fast", {"ngf": 16}, resume=True, force=False)

@@ -53,11 +53,16 @@ def cpu_kind(flags: frozenset[str] | None = None) -> str:
     return "no AVX2" if flags else "unknown"
 
 
-@functools.lru_cache(maxsize=1)
 def _gpu_capabilities() -> tuple[tuple[int, int], ...]:
-    """Compute capabilities of the GPUs TensorFlow sees; () without TensorFlow or GPUs."""
-    if "tensorflow" not in sys.modules:  # asked only where a model is built, so TensorFlow is loaded
+    """Compute capabilities of the GPUs TensorFlow sees; () without GPUs or before TensorFlow is loaded
+    (a model is built only after it is, so a listing that never imports it does not pay for it)."""
+    if "tensorflow" not in sys.modules:
         return ()
+    return _loaded_gpu_capabilities()
+
+
+@functools.lru_cache(maxsize=1)
+def _loaded_gpu_capabilities() -> tuple[tuple[int, int], ...]:
     tf = sys.modules["tensorflow"]
     found = []
     for gpu in tf.config.list_physical_devices("GPU"):

@@ -25,8 +25,10 @@ VALIDATION_JSON = "validation.json"
 GENERATORS = "generators"
 DENOISER_FILES = {"ct": "denoiser_ct.keras", "eus": "denoiser_eus.keras"}
 #: Fields a resumed run may change (the learning-rate schedule follows ``epochs``; how often
-#: validation scores does not touch training).
-RESUMABLE_FIELDS = ("epochs", "distribute", "devices", "tensorboard", "val_every")
+#: validation scores does not touch training; variables are float32 in every precision, so a run
+#: made where bfloat16 is native resumes in float32 elsewhere, and an old run's ``bf16`` under
+#: today's default ``auto``).
+RESUMABLE_FIELDS = ("epochs", "distribute", "devices", "tensorboard", "val_every", "precision")
 
 
 def snapshot_path(run_dir: Path, epoch: int) -> Path:
