@@ -50,7 +50,7 @@ class RunConfig:
     preset's own); ``bone_rule`` and ``bone_hu`` of the slice filter (``hu`` above 200 HU
     is the paper's rule, see :class:`eusaug.geometry.planes.SliceFilter`);
     ``fid_precision`` and ``classifier_precision`` (``fp32`` as the paper's TensorFlow
-    2.2; ``bf16`` is faster; None: the classifier preset's); ``mcnemar_significance``
+    2.2; ``bf16`` is faster where bfloat16 is native; None: the classifier preset's); ``mcnemar_significance``
     (``uncorrected`` one-sided p, the paper's, or ``holm``).
 
     ``field_of_view``: options of :func:`eusaug.geometry.resolve_field_of_view`
