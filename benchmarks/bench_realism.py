@@ -190,9 +190,10 @@ def parse_views_options(pairs: list[str]) -> dict[str, object]:
     ``eusaug poses --sampler skin-surface --option`` does; unknown keys stop the bench."""
     from eusaug.plugin import Registry, plugin_options
 
-    options = plugin_options(pairs, Registry().sampler("skin-surface"))
+    sampler = Registry().sampler("skin-surface")
+    options = plugin_options(pairs, sampler)
     if options:
-        Registry().sampler("skin-surface")(**options)  # its own range checks, before any training
+        sampler(**options)  # its own range checks, before any training
     return options
 
 

@@ -82,6 +82,7 @@ from eusaug.io.precision import (
     cpu_flags,
     cpu_has_native_bf16,
     cpu_kind,
+    cpuinfo_field,
     resolve_precision,
 )
 from eusaug.io.progress import (
@@ -163,6 +164,7 @@ __all__ = [
     "cpu_flags",
     "cpu_has_native_bf16",
     "cpu_kind",
+    "cpuinfo_field",
     "resolve_precision",
     "read_csv_rows",
     "read_grey_uint8",

@@ -22,16 +22,22 @@ BF16_GPU_CAPABILITY = (8, 0)
 PRECISION_CHOICES = ("auto", "fp32", "bf16")
 
 
-@functools.lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags as Linux lists them; empty where ``/proc/cpuinfo`` is not readable."""
+@functools.cache
+def cpuinfo_field(key: str) -> str | None:
+    """The first ``key`` line of Linux's ``/proc/cpuinfo`` (e.g. ``model name``); None where it is not readable."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
+            name, _, value = line.partition(":")
+            if name.strip() == key:
+                return value.strip()
     except OSError:
         pass
-    return frozenset()
+    return None
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them; empty where ``/proc/cpuinfo`` is not readable."""
+    return frozenset((cpuinfo_field("flags") or "").split())
 
 
 def cpu_has_native_bf16(flags: frozenset[str] | None = None) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-from pathlib import Path
 
 
 def environment_versions() -> dict[str, str]:
@@ -25,14 +24,7 @@ def cpu_name() -> str:
     The model name alone is not enough: virtual machines report "AMD EPYC" for CPUs with and
     without AVX-512 BF16, whose training steps differ by 7x or more.
     """
-    from eusaug.io import cpu_kind
+    from eusaug.io import cpu_kind, cpuinfo_field
 
-    name = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    name = cpuinfo_field("model name") or platform.processor() or "unknown"
     return f"{name} ({cpu_kind()})"
