@@ -13,7 +13,7 @@ from ball_phantom import ball_liver_case
 from click.testing import CliRunner
 from eusaug_plugins.cyclegan.data import PlaneSource
 from eusaug_plugins.cyclegan.run import train_run
-from eusaug_plugins.cyclegan.runfolder import snapshot_path
+from eusaug_plugins.cyclegan.runfolder import kept_generators, snapshot_path
 from eusaug_plugins.cyclegan.translator import fan_box
 from eusaug_plugins.cyclegan.validation import best_epoch, read_validation, resolve_epoch, split_validation_frames
 
@@ -100,6 +100,7 @@ def test_a_worse_later_epoch_keeps_the_better_one_across_a_resume_and_synth_uses
     first = Scripted([0.5, 0.1])
     train_run(run, phantom_sources(), frames, "liver", reference_slice, stop_after=2, val_scorer=first, **options)
     assert [r["epoch"] for r in read_validation(run)] == [1, 2]
+    assert kept_generators(run) == [2]  # epoch 1 was neither the best nor the latest any more
     # The scorer saw the fixed validation planes, translated: the same count each epoch.
     assert [len(s) for s in first.shown] == [4, 4] and not np.allclose(first.shown[0], first.shown[1])
     train_run(run, phantom_sources(), frames, "liver", reference_slice, val_scorer=Scripted([0.9]), **options)
@@ -120,26 +121,34 @@ def test_a_worse_later_epoch_keeps_the_better_one_across_a_resume_and_synth_uses
     from eusaug_plugins.cyclegan.translator import CycleGANTranslator
 
     assert "best epoch 2 (KID 0.1000, scripted)" in CycleGANTranslator.summary(run)
-    with pytest.raises(EusaugError, match="epochs kept there are 1, 2, 3"):
-        resolve_epoch(run, 7)
+    assert kept_generators(run) == [2, 3]  # the best and the latest: keep_generators=best, the default
+    with pytest.raises(EusaugError, match="epochs kept there are 2, 3.*keep_generators=all"):
+        resolve_epoch(run, 1)
     with pytest.raises(EusaugError, match="best, last or an epoch number"):
         resolve_epoch(run, "worst")
 
 
-def test_val_every_scores_every_nth_epoch_and_the_last_and_keeps_every_snapshot(tmp_path) -> None:
+def test_val_every_scores_every_nth_epoch_and_the_last_and_keep_all_keeps_every_snapshot(tmp_path) -> None:
     frames = write_subject_frames(tmp_path / "eus")
     run = tmp_path / "run"
     options = dict(preset="fast", overrides={**TINY, "epochs": 5, "val_planes": 3, "val_subjects": "b",
                                              "val_every": 2})
     first = Scripted([0.4, 0.3])
-    train_run(run, phantom_sources(), frames, "liver", reference_slice, stop_after=3, val_scorer=first, **options)
+    train_run(run, phantom_sources(), frames, "liver", reference_slice, stop_after=3, val_scorer=first,
+              **dict(options, overrides={**options["overrides"], "keep_generators": "all"}))
     assert [r["epoch"] for r in read_validation(run)] == [2] and len(first.shown) == 1
+    assert kept_generators(run) == [1, 2, 3]
+    # A run folder from before keep_generators existed kept every epoch's; resumed, it still does.
+    record = json.loads((run / "config.json").read_text())
+    del record["config"]["keep_generators"]
+    (run / "config.json").write_text(json.dumps(record))
     # A resumed run may score more often: validation does not touch training.
     resumed = dict(options, overrides={**options["overrides"], "val_every": 4})
     train_run(run, phantom_sources(), frames, "liver", reference_slice, val_scorer=Scripted([0.2, 0.5]), **resumed)
     assert [(r["epoch"], r["kid"]) for r in read_validation(run)] == [(2, 0.4), (4, 0.2), (5, 0.5)]
     assert json.loads((run / "validation.json").read_text())["best_epoch"] == 4
     assert all(snapshot_path(run, epoch).is_file() for epoch in range(1, 6))
+    assert json.loads((run / "config.json").read_text())["config"]["keep_generators"] == "all"
 
 
 def test_a_patch_trained_run_is_validated_on_whole_planes_as_synth_draws_them(tmp_path, monkeypatch) -> None:
@@ -203,10 +212,10 @@ def test_real_training_writes_finite_kids_and_synth_records_the_epoch(tmp_path) 
     assert trained.exit_code == 0, trained.output
     rows = list(csv.DictReader(open(run_dir / "validation.csv")))
     assert [r["epoch"] for r in rows] == ["2", "3"]  # fast scores every second epoch and the last
-    assert snapshot_path(run_dir, 1).is_file()
     assert all(np.isfinite(float(r["kid"])) and r["backbone"] for r in rows)
     assert {r["n_real"] for r in rows} == {"3"} and {r["n_fake"] for r in rows} == {"6"}
     best = json.loads((run_dir / "validation.json").read_text())["best_epoch"]
+    assert kept_generators(run_dir) == sorted({best, 3})  # the best and the latest: epoch 1's was pruned
     out = tmp_path / "seus"
     made = CliRunner().invoke(main, ["--quiet", "synth", "--ct", str(sample_ct_path()), "--labels",
                                      str(sample_labels_path()), "--landmark", "liver", "--model", str(run_dir),

@@ -27,6 +27,7 @@ UPSAMPLE = ("transpose", "resize")
 DISTRIBUTE = ("auto", "mirrored", "none")
 #: The validation KID's network: ``auto`` takes the standard one when installed.
 VAL_BACKBONES = ("auto", "standard", "inception", "none")
+KEEP_GENERATORS = ("best", "all")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ class CycleGANConfig:
     is trained to remove. ``batch_size`` is per replica when ``distribute`` spreads
     training over several GPUs. ``jit_compile`` (XLA) helps on GPUs only: on CPUs it is
     far slower. ``val_subjects``, ``val_planes``, ``val_every``, ``val_backbone``: the
-    end-of-epoch validation that picks the best epoch (``validation.py``).
+    end-of-epoch validation that picks the best epoch (``validation.py``). ``keep_generators``:
+    ``best`` keeps the generators of the best validated epoch and the latest one (each epoch's
+    is ~45 MB at ``paper``: 9 GB over its 200 epochs), ``all`` every epoch's.
     """
 
     image_size_px: int = 256
@@ -88,11 +91,15 @@ class CycleGANConfig:
     val_planes: int = 32
     val_every: int = 1
     val_backbone: str = "auto"
+    keep_generators: str = "best"
     tensorboard: str | None = None
     seed: int = 0
 
     #: How option errors name this config.
     LABEL: ClassVar[str] = "CycleGAN"
+
+    #: What a run folder written before a field existed did in its place (``from_dict``).
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"keep_generators": "all"}
 
     #: Command-line help of each field (``eusaug train --translator cyclegan --help``).
     FIELD_HELP: ClassVar[dict[str, str]] = {
@@ -132,11 +139,13 @@ class CycleGANConfig:
         "val_subjects": "Training subjects whose frames are set aside to pick the best epoch, e.g. c,f "
                         "(default: one drawn with the seed; a seeded 10% of frames when names give no subjects).",
         "val_planes": "CT planes translated and scored by KID after a scored epoch (0: no validation; synth uses the last).",
-        "val_every": "Score every Nth epoch (and always the last); each epoch's snapshot is kept either way.",
+        "val_every": "Score every Nth epoch (and always the last).",
         "tensorboard": "Also write each epoch's losses and learning rate as TensorBoard scalars into this folder "
                        "(TensorFlow's own summary writer; `tensorboard --logdir FOLDER` shows them).",
         "val_backbone": "Network of the validation KID: auto (standard when installed, else ImageNet Inception, "
                         "else pixels), standard, inception or none.",
+        "keep_generators": "Epoch generators kept in generators/: best (the best validated epoch's and the "
+                           "latest) or all (synth --epoch N for any N; ~45 MB each at paper).",
         "seed": "Seed of everything random in the run.",
     }
 
@@ -181,6 +190,7 @@ class CycleGANConfig:
         need(self.val_planes >= 0, "val_planes", ">= 0")
         need(self.val_every >= 1, "val_every", ">= 1")
         need(self.val_backbone in VAL_BACKBONES, "val_backbone", ", ".join(VAL_BACKBONES))
+        need(self.keep_generators in KEEP_GENERATORS, "keep_generators", " or ".join(KEEP_GENERATORS))
         need(self.seed >= 0, "seed", ">= 0")
 
     @property
@@ -229,7 +239,7 @@ class CycleGANConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        return cls().replace(**data)
+        return cls().replace(**{**cls.LEGACY_DEFAULTS, **data})
 
     def summary(self) -> str:
         """One line for the model store and ``eusaug models``."""

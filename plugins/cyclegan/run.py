@@ -8,7 +8,8 @@ Layout of ``RUN/``::
     checkpoints/epoch-NNNN/  after every epoch: all weights, optimiser state, pools, history
     losses.csv, losses.png   per epoch: generator, discriminator, cycle, identity; train and validation
     validation.csv/.png/.json  per epoch: KID on held-out training subjects' frames, and the best epoch
-    generators/epoch-NNNN.keras  each epoch's CT -> sEUS generator (``synth --epoch``)
+    generators/epoch-NNNN.keras  the best and latest epoch's CT -> sEUS generator (``synth --epoch``;
+                             every epoch's with ``keep_generators=all``)
     samples/epoch-NNNN.png   CT | sEUS | reconstructed CT, and EUS | sCT | reconstructed EUS
     generator_ct2eus.keras   the CT -> sEUS generator, loads with safe_mode=True
 
@@ -44,6 +45,7 @@ from eusaug_plugins.cyclegan.runfolder import (
     RUN_FORMAT_VERSION,
     SAMPLES,
     is_run_folder,
+    prune_generators,
     read_run_config,
 )
 from eusaug_plugins.cyclegan.training import CycleGAN, Denoisers
@@ -89,6 +91,9 @@ def _resolve(run_dir: Path, landmark: str, preset: str | None, overrides: dict[s
     check_translator(record, kind.translator, run_dir)
     saved = kind.config_class.from_dict(record["config"])
     wanted = kind.resolve(preset, **overrides) if preset else saved.replace(**overrides)
+    # Which generators a run keeps is its own choice unless this call names it: a preset named
+    # again on resume would otherwise start deleting what an older run keeps.
+    wanted = wanted.replace(keep_generators=overrides.get("keep_generators") or saved.keep_generators)
     changed = [k for k, v in wanted.to_dict().items() if v != saved.to_dict()[k]]
     fixed = [k for k in changed if k not in RESUMABLE_FIELDS]
     if preset and preset != record.get("preset"):
@@ -249,7 +254,7 @@ def _train(run_dir: Path, out: Path, placement: Placement, config: CycleGANConfi
            prepare_run: Callable[[Path], None] | None = None) -> Path:
     """:func:`train_run` once the placement is chosen: reads ``run_dir``, writes ``out``
     (the same folder on the chief, a temporary one on other workers)."""
-    from eusaug_plugins.cyclegan.validation import open_validator, split_validation_frames
+    from eusaug_plugins.cyclegan.validation import best_epoch, open_validator, split_validation_frames
 
     grid = (sources[0].fov.height_px, sources[0].fov.width_px) if config.patch_training and sources else None
     frames = eus_dir if isinstance(eus_dir, EUSFrames) else load_eus_frames(eus_dir, config, grid)
@@ -323,6 +328,8 @@ def _train(run_dir: Path, out: Path, placement: Placement, config: CycleGANConfi
             save_checkpoint(out / CHECKPOINTS, epoch + 1, model.state_variables(),
                             {"history": history, "learning_rate": model.learning_rate, "step": model.step_count,
                              "format_version": RUN_FORMAT_VERSION})
+            if validator is not None and config.keep_generators == "best":
+                prune_generators(validator.run_dir, {best_epoch(validator.rows), epoch + 1})
             write_bytes(out / SAMPLES / f"epoch-{epoch + 1:04d}.png", _sample_grid(model, data, epoch + 1))
             save_keras_model(model.g_ct2eus, out / GENERATOR_FILE)
             write_losses(out, history, plotter)
@@ -346,8 +353,8 @@ def _stop_if_diverged(losses: dict[str, float], epoch: int, run_dir: Path) -> No
     raise EusaugError(
         f"Training diverged in epoch {epoch}: the {', '.join(bad)} loss{'es are' if len(bad) > 1 else ' is'} "
         f"{losses[bad[0]]}. Nothing of epoch {epoch} was written ({kept}); resuming would repeat the same "
-        "steps, so train again in a new folder with a change: a lower --set learning_rate, "
-        "--set precision=fp32, or without the last option you added."
+        "steps, so train again in a new folder with a change: a lower --option learning_rate, "
+        "--option precision=fp32, or without the last option you added."
     )
 
 

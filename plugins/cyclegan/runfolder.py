@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ SAMPLES = "samples"
 LOSSES_CSV = "losses.csv"
 LOSSES_PNG = "losses.png"
 #: End-of-epoch validation (see ``validation.py``): the curve, its plot, the best epoch,
-#: and each epoch's generator alone (a few MB, unlike the checkpoint's whole training state).
+#: and epochs' generators alone (a few MB each, unlike the checkpoint's whole training state).
 VALIDATION_CSV = "validation.csv"
 VALIDATION_PNG = "validation.png"
 VALIDATION_JSON = "validation.json"
@@ -27,13 +29,31 @@ DENOISER_FILES = {"ct": "denoiser_ct.keras", "eus": "denoiser_eus.keras"}
 #: Fields a resumed run may change (the learning-rate schedule follows ``epochs``; how often
 #: validation scores does not touch training; variables are float32 in every precision, so a run
 #: made where bfloat16 is native resumes in float32 elsewhere, and an old run's ``bf16`` under
-#: today's default ``auto``).
-RESUMABLE_FIELDS = ("epochs", "distribute", "devices", "tensorboard", "val_every", "precision")
+#: today's default ``auto``); which epochs' generators are kept does not touch training either.
+RESUMABLE_FIELDS = ("epochs", "distribute", "devices", "tensorboard", "val_every", "precision", "keep_generators")
 
 
 def snapshot_path(run_dir: Path, epoch: int) -> Path:
     """The generator kept for 1-based ``epoch``: ``generators/epoch-NNNN.keras``."""
     return Path(run_dir) / GENERATORS / f"epoch-{int(epoch):04d}.keras"
+
+
+def kept_generators(run_dir: Path) -> list[int]:
+    """The epochs whose generators ``generators/`` holds, in order."""
+    names = (re.fullmatch(r"epoch-(\d+)\.keras", p.name) for p in (Path(run_dir) / GENERATORS).glob("epoch-*"))
+    return sorted(int(name.group(1)) for name in names if name)
+
+
+def prune_generators(run_dir: Path, keep: Collection[int | None]) -> list[int]:
+    """Delete every epoch's generator but those of ``keep``; the epochs deleted.
+
+    Called after an epoch's checkpoint, when its validation row can no longer be undone by
+    a resume, so the best epoch a resumed run reads back still has its generator.
+    """
+    gone = [epoch for epoch in kept_generators(run_dir) if epoch not in keep]
+    for epoch in gone:
+        snapshot_path(run_dir, epoch).unlink(missing_ok=True)
+    return gone
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:

@@ -15,7 +15,8 @@ Files in the run folder (all written atomically)::
     validation.csv         epoch, kid, kid_std, n_fake, n_real, backbone, seconds
     validation.png         the curve, best epoch marked
     validation.json        best_epoch, its kid, the backbone, the held-out subjects
-    generators/epoch-NNNN.keras   each epoch's CT -> sEUS generator (no optimiser state)
+    generators/epoch-NNNN.keras   the best and the latest epoch's CT -> sEUS generator (no
+                                  optimiser state); every epoch's with keep_generators=all
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from typing import Any, Protocol
 
 import numpy as np
 from eusaug_plugins.cyclegan.runfolder import (
-    GENERATORS,
     VALIDATION_CSV,
     VALIDATION_JSON,
     VALIDATION_PNG,
+    kept_generators,
     snapshot_path,
 )
 
@@ -243,9 +244,10 @@ def resolve_epoch(run_dir: Path, epoch: str | int | None) -> int | None:
         raise EusaugError(f"--epoch {epoch!r}: give best, last or an epoch number (1, 2, ...).")
     number = int(text)
     if not snapshot_path(run_dir, number).is_file():
-        kept = sorted(int(p.stem.split("-")[1]) for p in (Path(run_dir) / GENERATORS).glob("epoch-*.keras"))
+        kept = kept_generators(run_dir)
         raise EusaugError(f"{run_dir} has no generator of epoch {number}: epochs kept there are "
-                          f"{', '.join(map(str, kept)) or 'none'}; pass one of them, best or last.")
+                          f"{', '.join(map(str, kept)) or 'none'}; pass one of them, best or last (train with "
+                          "--option keep_generators=all to keep every epoch's).")
     return number
 
 
