@@ -202,3 +202,17 @@ def test_a_sweep_on_written_mixed_sets_trains_on_those_files_with_the_same_resul
     with pytest.raises(EusaugError, match="holds test image"):
         ratio_sweep(real, None, tmp_path / "c", config, mixed=tmp_path / "mixed",
                     test={c: [p for p in train[c]] for c in ("aorta",)})
+
+
+def test_a_diverging_classifier_stops_with_a_clear_error_instead_of_metrics():
+    import keras
+
+    from eusaug.evaluate.classifier_model import train_classifier
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    images = np.random.default_rng(0).integers(0, 255, (8, 8, 8), dtype=np.uint8)
+    labels = np.array([0, 1] * 4)
+    config = ClassifierConfig(epochs=3, batch_size=4, learning_rate=1e-3)
+    assert len(train_classifier(model, images, labels, np.array([1.0, 1.0]), config, "Training C0")) == 3
+    with pytest.raises(EusaugError, match="Training C25: the classifier diverged in epoch 1 .*learning_rate"):
+        train_classifier(model, images, labels, np.array([np.nan, 1.0]), config, "Training C25")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 from eusaug_plugins.cyclegan.denoiser import denoise, random_patches, train_denoiser
 
+from eusaug import EusaugError
 from eusaug.io.checkpoint import save_keras_model
 
 
@@ -49,3 +51,11 @@ def test_random_patches_come_from_the_images() -> None:
         rows = patch if patch[0, 1] > patch[0, 0] else patch[:, ::-1]  # undo a flip
         n, r, c = np.unravel_index(int(rows[0, 0]), images.shape)
         np.testing.assert_array_equal(images[n, r : r + 4, c : c + 4], rows)
+
+
+def test_a_diverging_denoiser_stops_with_a_clear_error() -> None:
+    images = _smooth_images(4, 40, np.random.default_rng(0))
+    images[:, 10:30, 10:30] = np.nan  # every patch of 32 px overlaps it: the first loss is NaN
+    with pytest.raises(EusaugError, match="denoiser_ct diverged at step 1 of 5 .*--option precision=fp32"):
+        train_denoiser(images, steps=5, rng=np.random.default_rng(1), depth=2, filters=4, patch_px=32,
+                       name="denoiser_ct")

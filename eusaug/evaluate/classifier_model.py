@@ -120,6 +120,11 @@ def train_classifier(model: keras.Model, images: np.ndarray, labels: np.ndarray,
             def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
                 losses.append(float((logs or {}).get("loss", float("nan"))))
                 progress.advance(task)
+                if not np.isfinite(losses[-1]):  # every later epoch would be too, and its metrics meaningless
+                    raise EusaugError(
+                        f"{description}: the classifier diverged in epoch {epoch + 1} (loss {losses[-1]}); no "
+                        "model or metric of it is kept. Train again with a lower learning_rate, precision fp32, "
+                        "or check the images and class weights for NaN.")
 
         model.fit(data, epochs=config.epochs, verbose=0, callbacks=[Report()])
     return losses

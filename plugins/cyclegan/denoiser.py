@@ -18,6 +18,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from eusaug import EusaugError
+
 
 @keras.saving.register_keras_serializable(package="eusaug")
 class NoiseSubtract(layers.Subtract):
@@ -101,6 +103,10 @@ def train_denoiser(
         sigma = rng.uniform(0.0, sigma_max, (batch_size, 1, 1, 1)).astype(np.float32)
         noisy = clean + sigma * rng.standard_normal(clean.shape).astype(np.float32)
         loss = float(step(tf.constant(noisy), tf.constant(clean)))
+        if not np.isfinite(loss):
+            raise EusaugError(
+                f"The {name} diverged at step {i + 1} of {steps} (loss {loss}): check its frames for NaN, or "
+                "train again with --option precision=fp32 or fewer --option denoiser_steps (0: no denoiser).")
         if on_step is not None:
             on_step(i, loss)
     model.trainable = False
