@@ -172,3 +172,16 @@ def test_fused_instance_norm_matches_the_textbook_expression_and_its_gradient(dt
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-5 if dtype == "float32" else 2e-2)
     scale = np.abs(grads[1]).max()
     np.testing.assert_allclose(grads[0] / scale, grads[1] / scale, atol=1e-5 if dtype == "float32" else 2e-2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_instance_norm_gives_the_same_values_in_inference_as_in_training(dtype: str) -> None:
+    """Float32 inference takes reductions written out (no transposes), training the fused kernel."""
+    rng = np.random.default_rng(4)
+    x = (rng.normal(0.0, 1.0, (3, 12, 10, 5)) * rng.uniform(0.5, 4.0, (3, 1, 1, 5)) + rng.uniform(-5, 5, (3, 1, 1, 5)))
+    layer = InstanceNormalization(dtype=dtype)
+    trained = np.asarray(layer(x.astype(np.float32), training=True), np.float32)
+    inferred = np.asarray(layer(x.astype(np.float32), training=False), np.float32)
+    np.testing.assert_allclose(inferred, trained, atol=1e-5 if dtype == "float32" else 2e-2)
+    per_image = (x - x.mean(axis=(1, 2), keepdims=True)) / np.sqrt(x.var(axis=(1, 2), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(inferred, per_image, atol=1e-4 if dtype == "float32" else 6e-2)
