@@ -14,7 +14,7 @@ import pytest
 from cli_helpers import assert_clean_error, invoke
 from optional import require
 
-from eusaug.ct import CaseFiles
+from eusaug.ct import ACCEPT_LABELS_FLAG, CaseFiles
 from eusaug.ct.sample_case import sample_ct_path, sample_labels_path
 from eusaug.errors import EusaugError
 from eusaug.translate import collection
@@ -205,3 +205,19 @@ def test_cli_runs_a_collection_and_explains_mistakes(ct_dir, tmp_path) -> None:
     (bad / "b_ct.nii.gz").write_bytes(b"broken")
     assert_clean_error(invoke(*base[:-2], "--ct-dir", bad, "-n", 1, "-o", tmp_path / "bad_out"),
                        "1 of 3 CTs failed", "b_ct.nii.gz", "collection.csv", "rerun")
+
+
+def test_each_case_label_map_is_checked_against_the_preset_unless_accepted(tmp_path) -> None:
+    """--ct-dir checks every case's label map as --ct does (it used to skip the check)."""
+    cts = tmp_path / "cts"
+    cts.mkdir()
+    shutil.copy(sample_ct_path(), cts / "a_ct.nii.gz")
+    shutil.copy(sample_labels_path(), cts / "a_labels.nii.gz")
+    base = ("--quiet", "synth", "--ct-dir", cts, "--landmark", "liver", "--translator", "raysim", "-n", 1,
+            "--label-preset", "btcv")  # the sample's TotalSegmentator ids read as BTCV's: implausible organs
+    refused = invoke(*base, "-o", tmp_path / "refused")
+    assert_clean_error(refused, "1 of 1 CTs failed", ACCEPT_LABELS_FLAG)
+    assert [r["status"] for r in read_collection(tmp_path / "refused")] == ["failed"]
+    accepted = invoke(*base, ACCEPT_LABELS_FLAG, "-o", tmp_path / "accepted")
+    assert accepted.exit_code == 0, accepted.output
+    assert [r["status"] for r in read_collection(tmp_path / "accepted")] == ["done"]

@@ -101,7 +101,7 @@ def synth_command(ct: Path | None, labels: Path | None, label_preset: str, ct_di
         _synth_collection(ct_dir, landmark, n, output_dir, translator=translator, model=model,
                           label_preset=label_preset, seed=seed, batch_size=batch_size, workers=workers,
                           scheduler=scheduler, retries=retries, force=force, translator_options=translator_options,
-                          fov=fov)
+                          fov=fov, accept_implausible_labels=accept_labels)
         return
     if workers != 1 or scheduler is not None:
         raise EusaugError("--workers and --scheduler spread the CTs of --ct-dir FOLDER: use --ct-dir, "

@@ -83,6 +83,7 @@ def synthesize_collection(
     registry: Registry | None = None,
     translator_options: Mapping[str, Any] | None = None,
     fov: FieldOfView | None = None,
+    accept_implausible_labels: bool = False,
 ) -> list[CaseResult]:
     """Write ``n_per_case`` sEUS images of ``landmark`` for every CT of ``ct_dir``; return this run's rows.
 
@@ -91,7 +92,9 @@ def synthesize_collection(
     instead. ``retries``: further attempts for a case after an unexpected error (a lost
     worker, a full disk); data errors are reported at once. Cases already done with the
     same settings are skipped; ``force`` redoes them all. ``translator_options`` and ``fov``
-    are those of :func:`eusaug.translate.synthesize`.
+    are those of :func:`eusaug.translate.synthesize`. Each case's label map is checked against
+    ``label_preset`` as :func:`eusaug.ct.load_case` checks it (a case that fails is a failed row
+    naming the preset that fits); ``accept_implausible_labels`` skips that check.
     """
     if n_per_case < 1:
         raise EusaugError(f"-n {n_per_case}: ask for at least one image per case.")
@@ -120,7 +123,7 @@ def synthesize_collection(
 
     ledger = Ledger(output_dir / COLLECTION_CSV, [c.name for c in cases], dict(previous))
     jobs = [CaseJob(entry, output_dir, landmark, n_per_case, case_seed(seed, entry.name), translator, model_path,
-                    label_preset, batch_size, slicer, options, fov)
+                    label_preset, batch_size, slicer, options, fov, accept_implausible_labels)
             for entry in cases if not is_done(previous.get(entry.name), output_dir / entry.name, n_per_case)]
     ledger.write()
     if not jobs:

@@ -46,6 +46,8 @@ class CaseJob:
     #: Keyword options of the translator's ``load`` (sorted pairs: part of the translator cache key).
     translator_options: tuple[tuple[str, Any], ...] = ()
     fov: FieldOfView | None = None
+    #: Accept a label map whose organs look implausible for ``label_preset`` (``--accept-labels``).
+    accept_implausible_labels: bool = False
 
 
 def find_cases(ct_dir: str | os.PathLike[str]) -> list[CaseFiles]:
@@ -108,7 +110,8 @@ def run_case(job: CaseJob, instance: Translator | None = None) -> CaseResult:
         translator = instance or cached_translator(job.translator, job.landmark, job.model, job.translator_options)
         synthesize(entry.ct, job.landmark, job.n, job.output_dir / entry.name, labels=entry.labels,
                    model=job.model, translator=translator, label_preset=job.label_preset, seed=job.seed,
-                   batch_size=job.batch_size, force=True, slicer=job.slicer, fov=job.fov)
+                   batch_size=job.batch_size, force=True, slicer=job.slicer, fov=job.fov,
+                   accept_implausible_labels=job.accept_implausible_labels)
     except EusaugError as exc:
         error = " ".join(str(exc).split())  # one line in the CSV
     return CaseResult(entry.name, str(entry.ct), "" if entry.labels is None else str(entry.labels),
