@@ -46,7 +46,7 @@ class CaseJob:
     #: Keyword options of the translator's ``load`` (sorted pairs: part of the translator cache key).
     translator_options: tuple[tuple[str, Any], ...] = ()
     fov: FieldOfView | None = None
-    #: Accept a label map whose organs look implausible for ``label_preset`` (``--accept-labels``).
+    #: Accept a label map whose organs look implausible for ``label_preset`` (``--accept-implausible-labels``).
     accept_implausible_labels: bool = False
 
 
