@@ -44,16 +44,15 @@ def kept_generators(run_dir: Path) -> list[int]:
     return sorted(int(name.group(1)) for name in names if name)
 
 
-def prune_generators(run_dir: Path, keep: Collection[int | None]) -> list[int]:
-    """Delete every epoch's generator but those of ``keep``; the epochs deleted.
+def prune_generators(run_dir: Path, keep: Collection[int | None]) -> None:
+    """Delete every epoch's generator but those of ``keep``.
 
     Called after an epoch's checkpoint, when its validation row can no longer be undone by
     a resume, so the best epoch a resumed run reads back still has its generator.
     """
-    gone = [epoch for epoch in kept_generators(run_dir) if epoch not in keep]
-    for epoch in gone:
-        snapshot_path(run_dir, epoch).unlink(missing_ok=True)
-    return gone
+    for epoch in kept_generators(run_dir):
+        if epoch not in keep:
+            snapshot_path(run_dir, epoch).unlink(missing_ok=True)
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
