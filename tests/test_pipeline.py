@@ -12,10 +12,9 @@ from click.testing import CliRunner
 from eusaug.cli import main
 from eusaug.errors import EusaugError
 from eusaug.io import save_checkpoint
-from eusaug.pipeline.demo import drop_resume_checkpoints
 from eusaug.pipeline.protocol import RunConfig, check_eus_dir
 from eusaug.pipeline.reproduce import find_cases, load_run_config
-from eusaug.pipeline.run_files import drop_saved_models
+from eusaug.pipeline.run_files import drop_resume_checkpoints, drop_saved_models
 
 REPORT_SECTIONS = (
     "Probe poses (Fig. 2)",

@@ -95,6 +95,14 @@ def test_fid_is_reported_against_training_and_held_out_subjects(split_run: Path)
     assert "held-out subjects" in html and "training subjects" in html
 
 
+def test_a_finished_run_drops_its_resume_checkpoints_and_keeps_its_generators(split_run: Path) -> None:
+    dropped = json.loads((split_run / "run.json").read_text())["dropped_resume_checkpoints"]
+    assert dropped["deleted_checkpoints"] >= len(LANDMARKS) and dropped["freed_mb"] > 0
+    assert not list(split_run.rglob("variables.npz"))
+    for landmark in LANDMARKS:
+        assert (split_run / f"cyclegan-{landmark}" / "generator_ct2eus.keras").stat().st_size > 0
+
+
 def test_the_guard_stops_a_stage_whose_inputs_hold_a_held_out_frame(split_run: Path) -> None:
     """Plant a held-out frame where the liver CycleGAN learns from; rerunning that stage must refuse."""
     target = split_run / "real" / "cyclegan_train" / "liver"

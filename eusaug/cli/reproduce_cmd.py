@@ -25,7 +25,9 @@ from eusaug.pipeline.reproduce import REPRODUCE_PRESETS, run_reproduce
 @click.option("--label-preset", default=None,
               help="Label preset of the CTs (auto, totalsegmentator, btcv or a JSON file). Default: the config's, else auto.")
 @click.option("--redo", is_flag=True, help="Run every stage again instead of reusing finished ones.")
-@click.option("--keep-checkpoints", is_flag=True, help="Keep the classifiers' .keras models after Grad-CAM.")
+@click.option("--keep-checkpoints", is_flag=True,
+              help="Keep the classifiers' .keras models after Grad-CAM and the translators' resume checkpoints "
+                   "once the run has finished.")
 def reproduce_command(ct_dir: Path, eus_dir: Path, config_file: Path | None, preset: str, output_dir: Path,
                       label_preset: str | None, redo: bool, keep_checkpoints: bool) -> None:
     """Train one CycleGAN per landmark, synthesise, sweep the ratios, and evaluate as the paper did."""

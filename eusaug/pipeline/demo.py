@@ -9,13 +9,10 @@ frames (``eus_dir``), the "real" domain is raysim frames from other poses.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from eusaug.ct.sample_case import SAMPLE_PRESET, sample_ct_path, sample_labels_path
-from eusaug.io.checkpoint import STATE_FILE, VARIABLES_FILE
 from eusaug.pipeline.protocol import CaseInput, RunConfig, run_pipeline
 from eusaug.plugin.options import lookup_preset
 from eusaug.plugin.registry import Registry
@@ -55,8 +52,9 @@ def run_demo(
     ``minutes``: the wall-clock budget (default 8). Finished stages of an earlier run in
     the same folder are reused unless ``redo``. ``keep_checkpoints`` keeps the
     classifiers' ``.keras`` models (deleted after Grad-CAM otherwise) and the translators'
-    resume checkpoints (deleted once the whole demo has finished otherwise, see
-    :func:`drop_resume_checkpoints`): without them the folder stays under 200 MB.
+    resume checkpoints (deleted once the whole run has finished otherwise, see
+    :func:`eusaug.pipeline.run_files.drop_resume_checkpoints`): without them the folder
+    stays under 200 MB.
     """
     config = lookup_preset(DEMO_PRESETS, preset, "demo preset")
     if minutes is not None:
@@ -66,25 +64,4 @@ def run_demo(
     case = CaseInput("sample", sample_ct_path(), sample_labels_path())
     report = run_pipeline(output_dir, [case], config, eus_dir=eus_dir, redo=redo, registry=registry,
                           title="eusaug demo: synthetic EUS from the embedded sample CT")
-    if not keep_checkpoints:
-        drop_resume_checkpoints(Path(output_dir))
     return report
-
-
-def drop_resume_checkpoints(root: Path) -> dict[str, Any]:
-    """Delete the training checkpoints (``epoch-NNNN`` folders of :mod:`eusaug.io.checkpoint`) under ``root``.
-
-    They only serve to resume training (optimiser state, discriminators, image pools:
-    about 90 % of a demo folder); the exported generator, losses, samples and any
-    per-epoch generator snapshots (``.keras`` files) stay, so ``eusaug synth --model``
-    still works on every run. Returns what was deleted and the megabytes freed.
-    """
-    found = sorted({state.parent for state in Path(root).rglob(STATE_FILE)
-                    if (state.parent / VARIABLES_FILE).is_file() and state.parent.name.startswith("epoch-")})
-    freed = 0
-    for checkpoint in found:
-        freed += sum(f.stat().st_size for f in checkpoint.rglob("*") if f.is_file())
-        shutil.rmtree(checkpoint)
-        if checkpoint.parent != Path(root) and not any(checkpoint.parent.iterdir()):
-            checkpoint.parent.rmdir()
-    return {"deleted_checkpoints": len(found), "freed_mb": round(freed / 2**20, 1)}

@@ -35,7 +35,12 @@ from eusaug.pipeline.run_config import (
     RunConfig,
     RunContext,
 )
-from eusaug.pipeline.run_files import drop_saved_models, synthesized_images, write_labelled_csv
+from eusaug.pipeline.run_files import (
+    drop_resume_checkpoints,
+    drop_saved_models,
+    synthesized_images,
+    write_labelled_csv,
+)
 from eusaug.pipeline.split import split_frames
 from eusaug.pipeline.stage_runner import Stage, StageResult, run_stages
 from eusaug.plugin.registry import Registry
@@ -361,6 +366,8 @@ def run_pipeline(
 
     root.mkdir(parents=True, exist_ok=True)
     results: list[StageResult] = run_stages(root, stages, redo=redo, on_start=announce)
+    # Only once every stage has finished: until then the checkpoints are what a rerun resumes from.
+    freed = None if config.keep_checkpoints else drop_resume_checkpoints(root)
     run_info = {
         "title": title,
         "config": asdict(config),
@@ -374,6 +381,7 @@ def run_pipeline(
         "timings_s": {r.name: round(r.seconds, 1) for r in results},
         "reused_stages": [r.name for r in results if r.skipped],
         "total_s": round(time.perf_counter() - ctx.started, 1),
+        "dropped_resume_checkpoints": freed,
     }
     write_json(root / "run.json", run_info)
     report = write_run_report(ctx, run_info)

@@ -59,7 +59,8 @@ class RunConfig:
     The planes are cut on the ``image_size_px`` square grid of that field of view.
 
     ``keep_checkpoints``: keep the classifiers' ``.keras`` models (hundreds of MB) after
-    Grad-CAM has used them.
+    Grad-CAM has used them, and the translators' resume checkpoints once every stage has
+    finished (until then they are kept: a killed run resumes from them).
 
     ``devices``: devices of this machine that the translator and the classifiers train on
     (N, ``all``, or ``auto``: every GPU when there are several); see ``docs/cluster.md``.
