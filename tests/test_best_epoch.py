@@ -85,11 +85,19 @@ def test_validation_frames_are_whole_training_subjects_drawn_with_the_seed_or_na
     assert not split_validation_frames(paths, None, seed=0, enabled=False).enabled
 
 
-def test_best_epoch_is_the_lowest_finite_kid() -> None:
+def test_best_epoch_is_the_last_unless_an_earlier_kid_is_lower_beyond_the_noise() -> None:
     rows = [{"epoch": 1, "kid": 0.3}, {"epoch": 2, "kid": float("nan")}, {"epoch": 3, "kid": 0.1},
-            {"epoch": 4, "kid": 0.1}]
-    assert best_epoch(rows) == 3
+            {"epoch": 4, "kid": 0.2}]
+    assert best_epoch(rows) == 3  # no spread given: any lower KID counts
+    assert best_epoch(rows + [{"epoch": 5, "kid": 0.1}]) == 5  # equal to the lowest: the last
     assert best_epoch([{"epoch": 1, "kid": float("nan")}]) is None
+    # The c, j run of 2026-12-08: epoch 64 lower by 0.0045 at a spread of 0.004 keeps the last, 70.
+    noisy = [{"epoch": 64, "kid": 0.1291, "kid_std": 0.0040}, {"epoch": 70, "kid": 0.1336, "kid_std": 0.0039}]
+    assert best_epoch(noisy) == 70
+    # The same spread and a later epoch worse by 0.05: the earlier one.
+    assert best_epoch([noisy[0], {"epoch": 70, "kid": 0.18, "kid_std": 0.004}]) == 64
+    # A NaN last row does not count as the last.
+    assert best_epoch([*noisy, {"epoch": 72, "kid": float("nan"), "kid_std": 0.0}]) == 70
 
 
 # -- a run whose later epoch is worse ------------------------------------------------------

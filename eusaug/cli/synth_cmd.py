@@ -42,7 +42,7 @@ if TYPE_CHECKING:
               help="Use the first N poses of this file instead of sampling new ones (--ct only); raysim uses "
                    "the calibration it records (eusaug poses --calibrate-from) unless told otherwise.")
 @click.option("--epoch", default=None, metavar="best|last|N",
-              help="Which epoch of the --model run: best (default: lowest validation KID), last, or a number.")
+              help="Which epoch of the --model run: best (default: the one validation picked), last, or a number.")
 @click.option("--translator", default=DEFAULT_TRANSLATOR, show_default=True, help="Translator plugin (eusaug plugins).")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An option of the translator, e.g. --option frequency_mhz=3.5 for raysim (repeatable).")

@@ -374,7 +374,8 @@ LEARNED_STAGES = ("cyclegan", "cut")
 @dataclass(frozen=True)
 class HybridConfig(CUTConfig):
     """A hybrid run: raysim images translated by the ``learned`` stage (the CUT fields apply
-    only with ``learned="cut"``; the CycleGAN's loss fields only with ``"cyclegan"``)."""
+    only with ``learned="cut"``; the CycleGAN's loss fields only with ``"cyclegan"``). The
+    ``fast`` preset trains a CUT stage, the ``paper`` preset the paper's CycleGAN."""
 
     LABEL: ClassVar[str] = "hybrid"
 
@@ -388,7 +389,7 @@ class HybridConfig(CUTConfig):
         **{k: CycleGANConfig.FIELD_HELP[k] + " (learned=cyclegan)" for k in ("cycle_weight", "identity_weight",
                                                                               "pool_size")},
         **{k: v + " (learned=cut)" for k, v in CUTConfig.FIELD_HELP.items() if k.startswith(("nce_", "flip_eq"))},
-        "learned": "The learned stage after raysim: cyclegan or cut.",
+        "learned": "The learned stage after raysim: cut (the fast preset's) or cyclegan (the paper preset's).",
         "raysim_calibration": "A raysim calibration file to simulate the training images with (copied into the "
                               "run folder; --calibrate-from FRAMES fits one).",
     }
@@ -423,4 +424,10 @@ HYBRID_PRESETS: dict[str, HybridConfig] = {name: HybridConfig(**config.to_dict()
 # Without CUT's identity term (PatchNCE on real EUS through the generator) a step is cheaper:
 # 46 and 48 epochs in the bench's 30 minutes instead of 27 and 36; at the last epoch 132.0 -> 121.2 FID
 # (d, e) and 166.6 -> 169.4 (c, j), mean 1.76x -> 1.70x the ideal. The paper preset keeps both.
-HYBRID_PRESETS["fast"] = dataclasses.replace(HYBRID_PRESETS["fast"], denoiser=False, nce_identity=False)
+# Every realism figure since 2026-12-06 is a CUT stage's, so the fast preset trains one (the paper
+# preset keeps the paper's CycleGAN). Three residual blocks instead of six: at the last epoch
+# 123.2 -> 121.9 (d, e) and 163.2 -> 155.7 (c, j), mean 1.68x -> 1.63x, on the AVX-512 BF16 CPU
+# (54 and 70 epochs instead of 47 and 59), and 154.6 -> 146.9 (d, e) on an AVX2 CPU, where synthesis
+# of 200 images took 142 s instead of 227 s (docs/realism.md, 2026-12-08).
+HYBRID_PRESETS["fast"] = dataclasses.replace(HYBRID_PRESETS["fast"], denoiser=False, nce_identity=False,
+                                             learned="cut", n_blocks=3)

@@ -12,8 +12,9 @@ simulates with raysim calibrated to its own training frames unless told otherwis
 (``--calibrate-from FRAMES``, ``raysim_calibration=FILE``, or ``raysim_calibration=none``);
 it keeps a copy and synthesis uses the same (:mod:`.hybrid_calibration`).
 
-The learned stage is the CycleGAN (``learned=cyclegan``, the default) or CUT
-(``learned=cut``): both end in the same ResNet generator, so synthesis is the same.
+The learned stage is CUT (``learned=cut``, the ``fast`` preset's) or the CycleGAN
+(``learned=cyclegan``, the ``paper`` preset's): both end in the same ResNet generator, so
+synthesis is the same, and a run keeps the stage it was trained with.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ class HybridTranslator(CycleGANTranslator):
     """CT planes -> raysim images -> sEUS through a CycleGAN or CUT trained from raysim images to real frames."""
 
     name: ClassVar[str] = "hybrid"
-    description: ClassVar[str] = ("raysim, then a CycleGAN (or CUT: learned=cut) from raysim images to real "
-                                  "frames (Vitale et al. 2019).")
+    description: ClassVar[str] = ("raysim, then CUT (preset fast) or a CycleGAN (preset paper, or learned=cyclegan) "
+                                  "from raysim images to real frames (Vitale et al. 2019).")
     training_config_class: ClassVar[type] = HybridConfig
     training_presets: ClassVar[dict[str, HybridConfig]] = HYBRID_PRESETS
 

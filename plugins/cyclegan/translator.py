@@ -148,8 +148,9 @@ class CycleGANTranslator(TrainableTranslator):
     def load(cls, model: Path | None = None, **options: Any) -> CycleGANTranslator:
         """From a run folder (``RUN``) or its exported ``generator_ct2eus.keras``.
 
-        ``epoch`` (run folders only): ``best`` (the default: the epoch of the lowest
-        validation KID, the last for runs without validation), ``last`` or a number.
+        ``epoch`` (run folders only): ``best`` (the default: the epoch validation picked,
+        see :func:`~eusaug_plugins.cyclegan.validation.best_epoch`; the last for runs without
+        validation), ``last`` or a number.
         """
         from eusaug_plugins.cyclegan.validation import resolve_epoch
 
