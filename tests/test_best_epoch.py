@@ -12,10 +12,11 @@ import pytest
 from ball_phantom import ball_liver_case
 from click.testing import CliRunner
 from eusaug_plugins.cyclegan.data import PlaneSource
+from eusaug_plugins.cyclegan.epoch_choice import best_epoch
 from eusaug_plugins.cyclegan.run import train_run
 from eusaug_plugins.cyclegan.runfolder import kept_generators, snapshot_path
 from eusaug_plugins.cyclegan.translator import fan_box
-from eusaug_plugins.cyclegan.validation import best_epoch, read_validation, resolve_epoch, split_validation_frames
+from eusaug_plugins.cyclegan.validation import read_validation, resolve_epoch, split_validation_frames
 
 from eusaug import FieldOfView, load_case, pose_from_axes, reference_slice, sample_ct_path, sample_labels_path
 from eusaug.cli import main

@@ -254,7 +254,8 @@ def _train(run_dir: Path, out: Path, placement: Placement, config: CycleGANConfi
            prepare_run: Callable[[Path], None] | None = None) -> Path:
     """:func:`train_run` once the placement is chosen: reads ``run_dir``, writes ``out``
     (the same folder on the chief, a temporary one on other workers)."""
-    from eusaug_plugins.cyclegan.validation import best_epoch, open_validator, split_validation_frames
+    from eusaug_plugins.cyclegan.epoch_choice import best_epoch
+    from eusaug_plugins.cyclegan.validation import open_validator, split_validation_frames
 
     grid = (sources[0].fov.height_px, sources[0].fov.width_px) if config.patch_training and sources else None
     frames = eus_dir if isinstance(eus_dir, EUSFrames) else load_eus_frames(eus_dir, config, grid)

@@ -149,7 +149,7 @@ class CycleGANTranslator(TrainableTranslator):
         """From a run folder (``RUN``) or its exported ``generator_ct2eus.keras``.
 
         ``epoch`` (run folders only): ``best`` (the default: the epoch validation picked,
-        see :func:`~eusaug_plugins.cyclegan.validation.best_epoch`; the last for runs without
+        see :func:`~eusaug_plugins.cyclegan.epoch_choice.best_epoch`; the last for runs without
         validation), ``last`` or a number.
         """
         from eusaug_plugins.cyclegan.validation import resolve_epoch
