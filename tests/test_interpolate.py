@@ -77,6 +77,26 @@ def test_planes_leaving_the_volume_match_map_coordinates(pack_max_bytes):
     assert (ids != ref_ids).mean() < 1e-4  # float32 rounding can flip exact half-voxel ties
 
 
+
+@pytest.mark.parametrize("pack_max_bytes", [2**40, 0], ids=["corner-pack", "eight-gathers"])
+def test_planes_split_into_blocks_give_the_same_values(monkeypatch, pack_max_bytes):
+    """Blocks of rows (the last one partial) stitch back to the single-block answer."""
+    import eusaug.geometry.interpolate as interpolate
+
+    rng = np.random.default_rng(2)
+    affine = oblique_affine()
+    shape = (30, 26, 18)
+    values = rng.uniform(-1000, 1000, shape).astype(np.float32)
+    labels = rng.integers(0, 60, shape).astype(np.int16)
+    centre = (np.array(shape) - 1) / 2 @ affine[:3, :3].T + affine[:3, 3]
+    grid = plane_grid(random_poses(rng, centre, 25.0, 5), SMALL_FOV, affine)
+    sampler = PlaneSampler(values, labels, -1024.0, 0, pack_max_bytes)
+    whole_hu, whole_ids = sampler.sample(grid)  # 48 x 64 px: one block
+    monkeypatch.setattr(interpolate, "BLOCK_PX", 15 * SMALL_FOV.width_px)  # rows 15 + 15 + 15 + 3
+    hu, ids = sampler.sample(grid)
+    np.testing.assert_array_equal(hu, whole_hu)
+    np.testing.assert_array_equal(ids, whole_ids)
+
 def test_nearest_labels_come_back_unchanged_on_voxel_centres():
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 200, (40, 30, 50)).astype(np.int16)
