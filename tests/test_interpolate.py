@@ -39,6 +39,17 @@ def linear_volume(shape: tuple[int, int, int], affine: np.ndarray) -> tuple[np.n
     return (xyz @ gradient + offset).astype(np.float32), gradient, offset
 
 
+def random_volume_and_planes(seed: int, n_planes: int):
+    """Random HU and labels on a small oblique volume, and planes spread 25 mm around its centre."""
+    rng = np.random.default_rng(seed)
+    affine = oblique_affine()
+    shape = (30, 26, 18)
+    values = rng.uniform(-1000, 1000, shape).astype(np.float32)
+    labels = rng.integers(0, 60, shape).astype(np.int16)
+    centre = (np.array(shape) - 1) / 2 @ affine[:3, :3].T + affine[:3, 3]
+    return values, labels, plane_grid(random_poses(rng, centre, 25.0, n_planes), SMALL_FOV, affine)
+
+
 @pytest.mark.parametrize("pack_max_bytes", [2**40, 0], ids=["corner-pack", "eight-gathers"])
 def test_linear_function_comes_back_exactly(pack_max_bytes):
     affine = oblique_affine()
@@ -59,14 +70,7 @@ def test_linear_function_comes_back_exactly(pack_max_bytes):
 
 @pytest.mark.parametrize("pack_max_bytes", [2**40, 0], ids=["corner-pack", "eight-gathers"])
 def test_planes_leaving_the_volume_match_map_coordinates(pack_max_bytes):
-    rng = np.random.default_rng(1)
-    affine = oblique_affine()
-    shape = (30, 26, 18)
-    values = rng.uniform(-1000, 1000, shape).astype(np.float32)
-    labels = rng.integers(0, 60, shape).astype(np.int16)
-    centre = (np.array(shape) - 1) / 2 @ affine[:3, :3].T + affine[:3, 3]
-    poses = random_poses(rng, centre, 25.0, 12)  # many planes cross the edges
-    grid = plane_grid(poses, SMALL_FOV, affine)
+    values, labels, grid = random_volume_and_planes(seed=1, n_planes=12)  # many planes cross the edges
     hu, ids = PlaneSampler(values, labels, -1024.0, 0, pack_max_bytes).sample(grid)
     coords = np.moveaxis(grid.ijk(), -1, 0)
     ref_hu = map_coordinates(values, coords, order=1, mode="constant", cval=-1024.0)
@@ -77,19 +81,12 @@ def test_planes_leaving_the_volume_match_map_coordinates(pack_max_bytes):
     assert (ids != ref_ids).mean() < 1e-4  # float32 rounding can flip exact half-voxel ties
 
 
-
 @pytest.mark.parametrize("pack_max_bytes", [2**40, 0], ids=["corner-pack", "eight-gathers"])
 def test_planes_split_into_blocks_give_the_same_values(monkeypatch, pack_max_bytes):
     """Blocks of rows (the last one partial) stitch back to the single-block answer."""
     import eusaug.geometry.interpolate as interpolate
 
-    rng = np.random.default_rng(2)
-    affine = oblique_affine()
-    shape = (30, 26, 18)
-    values = rng.uniform(-1000, 1000, shape).astype(np.float32)
-    labels = rng.integers(0, 60, shape).astype(np.int16)
-    centre = (np.array(shape) - 1) / 2 @ affine[:3, :3].T + affine[:3, 3]
-    grid = plane_grid(random_poses(rng, centre, 25.0, 5), SMALL_FOV, affine)
+    values, labels, grid = random_volume_and_planes(seed=2, n_planes=5)
     sampler = PlaneSampler(values, labels, -1024.0, 0, pack_max_bytes)
     whole_hu, whole_ids = sampler.sample(grid)  # 48 x 64 px: one block
     monkeypatch.setattr(interpolate, "BLOCK_PX", 15 * SMALL_FOV.width_px)  # rows 15 + 15 + 15 + 3
